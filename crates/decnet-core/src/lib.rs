@@ -1,0 +1,12 @@
+//! Pure logic of decnet-pg. Nothing here touches PostgreSQL, so every rule is
+//! unit-tested with plain `cargo test`; the pgrx crate is a thin layer on top.
+
+pub mod addr;
+pub mod copy_text;
+pub mod json;
+pub mod kinds;
+pub mod syslog;
+pub mod timestamp;
+
+#[cfg(test)]
+mod syslog_cases;
