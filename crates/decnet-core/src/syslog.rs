@@ -125,7 +125,12 @@ impl<'a> ParsedLine<'a> {
         self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_ref())
     }
 
-    fn flag(&mut self, f: Flag) {
+    /// The fields as a JSON object text, keys in first-seen order.
+    pub fn fields_json(&self) -> String {
+        crate::json::object(&self.fields)
+    }
+
+    pub fn flag(&mut self, f: Flag) {
         if !self.flags.contains(&f) {
             self.flags.push(f);
         }

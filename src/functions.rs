@@ -1,0 +1,73 @@
+//! Pure SQL functions over decnet-core: `parse_log`, `classify_event_kind`, `bucket_services`.
+
+use decnet_core::{kinds, syslog};
+use pgrx::datum::{Inet, JsonB};
+use pgrx::prelude::*;
+
+/// Seconds between the Unix epoch and PostgreSQL's (2000-01-01), in microseconds.
+pub const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
+
+pub fn to_timestamptz(unix_micros: i64) -> Option<TimestampWithTimeZone> {
+    TimestampWithTimeZone::try_from(unix_micros - PG_EPOCH_OFFSET_MICROS).ok()
+}
+
+
+/// What the ingest trigger stores for a line, as one row.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn parse_log(raw_line: &str) -> TableIterator<
+    'static,
+    (
+        name!(parse_status, String),
+        name!(parse_reason, Option<String>),
+        name!(ts, Option<TimestampWithTimeZone>),
+        name!(decky, Option<String>),
+        name!(service, Option<String>),
+        name!(event_type, Option<String>),
+        name!(attacker_ip, Option<Inet>),
+        name!(fields, JsonB),
+        name!(msg, Option<String>),
+    ),
+> {
+    let p = syslog::parse_line(raw_line);
+    let fields = serde_json::from_str(&p.fields_json()).expect("fields_json writes valid JSON");
+    let row = (
+        p.status().as_str().to_owned(),
+        p.reason(),
+        p.ts.and_then(to_timestamptz),
+        p.decky.map(str::to_owned),
+        p.service.map(str::to_owned),
+        p.event_type.map(str::to_owned),
+        p.attacker_ip.map(|ip| Inet(ip.to_string())),
+        JsonB(fields),
+        p.msg.map(str::to_owned),
+    );
+    TableIterator::once(row)
+}
+
+#[pg_extern(immutable, strict, parallel_safe)]
+fn classify_event_kind(event_type: &str) -> &'static str {
+    kinds::classify_event_kind(event_type).as_str()
+}
+
+/// Scanned vs interacted services from parallel arrays of (service, event_type).
+#[pg_extern(immutable, strict, parallel_safe)]
+fn bucket_services(
+    services: Vec<Option<String>>,
+    event_types: Vec<Option<String>>,
+) -> TableIterator<'static, (name!(interacted, Vec<String>), name!(scanned, Vec<String>))> {
+    if services.len() != event_types.len() {
+        pgrx::pg_sys::panic::ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("services has {} elements but event_types has {}", services.len(), event_types.len()),
+            "decnet.bucket_services",
+        )
+        .set_hint("Pass array_agg(service) and array_agg(event_type) from the same rows.")
+        .report(PgLogLevel::ERROR);
+    }
+    let pairs = services
+        .iter()
+        .zip(&event_types)
+        .filter_map(|(s, e)| Some((s.as_deref()?, e.as_deref())));
+    let b = kinds::bucket_services(pairs);
+    TableIterator::once((b.interacted, b.scanned))
+}

@@ -1,0 +1,175 @@
+//! The BEFORE INSERT/UPDATE row trigger on `decnet.logs`: parse `raw_line` once
+//! and write the typed columns. It never raises for a bad line: whatever the
+//! input, the row is stored with a parse status and reason.
+
+use crate::functions::PG_EPOCH_OFFSET_MICROS;
+use decnet_core::syslog::{self, Flag, ParseStatus, ParsedLine};
+use pgrx::prelude::*;
+use pgrx::{pg_sys, PgTupleDesc};
+use std::ffi::CString;
+use std::net::IpAddr;
+use std::num::NonZeroUsize;
+
+/// jsonb cannot hold more than 256 MB; larger field sets are stored as `{}` and flagged.
+const MAX_FIELDS_JSON_BYTES: usize = 200 << 20;
+
+/// The columns the trigger reads and writes, by attribute number (1-based).
+#[derive(Default)]
+struct Columns {
+    raw_line: Option<NonZeroUsize>,
+    raw_bytes: Option<NonZeroUsize>,
+    ts: Option<NonZeroUsize>,
+    decky: Option<NonZeroUsize>,
+    service: Option<NonZeroUsize>,
+    event_type: Option<NonZeroUsize>,
+    attacker_ip: Option<NonZeroUsize>,
+    fields: Option<NonZeroUsize>,
+    msg: Option<NonZeroUsize>,
+    parse_status: Option<NonZeroUsize>,
+    parse_reason: Option<NonZeroUsize>,
+}
+
+impl Columns {
+    /// Looked up per row by name: partitions may number their columns differently.
+    fn of(tuple: &PgHeapTuple<'_, AllocatedByPostgres>) -> Self {
+        let mut c = Columns::default();
+        for (attno, att) in tuple.attributes() {
+            if att.attisdropped {
+                continue;
+            }
+            let slot = match att.name() {
+                "raw_line" => &mut c.raw_line,
+                "raw_bytes" => &mut c.raw_bytes,
+                "ts" => &mut c.ts,
+                "decky" => &mut c.decky,
+                "service" => &mut c.service,
+                "event_type" => &mut c.event_type,
+                "attacker_ip" => &mut c.attacker_ip,
+                "fields" => &mut c.fields,
+                "msg" => &mut c.msg,
+                "parse_status" => &mut c.parse_status,
+                "parse_reason" => &mut c.parse_reason,
+                _ => continue,
+            };
+            *slot = Some(attno);
+        }
+        c
+    }
+}
+
+#[pg_trigger]
+fn logs_parse_trigger<'a>(
+    trigger: &'a PgTrigger<'a>,
+) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, PgTriggerError> {
+    let Some(tuple) = trigger.new() else {
+        return Ok(None);
+    };
+    let cols = Columns::of(&tuple);
+    let (Some(raw_attno), Some(status_attno)) = (cols.raw_line, cols.parse_status) else {
+        pgrx::pg_sys::panic::ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+            "decnet.logs_parse_trigger needs raw_line and parse_status columns",
+            "decnet.logs_parse_trigger",
+        )
+        .set_hint("Attach this trigger only to decnet.logs, created by the decnet migrations.")
+        .report(PgLogLevel::ERROR);
+        unreachable!()
+    };
+    let raw: Option<&str> = tuple.get_by_index(raw_attno).ok().flatten();
+    let has_raw_bytes = cols
+        .raw_bytes
+        .is_some_and(|a| tuple.get_by_index::<&[u8]>(a).ok().flatten().is_some());
+
+    let mut values: Vec<(NonZeroUsize, Option<pg_sys::Datum>)> = Vec::with_capacity(10);
+    // A panic in the parser must not abort the COPY: the line is kept as unparsed.
+    let parsed = std::panic::catch_unwind(|| raw.map(syslog::parse_line));
+    match parsed {
+        Ok(Some(mut p)) => {
+            if has_raw_bytes {
+                p.flag(Flag::LossyText);
+            }
+            push_parsed(&cols, &mut p, &mut values);
+            values.push((status_attno, text_datum(p.status().as_str())));
+            set(&mut values, cols.parse_reason, p.reason().as_deref().and_then(text_datum));
+        }
+        Ok(None) => {
+            values.push((status_attno, text_datum(ParseStatus::Unparsed.as_str())));
+            set(&mut values, cols.parse_reason, text_datum("null_line"));
+        }
+        Err(_) => {
+            values.push((status_attno, text_datum(ParseStatus::Unparsed.as_str())));
+            set(&mut values, cols.parse_reason, text_datum("parser_panic"));
+        }
+    }
+
+    unsafe {
+        let tupdesc = trigger.relation().map_err(|_| PgTriggerError::NullTriggerData)?.rd_att;
+        let n = values.len();
+        let mut attnums: Vec<i32> = values.iter().map(|(a, _)| a.get() as i32).collect();
+        let mut datums: Vec<pg_sys::Datum> = values.iter().map(|(_, d)| d.unwrap_or(pg_sys::Datum::from(0))).collect();
+        let mut nulls: Vec<bool> = values.iter().map(|(_, d)| d.is_none()).collect();
+        let modified = pg_sys::heap_modify_tuple_by_cols(
+            tuple.into_pg(),
+            tupdesc,
+            n as i32,
+            attnums.as_mut_ptr(),
+            datums.as_mut_ptr(),
+            nulls.as_mut_ptr(),
+        );
+        Ok(Some(PgHeapTuple::from_heap_tuple(PgTupleDesc::from_pg_unchecked(tupdesc), modified)))
+    }
+}
+
+fn set(values: &mut Vec<(NonZeroUsize, Option<pg_sys::Datum>)>, attno: Option<NonZeroUsize>, d: Option<pg_sys::Datum>) {
+    if let Some(a) = attno {
+        values.push((a, d));
+    }
+}
+
+fn push_parsed(cols: &Columns, p: &mut ParsedLine<'_>, values: &mut Vec<(NonZeroUsize, Option<pg_sys::Datum>)>) {
+    let mut fields_json = p.fields_json();
+    if fields_json.len() > MAX_FIELDS_JSON_BYTES {
+        fields_json = "{}".to_owned();
+        p.flag(Flag::Oversized);
+    }
+    set(values, cols.ts, p.ts.map(|us| pg_sys::Datum::from(us - PG_EPOCH_OFFSET_MICROS)));
+    set(values, cols.decky, p.decky.and_then(text_datum));
+    set(values, cols.service, p.service.and_then(text_datum));
+    set(values, cols.event_type, p.event_type.and_then(text_datum));
+    set(values, cols.attacker_ip, p.attacker_ip.map(inet_datum));
+    set(values, cols.fields, Some(jsonb_datum(&fields_json)));
+    set(values, cols.msg, p.msg.and_then(text_datum));
+}
+
+fn text_datum(s: &str) -> Option<pg_sys::Datum> {
+    s.into_datum()
+}
+
+/// Builds the `inet` varlena directly (family, bits, address bytes) instead of
+/// formatting and re-parsing text: this runs once per ingested line.
+fn inet_datum(ip: IpAddr) -> pg_sys::Datum {
+    const PGSQL_AF_INET: u8 = 2; // AF_INET on every platform PostgreSQL supports
+    const PGSQL_AF_INET6: u8 = 3; // AF_INET + 1, PostgreSQL's own code
+    let (family, bits, octets): (u8, u8, Vec<u8>) = match ip {
+        IpAddr::V4(v4) => (PGSQL_AF_INET, 32, v4.octets().to_vec()),
+        IpAddr::V6(v6) => (PGSQL_AF_INET6, 128, v6.octets().to_vec()),
+    };
+    let size = pg_sys::VARHDRSZ + 2 + octets.len();
+    unsafe {
+        let ptr = pg_sys::palloc0(size) as *mut u8;
+        pgrx::set_varsize_4b(ptr as *mut pg_sys::varlena, size as i32);
+        *ptr.add(pg_sys::VARHDRSZ) = family;
+        *ptr.add(pg_sys::VARHDRSZ + 1) = bits;
+        std::ptr::copy_nonoverlapping(octets.as_ptr(), ptr.add(pg_sys::VARHDRSZ + 2), octets.len());
+        pg_sys::Datum::from(ptr)
+    }
+}
+
+/// Our JSON never contains NUL (text cannot), so it always makes a C string.
+fn jsonb_datum(json: &str) -> pg_sys::Datum {
+    let c = CString::new(json).unwrap_or_else(|_| CString::new("{}").expect("static"));
+    unsafe {
+        pgrx::direct_function_call_as_datum(pg_sys::jsonb_in, &[c.as_c_str().into_datum()])
+            .expect("jsonb_in never returns NULL")
+    }
+}

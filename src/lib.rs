@@ -1,0 +1,32 @@
+//! The `decnet` PostgreSQL extension: a thin pgrx layer over `decnet-core`.
+//!
+//! Functions live here; tables live in the refinery migrations (`migrations/`),
+//! so pg_dump keeps their rows and data upgrades are versioned separately.
+
+use pgrx::prelude::*;
+
+mod functions;
+mod ingest;
+
+::pgrx::pg_module_magic!(name, version);
+
+// COMMENT ON for every function, after pgrx has created them.
+extension_sql_file!("../sql/comments.sql", name = "comments", finalize);
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests {
+    // pgrx's #[pg_schema] needs an inline module; the tests live in their own file.
+    include!("pg_tests.rs");
+}
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}
