@@ -1,1 +1,95 @@
-fn main(){}
+//! `decnet`: migrate a database, ingest log files, run the demo or the benchmark.
+
+use clap::{Parser, Subcommand};
+use decnet_cli::{bench, db, ingest, report, CliError};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "decnet", version, about = "decnet-pg: honeypot logs to attacker intelligence inside PostgreSQL")]
+struct Cli {
+    /// Connection string (key=value or postgresql:// URL). Default: $DECNET_DSN.
+    #[arg(long, global = true, env = "DECNET_DSN")]
+    dsn: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// CREATE EXTENSION decnet (or update it) and apply pending migrations.
+    Migrate,
+    /// COPY raw log lines from files (`-` for stdin) into decnet.logs.
+    Ingest {
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Print the ingest report.
+    Report,
+    /// Migrate, ingest a corpus, print the report.
+    Demo {
+        #[arg(long)]
+        corpus: String,
+    },
+    /// COPY a corpus into an untriggered copy of decnet.logs and through the pipeline; print both rates.
+    Bench {
+        #[arg(long)]
+        corpus: String,
+    },
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    let dsn = cli.dsn.ok_or_else(|| {
+        CliError::new("no connection string", "pass --dsn 'host=… dbname=…' or set DECNET_DSN")
+    })?;
+    let mut client = db::connect(&dsn)?;
+    match cli.command {
+        Command::Migrate => {
+            let applied = db::migrate(&mut client)?;
+            println!("migrated: {} migration(s) applied{}", applied.len(), list(&applied));
+        }
+        Command::Ingest { files, quiet } => {
+            let stats = ingest::ingest_files(&mut client, &files, !quiet)?;
+            println!("ingested {} lines ({} kept as raw bytes)", stats.lines, stats.lossy_lines);
+        }
+        Command::Report => print!("{}", report::ingest_report(&mut client)?),
+        Command::Demo { corpus } => {
+            let applied = db::migrate(&mut client)?;
+            println!("migrated: {} migration(s) applied{}", applied.len(), list(&applied));
+            let start = std::time::Instant::now();
+            let stats = ingest::ingest_files(&mut client, &[corpus.clone()], true)?;
+            let secs = start.elapsed().as_secs_f64();
+            println!(
+                "ingested {} lines from {corpus} in {secs:.2} s ({:.0} lines/s)\n",
+                stats.lines,
+                stats.lines as f64 / secs
+            );
+            print!("{}", report::ingest_report(&mut client)?);
+        }
+        Command::Bench { corpus } => {
+            db::migrate(&mut client)?;
+            let data = std::fs::read(&corpus)
+                .map_err(|e| CliError::new(format!("cannot read {corpus}: {e}"), "generate it with gen_corpus.py"))?;
+            let (payload, lines) = bench::encode_corpus(&data);
+            drop(data);
+            println!("{}", bench::run(&mut client, &payload, lines)?.render());
+        }
+    }
+    Ok(())
+}
+
+fn list(names: &[String]) -> String {
+    if names.is_empty() { String::new() } else { format!(": {}", names.join(", ")) }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("decnet: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! The benchmark harness (not a test): the same COPY payload into an untriggered
+//! copy of decnet.logs and through the full pipeline, in one run, on one server.
+
+use crate::ingest::COPY_LOGS;
+use crate::CliError;
+use decnet_core::copy_text;
+use postgres::Client;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+pub const RAW_TABLE: &str = "public.bench_raw_logs";
+
+#[derive(Debug, Clone)]
+pub struct BenchResult {
+    pub lines: u64,
+    pub raw: Duration,
+    pub pipeline: Duration,
+    /// Peak resident memory of the backend that ran the pipeline COPY (VmHWM), if readable.
+    pub backend_peak_kib: Option<u64>,
+}
+
+impl BenchResult {
+    pub fn ratio(&self) -> f64 {
+        self.pipeline.as_secs_f64() / self.raw.as_secs_f64()
+    }
+
+    pub fn render(&self) -> String {
+        let rate = |d: Duration| self.lines as f64 / d.as_secs_f64();
+        let mem = self.backend_peak_kib.map(|k| format!("{:.1} MiB", k as f64 / 1024.0)).unwrap_or_else(|| "n/a".into());
+        format!(
+            "lines {}\nraw COPY (untriggered copy of decnet.logs): {:>8.3} s {:>10.0} lines/s\nfull pipeline (decnet.logs):                 {:>8.3} s {:>10.0} lines/s\nratio pipeline/raw: {:.2} (pipeline runs at {:.0}% of raw COPY speed)\npipeline backend peak RSS (VmHWM): {mem}",
+            self.lines,
+            self.raw.as_secs_f64(),
+            rate(self.raw),
+            self.pipeline.as_secs_f64(),
+            rate(self.pipeline),
+            self.ratio(),
+            100.0 / self.ratio()
+        )
+    }
+}
+
+/// Encodes a whole corpus as one COPY payload, so both runs send identical bytes.
+pub fn encode_corpus(data: &[u8]) -> (Vec<u8>, u64) {
+    let mut payload = Vec::with_capacity(data.len() + data.len() / 8);
+    let mut lines = 0;
+    for line in copy_text::split_lines(data) {
+        copy_text::push_row(&mut payload, line);
+        lines += 1;
+    }
+    (payload, lines)
+}
+
+fn timed_copy(client: &mut Client, sql: &str, payload: &[u8]) -> Result<(Duration, u64), CliError> {
+    let start = Instant::now();
+    let mut w = client.copy_in(sql).map_err(|e| CliError::from_db("COPY failed to start", e))?;
+    for chunk in payload.chunks(1 << 20) {
+        w.write_all(chunk).map_err(|e| CliError::new(format!("COPY stream failed: {e}"), "see the server log"))?;
+    }
+    let rows = w.finish().map_err(|e| CliError::from_db("COPY failed", e))?;
+    Ok((start.elapsed(), rows))
+}
+
+/// Runs both COPYs on a migrated database. Leaves both tables truncated.
+pub fn run(client: &mut Client, payload: &[u8], lines: u64) -> Result<BenchResult, CliError> {
+    let sql = format!(
+        "DROP TABLE IF EXISTS {RAW_TABLE};
+         CREATE TABLE {RAW_TABLE} (LIKE decnet.logs INCLUDING ALL);
+         TRUNCATE decnet.logs;
+         CHECKPOINT;"
+    );
+    client.batch_execute(&sql).map_err(|e| CliError::from_db("bench setup failed", e))?;
+    let (raw, raw_rows) = timed_copy(client, &format!("COPY {RAW_TABLE} (raw_line, raw_bytes) FROM STDIN"), payload)?;
+    client.batch_execute("CHECKPOINT").map_err(|e| CliError::from_db("CHECKPOINT failed", e))?;
+    let pid: i32 = client.query_one("SELECT pg_backend_pid()", &[]).map_err(|e| CliError::from_db("bench", e))?.get(0);
+    let (pipeline, rows) = timed_copy(client, COPY_LOGS, payload)?;
+    let backend_peak_kib = read_vm_hwm(pid);
+    if raw_rows != lines || rows != lines {
+        return Err(CliError::new(format!("bench stored {raw_rows}/{rows} rows for {lines} lines"), "this is a bug"));
+    }
+    client
+        .batch_execute(&format!("TRUNCATE {RAW_TABLE}, decnet.logs"))
+        .map_err(|e| CliError::from_db("bench cleanup failed", e))?;
+    Ok(BenchResult { lines, raw, pipeline, backend_peak_kib })
+}
+
+/// VmHWM of a local backend process (works when the server runs on this machine).
+fn read_vm_hwm(pid: i32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}

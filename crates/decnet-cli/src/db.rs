@@ -1,0 +1,47 @@
+//! Connecting and migrating: `CREATE EXTENSION decnet` (the code), then the
+//! refinery migrations (the data schema), recorded in decnet.schema_migrations.
+
+use crate::CliError;
+use postgres::{Client, NoTls};
+
+refinery::embed_migrations!("../../migrations");
+
+pub const MIGRATION_TABLE: &str = "decnet.schema_migrations";
+
+pub fn connect(dsn: &str) -> Result<Client, CliError> {
+    let config: postgres::Config = dsn.parse().map_err(|e: postgres::Error| {
+        CliError::new(format!("invalid connection string: {e}"), crate::error::hint_for(None, "invalid connection string"))
+    })?;
+    config.connect(NoTls).map_err(|e| CliError::from_db("cannot connect", e))
+}
+
+/// Idempotent: creates or updates the extension, then applies pending migrations.
+/// Returns the names of the migrations applied by this call.
+pub fn migrate(client: &mut Client) -> Result<Vec<String>, CliError> {
+    client
+        .batch_execute("CREATE EXTENSION IF NOT EXISTS decnet")
+        .map_err(|e| CliError::from_db("CREATE EXTENSION decnet failed", e))?;
+    // Brings an older installed version up to the one on disk; a no-op otherwise.
+    let outdated: bool = client
+        .query_one(
+            "SELECT installed_version IS DISTINCT FROM default_version FROM pg_available_extensions WHERE name = 'decnet'",
+            &[],
+        )
+        .map_err(|e| CliError::from_db("reading the extension version failed", e))?
+        .get(0);
+    if outdated {
+        client
+            .batch_execute("ALTER EXTENSION decnet UPDATE")
+            .map_err(|e| CliError::from_db("ALTER EXTENSION decnet UPDATE failed", e))?;
+    }
+    let report = migrations::runner()
+        .set_migration_table_name(MIGRATION_TABLE)
+        .run(client)
+        .map_err(|e| CliError::new(format!("migration failed: {e}"), "fix the failing migration; applied ones are recorded in decnet.schema_migrations"))?;
+    Ok(report.applied_migrations().iter().map(|m| m.to_string()).collect())
+}
+
+/// Names of every embedded migration, in order (what a fresh install applies).
+pub fn known_migrations() -> Vec<String> {
+    migrations::runner().get_migrations().iter().map(|m| m.to_string()).collect()
+}

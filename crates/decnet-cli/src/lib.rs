@@ -1,0 +1,9 @@
+//! The decnet command line as a library, so integration tests drive the same code.
+
+pub mod bench;
+pub mod db;
+pub mod error;
+pub mod ingest;
+pub mod report;
+
+pub use error::CliError;

@@ -1,0 +1,79 @@
+//! The short report the demo prints: what was ingested, how it parsed, who attacked.
+
+use crate::CliError;
+use postgres::Client;
+use std::fmt::Write as _;
+
+fn q(client: &mut Client, sql: &str) -> Result<Vec<postgres::Row>, CliError> {
+    client.query(sql, &[]).map_err(|e| CliError::from_db("report query failed", e))
+}
+
+pub fn ingest_report(client: &mut Client) -> Result<String, CliError> {
+    let mut out = String::new();
+    let totals = &q(
+        client,
+        "SELECT count(*), count(*) FILTER (WHERE parse_status = 'ok'), count(*) FILTER (WHERE parse_status = 'partial'),
+                count(*) FILTER (WHERE parse_status = 'unparsed'), count(*) FILTER (WHERE raw_bytes IS NOT NULL),
+                count(attacker_ip), count(DISTINCT attacker_ip), min(ts)::text, max(ts)::text
+         FROM decnet.logs",
+    )?[0];
+    let n = |i: usize| totals.get::<_, i64>(i);
+    writeln!(out, "decnet.logs: {} lines", n(0)).ok();
+    writeln!(out, "  parsed ok {} · partial {} · unparsed {} · kept as raw bytes {}", n(1), n(2), n(3), n(4)).ok();
+    writeln!(out, "  lines with an attacker address {} · distinct attackers {}", n(5), n(6)).ok();
+    writeln!(
+        out,
+        "  event time span {} .. {}",
+        totals.get::<_, Option<String>>(7).unwrap_or_else(|| "-".into()),
+        totals.get::<_, Option<String>>(8).unwrap_or_else(|| "-".into())
+    )
+    .ok();
+
+    let reasons = q(
+        client,
+        "SELECT r, count(*) FROM decnet.logs, unnest(string_to_array(parse_reason, ',')) r
+         WHERE parse_reason IS NOT NULL GROUP BY r ORDER BY count(*) DESC, r",
+    )?;
+    let reasons: Vec<String> = reasons.iter().map(|r| format!("{} {}", r.get::<_, String>(0), r.get::<_, i64>(1))).collect();
+    writeln!(out, "  flags: {}", if reasons.is_empty() { "none".into() } else { reasons.join(" · ") }).ok();
+
+    let kinds = q(
+        client,
+        "SELECT decnet.classify_event_kind(coalesce(event_type, '-')) k, count(*) FROM decnet.logs
+         WHERE parse_status <> 'unparsed' GROUP BY k ORDER BY k",
+    )?;
+    let kinds: Vec<String> = kinds.iter().map(|r| format!("{} {}", r.get::<_, String>(0), r.get::<_, i64>(1))).collect();
+    writeln!(out, "  event kinds: {}", kinds.join(" · ")).ok();
+
+    let services = q(
+        client,
+        "SELECT service, count(*) FROM decnet.logs WHERE service IS NOT NULL GROUP BY service ORDER BY count(*) DESC, service LIMIT 12",
+    )?;
+    let services: Vec<String> = services.iter().map(|r| format!("{} {}", r.get::<_, String>(0), r.get::<_, i64>(1))).collect();
+    writeln!(out, "  top services: {}", services.join(" · ")).ok();
+
+    writeln!(out, "\ntop attackers by events:").ok();
+    writeln!(out, "  {:<40} {:>7} {:>7}  {:<28} {}", "attacker", "events", "deckies", "interacted", "scanned").ok();
+    let top = q(
+        client,
+        "SELECT host(l.attacker_ip), count(*), count(DISTINCT l.decky),
+                coalesce(array_to_string(b.interacted, ','), ''), coalesce(array_to_string(b.scanned, ','), '')
+         FROM decnet.logs l LEFT JOIN decnet.service_buckets b USING (attacker_ip)
+         WHERE l.attacker_ip IS NOT NULL
+         GROUP BY l.attacker_ip, b.interacted, b.scanned
+         ORDER BY count(*) DESC, l.attacker_ip LIMIT 10",
+    )?;
+    for r in &top {
+        writeln!(
+            out,
+            "  {:<40} {:>7} {:>7}  {:<28} {}",
+            r.get::<_, String>(0),
+            r.get::<_, i64>(1),
+            r.get::<_, i64>(2),
+            r.get::<_, String>(3),
+            r.get::<_, String>(4)
+        )
+        .ok();
+    }
+    Ok(out)
+}
