@@ -2,11 +2,14 @@
 //! unit-tested with plain `cargo test`; the pgrx crate is a thin layer on top.
 
 pub mod addr;
+pub mod bounty;
 pub mod copy_text;
 pub mod json;
 pub mod kinds;
 pub mod syslog;
 pub mod timestamp;
 
+#[cfg(test)]
+mod bounty_cases;
 #[cfg(test)]
 mod syslog_cases;
