@@ -35,7 +35,7 @@ COMMENT ON COLUMN decnet.logs.parse_status IS 'ok: fully parsed; partial: parsed
 COMMENT ON COLUMN decnet.logs.parse_reason IS 'Comma-separated flag codes: empty, not_syslog, unsupported_version, truncated_header, bad_pri, nil_timestamp, bad_timestamp, nil_hostname, nil_appname, missing_sd, bad_sd, unterminated_sd, bad_ip_field, oversized, lossy_text.';
 
 CREATE TRIGGER logs_parse
-    BEFORE INSERT OR UPDATE OF raw_line, raw_bytes ON decnet.logs
+    BEFORE INSERT ON decnet.logs
     FOR EACH ROW EXECUTE FUNCTION decnet.logs_parse_trigger();
 
 -- An attacker's events in time order: service buckets now, profiles and rollups later.

@@ -9,4 +9,31 @@ COMMENT ON FUNCTION @extschema@.bucket_services(text[], text[]) IS
 'Given parallel arrays of service and event_type, returns the sorted services whose best event kind is interaction (interacted) or scan (scanned); noise-only services are left out.';
 
 COMMENT ON FUNCTION @extschema@.logs_parse_trigger() IS
-'BEFORE INSERT/UPDATE row trigger of decnet.logs: parses raw_line once into ts, decky, service, event_type, attacker_ip, fields, msg, parse_status and parse_reason. Never raises for a bad line; lines with raw_bytes set are flagged lossy_text.';
+'BEFORE INSERT row trigger of decnet.logs: parses raw_line once into ts, decky, service, event_type, attacker_ip, fields, msg, parse_status and parse_reason. Never raises for a bad line; lines with raw_bytes set are flagged lossy_text.';
+
+COMMENT ON FUNCTION @extschema@.log_bounties(text, text, inet, jsonb) IS
+'Bounties (fingerprints, ip_leak, artifacts; spec E.3) and credentials (bounty_type credential; spec E.2) of one stored line. Reads decnet.trusted_proxies.';
+COMMENT ON FUNCTION @extschema@.is_sensor_service(text) IS
+'True for sensors that observe attackers (sniffer, prober): they are not services the attacker used.';
+COMMENT ON FUNCTION @extschema@.is_infrastructure_decky(text) IS
+'True for DECNET infrastructure hosts (decnet-*), which are never deckies of an attacker.';
+COMMENT ON FUNCTION @extschema@.command_text(text, jsonb) IS
+'Command text of a command-family event (first non-empty of command, query, input, line, sql, cmd), else NULL.';
+COMMENT ON FUNCTION @extschema@.commands_kept_per_end() IS
+'How many of the first and of the last commands are kept per attacker in decnet.attacker_commands.';
+COMMENT ON FUNCTION @extschema@.fingerprints_kept() IS
+'How many fingerprint bounties (the first by time) are rolled up into attackers.fingerprints.';
+COMMENT ON FUNCTION @extschema@.may_have_bounty(text, jsonb) IS
+'Cheap pre-filter: false when a line cannot yield any bounty or credential.';
+COMMENT ON FUNCTION @extschema@.payload_key(jsonb) IS
+'SHA-256 of the canonical jsonb text of a bounty payload: the dedup key of decnet.bounties.';
+COMMENT ON FUNCTION @extschema@.logs_derive() IS
+'AFTER INSERT statement trigger of decnet.logs: grouped, key-ordered upserts into attackers, attacker_services, attacker_deckies, attacker_commands, bounties and credentials, then one NOTIFY decnet_attacker.';
+COMMENT ON FUNCTION @extschema@.logs_append_only() IS
+'Rejects UPDATE and DELETE on decnet.logs (SQLSTATE 55000).';
+COMMENT ON FUNCTION @extschema@.derived_tables() IS
+'The derived tables, their recomputation views, key columns and the columns verify() ignores.';
+COMMENT ON FUNCTION @extschema@.verify() IS
+'Rows where a derived table and its recomputation from decnet.logs differ (relation, key, incremental, recomputed). Empty when consistent.';
+COMMENT ON FUNCTION @extschema@.rebuild() IS
+'Recomputes every derived table from decnet.logs, keeping attacker uuids. Blocks ingest while it runs. Returns the row count of each table.';

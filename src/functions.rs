@@ -1,6 +1,6 @@
 //! Pure SQL functions over decnet-core: `parse_log`, `classify_event_kind`, `bucket_services`.
 
-use decnet_core::{kinds, syslog};
+use decnet_core::{bounty, kinds, syslog};
 use pgrx::datum::{Inet, JsonB};
 use pgrx::prelude::*;
 
@@ -70,4 +70,31 @@ fn bucket_services(
         .filter_map(|(s, e)| Some((s.as_deref()?, e.as_deref())));
     let b = kinds::bucket_services(pairs);
     TableIterator::once((b.interacted, b.scanned))
+}
+
+/// Bounties and credentials of one stored line (spec §E). `credential` rows
+/// carry the credential fields in `payload`; everything else is a bounty.
+#[pg_extern(stable, parallel_safe)]
+fn log_bounties(
+    service: Option<&str>,
+    event_type: Option<&str>,
+    attacker_ip: Option<Inet>,
+    fields: Option<JsonB>,
+) -> TableIterator<'static, (name!(bounty_type, String), name!(attacker_ip, Option<Inet>), name!(payload, JsonB))> {
+    let Some(JsonB(serde_json::Value::Object(map))) = fields else {
+        return TableIterator::new(Vec::new());
+    };
+    let ip = attacker_ip.map(|i| i.0);
+    let ev = bounty::LogEvent {
+        service: service.unwrap_or(""),
+        event_type: event_type.unwrap_or(""),
+        attacker_ip: ip.as_deref(),
+        fields: &map,
+    };
+    let cfg = bounty::Config::with_trusted_proxies(&crate::gucs::trusted_proxies());
+    let rows: Vec<_> = bounty::extract(&ev, &cfg)
+        .into_iter()
+        .map(|b| (b.bounty_type.to_owned(), b.attacker_ip.map(Inet), JsonB(b.payload)))
+        .collect();
+    TableIterator::new(rows)
 }

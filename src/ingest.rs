@@ -1,4 +1,4 @@
-//! The BEFORE INSERT/UPDATE row trigger on `decnet.logs`: parse `raw_line` once
+//! The BEFORE INSERT row trigger on `decnet.logs`: parse `raw_line` once
 //! and write the typed columns. It never raises for a bad line: whatever the
 //! input, the row is stored with a parse status and reason.
 

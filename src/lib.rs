@@ -6,11 +6,18 @@
 use pgrx::prelude::*;
 
 mod functions;
+mod gucs;
 mod ingest;
 
 ::pgrx::pg_module_magic!(name, version);
 
-// COMMENT ON for every function, after pgrx has created them.
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    gucs::init();
+}
+
+// Hand-written SQL: helpers and the derivation trigger, then COMMENT ON for everything.
+extension_sql_file!("../sql/derive.sql", name = "derive", requires = [log_bounties, classify_event_kind]);
 extension_sql_file!("../sql/comments.sql", name = "comments", finalize);
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -2,8 +2,10 @@
 // trigger's effect on real rows of decnet.logs (created from the real migration).
 use pgrx::prelude::*;
 
+/// Applies every migration, as `decnet migrate` does.
 fn migrate() {
     Spi::run(include_str!("../migrations/V1__logs.sql")).expect("V1 migration applies");
+    Spi::run(include_str!("../migrations/V2__attackers.sql")).expect("V2 migration applies");
 }
 
 fn one<T: IntoDatum + FromDatum>(sql: &str) -> Option<T> {
@@ -39,10 +41,16 @@ fn parse_log_is_strict_and_flags_garbage() {
 fn functions_are_immutable_strict_parallel_safe() {
     let n = one::<i64>(
         "SELECT count(*) FROM pg_proc WHERE pronamespace = 'decnet'::regnamespace
-           AND proname IN ('parse_log','classify_event_kind','bucket_services')
+           AND proname IN ('parse_log','classify_event_kind','bucket_services','is_sensor_service','is_infrastructure_decky','payload_key')
            AND provolatile = 'i' AND proisstrict AND proparallel = 's'",
     );
-    assert_eq!(n, Some(3));
+    assert_eq!(n, Some(6));
+    // every SECURITY DEFINER function pins search_path
+    let unpinned = one::<i64>(
+        "SELECT count(*) FROM pg_proc WHERE pronamespace = 'decnet'::regnamespace AND prosecdef
+           AND NOT coalesce(proconfig, '{}') @> ARRAY['search_path=pg_catalog, pg_temp']",
+    );
+    assert_eq!(unpinned, Some(0));
     let undocumented = one::<i64>(
         "SELECT count(*) FROM pg_proc WHERE pronamespace = 'decnet'::regnamespace
            AND obj_description(oid, 'pg_proc') IS NULL",
@@ -109,15 +117,19 @@ fn trigger_parses_every_inserted_line() {
     );
 }
 
+#[pg_test(error = "decnet.logs is append-only")]
+fn logs_reject_updates() {
+    migrate();
+    Spi::run("INSERT INTO decnet.logs (raw_line) VALUES ('x')").unwrap();
+    Spi::run("UPDATE decnet.logs SET raw_line = 'y'").unwrap();
+}
+
 #[pg_test]
-fn trigger_flags_lossy_lines_and_reparses_updates() {
+fn trigger_flags_lossy_lines() {
     migrate();
     Spi::run(r#"INSERT INTO decnet.logs (raw_line, raw_bytes) VALUES (E'<134>1 2026-05-01T00:00:00+00:00 d ssh - connection [relay@55555 src_ip="1.2.3.4"] \uFFFD', '\x3c3133343e00ff'::bytea)"#).unwrap();
     let r = Spi::get_three::<String, String, String>("SELECT parse_status, parse_reason, host(attacker_ip) FROM decnet.logs").unwrap();
     assert_eq!(r, (Some("partial".into()), Some("lossy_text".into()), Some("1.2.3.4".into())));
-    Spi::run(r#"UPDATE decnet.logs SET raw_line = '<134>1 2026-05-01T00:00:00+00:00 d ssh - connection [relay@55555 src_ip="5.6.7.8"]', raw_bytes = NULL"#).unwrap();
-    let r = Spi::get_two::<String, String>("SELECT parse_status, host(attacker_ip) FROM decnet.logs").unwrap();
-    assert_eq!(r, (Some("ok".into()), Some("5.6.7.8".into())));
 }
 
 #[pg_test]
@@ -139,4 +151,55 @@ fn service_buckets_view() {
     // host:port is the same attacker; postgres startup is noise and dropped
     assert_eq!(r, (Some(vec!["ssh".into()]), Some(vec!["http".into()])));
     assert_eq!(one::<i64>("SELECT count(*) FROM decnet.service_buckets"), Some(2));
+}
+
+const PROFILE_LINES: &str = r#"INSERT INTO decnet.logs (raw_line) VALUES
+  ('<134>1 2026-05-01T00:00:01+00:00 decky-01 ssh - connection [relay@55555 src_ip="1.1.1.1" src_port="5000"]'),
+  ('<134>1 2026-05-01T00:00:05+00:00 decky-02 http - request [relay@55555 method="GET" path="/" remote_addr="1.1.1.1:5555" headers="{\"User-Agent\": \"curl/8.0\"}"]'),
+  ('<134>1 2026-05-01T00:00:02+00:00 decky-02 sniffer - tcp_syn_fingerprint [relay@55555 src_ip="1.1.1.1" ttl="52"]'),
+  ('<134>1 2026-05-01T00:00:09+00:00 decnet-prober prober - hassh_fingerprint [relay@55555 target_ip="1.1.1.1" target_port="22" hassh_server_hash="abc"]'),
+  ('<134>1 2026-05-01T00:00:03+00:00 decky-01 auth-helper - auth_attempt [relay@55555 username="root" secret_printable="hunter2" secret_b64="aHVudGVyMg==" src_ip="1.1.1.1"]'),
+  ('<134>1 2026-05-01T00:00:04+00:00 decky-01 ssh - command [relay@55555 src_ip="1.1.1.1" command="uname -a"]')"#;
+
+#[pg_test]
+fn derive_builds_an_attacker_profile() {
+    migrate();
+    Spi::run(PROFILE_LINES).unwrap();
+    assert_eq!(one::<i64>("SELECT count(*) FROM decnet.attackers"), Some(1));
+    let r = Spi::get_three::<i64, Vec<String>, Vec<String>>("SELECT event_count, services, deckies FROM decnet.attackers").unwrap();
+    // sniffer/prober are not services; decnet-prober is not a decky; host:port is the same attacker
+    assert_eq!(r, (Some(6), Some(vec!["auth-helper".into(), "http".into(), "ssh".into()]), Some(vec!["decky-01".into(), "decky-02".into()])));
+    let t = Spi::get_three::<String, bool, i32>("SELECT traversal_path, is_traversal, decky_count FROM decnet.attackers").unwrap();
+    assert_eq!(t, (Some("decky-01 → decky-02".into()), Some(true), Some(2)));
+    let c = Spi::get_three::<i64, i64, i64>("SELECT credential_count, command_count, bounty_count FROM decnet.attackers").unwrap();
+    // bounties: hassh_server, http_useragent, http_quirks
+    assert_eq!(c, (Some(1), Some(1), Some(3)));
+    assert_eq!(one::<String>("SELECT commands->0->>'command' FROM decnet.attackers"), Some("uname -a".into()));
+    assert_eq!(one::<i64>("SELECT jsonb_array_length(fingerprints) FROM decnet.attackers"), Some(3));
+    assert_eq!(one::<bool>("SELECT first_seen = '2026-05-01 00:00:01+00' AND last_seen = '2026-05-01 00:00:09+00' FROM decnet.attackers"), Some(true));
+    assert_eq!(one::<bool>("SELECT c.attacker_uuid = a.uuid FROM decnet.credentials c, decnet.attackers a"), Some(true));
+    assert_eq!(one::<String>("SELECT bucket FROM decnet.attacker_services WHERE service = 'ssh'"), Some("interacted".into()));
+    assert_eq!(one::<i64>("SELECT count(*) FROM decnet.verify()"), Some(0));
+}
+
+#[pg_test]
+fn derive_merges_statements_and_rebuild_agrees() {
+    migrate();
+    // the same lines in three statements, out of time order, with a duplicate credential
+    for chunk in PROFILE_LINES.trim_start_matches("INSERT INTO decnet.logs (raw_line) VALUES").split("),\n").collect::<Vec<_>>().chunks(2).rev() {
+        let values = chunk.iter().map(|v| format!("{})", v.trim().trim_end_matches(')'))).collect::<Vec<_>>().join(",");
+        Spi::run(&format!("INSERT INTO decnet.logs (raw_line) VALUES {values}")).unwrap();
+    }
+    Spi::run(PROFILE_LINES).unwrap();
+    assert_eq!(one::<i64>("SELECT event_count FROM decnet.attackers"), Some(12));
+    assert_eq!(one::<i64>("SELECT attempt_count FROM decnet.credentials"), Some(2));
+    assert_eq!(one::<i64>("SELECT credential_count FROM decnet.attackers"), Some(1));
+    assert_eq!(one::<i64>("SELECT count(*) FROM decnet.verify()"), Some(0));
+    let uuid = one::<pgrx::Uuid>("SELECT uuid FROM decnet.attackers").unwrap();
+    // a corrupted counter shows up in verify() and rebuild() repairs it, keeping the uuid
+    Spi::run("ALTER TABLE decnet.attackers DISABLE TRIGGER ALL; UPDATE decnet.attackers SET event_count = 1").unwrap();
+    assert_eq!(one::<String>("SELECT relation FROM decnet.verify()"), Some("attackers".into()));
+    Spi::run("SELECT * FROM decnet.rebuild()").unwrap();
+    assert_eq!(one::<i64>("SELECT count(*) FROM decnet.verify()"), Some(0));
+    assert_eq!(one::<pgrx::Uuid>("SELECT uuid FROM decnet.attackers"), Some(uuid));
 }

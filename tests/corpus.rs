@@ -179,7 +179,8 @@ fn service_buckets_match_an_independent_computation() {
         "WITH ranked AS (
            SELECT attacker_ip, service,
                   max(CASE WHEN event_type IN ({INTERACTION}) THEN 2 WHEN event_type IN ({NOISE}) THEN 0 ELSE 1 END) AS r
-           FROM decnet.logs WHERE attacker_ip IS NOT NULL AND service IS NOT NULL GROUP BY 1, 2)
+           FROM decnet.logs WHERE attacker_ip IS NOT NULL AND service IS NOT NULL
+             AND service NOT IN ('sniffer', 'prober') GROUP BY 1, 2)
          SELECT host(attacker_ip), coalesce(array_agg(service ORDER BY service) FILTER (WHERE r = 2), '{{}}'),
                 coalesce(array_agg(service ORDER BY service) FILTER (WHERE r = 1), '{{}}')
          FROM ranked GROUP BY attacker_ip"

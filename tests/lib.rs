@@ -88,3 +88,169 @@ pub fn stored_lines(client: &mut Client) -> Vec<Vec<u8>> {
 pub fn count(client: &mut Client, sql: &str) -> i64 {
     client.query_one(sql, &[]).unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
 }
+
+pub mod oracle {
+    //! The tests' own reading of a DECNET line, written from the spec
+    //! (decnet-reference.md §A) and independent of decnet-core, so that the
+    //! database's results can be checked against it.
+
+    use regex::Regex;
+    use std::collections::HashMap;
+    use std::net::IpAddr;
+    use std::sync::OnceLock;
+
+    #[derive(Debug, Clone)]
+    pub struct Line {
+        pub ts: String,
+        pub decky: Option<String>,
+        pub service: Option<String>,
+        pub event_type: Option<String>,
+        pub fields: HashMap<String, String>,
+        pub msg: String,
+        pub ip: Option<IpAddr>,
+    }
+
+    impl Line {
+        /// Command text of a command-family event (spec §D.3).
+        pub fn command(&self) -> Option<&str> {
+            const CMD_EVENTS: [&str; 9] = ["command", "exec", "query", "input", "shell_input", "execute", "run", "sql_query", "redis_command"];
+            if !CMD_EVENTS.contains(&self.event_type.as_deref()?) {
+                return None;
+            }
+            ["command", "query", "input", "line", "sql", "cmd"]
+                .iter()
+                .find_map(|k| self.fields.get(*k).map(String::as_str).filter(|v| !v.is_empty()))
+        }
+    }
+
+    struct Res {
+        header: Regex,
+        inner: Regex,
+        prose: Regex,
+        bare: Regex,
+    }
+
+    fn res() -> &'static Res {
+        static R: OnceLock<Res> = OnceLock::new();
+        R.get_or_init(|| Res {
+            header: Regex::new(r"^<\d{1,3}>1 (\S+) (\S+) (\S+) (\S+) (\S+)(?: (.*))?$").unwrap(),
+            inner: Regex::new(r"^-\s+(\d{4}-\d\d-\d\dT\S+)\s+(\S+)\s+(\S+)\s+\S+\s+(\S+)\s+(.+)$").unwrap(),
+            prose: Regex::new(r"(?i)\b(?:from|rhost[:=]|client[:=]|src[:=])\s*(\d{1,3}(?:\.\d{1,3}){3}|[0-9a-f:]*:[0-9a-f:.]+)").unwrap(),
+            bare: Regex::new(r"\b\d{1,3}(?:\.\d{1,3}){3}\b").unwrap(),
+        })
+    }
+
+    fn ip_value(v: &str) -> Option<IpAddr> {
+        let fold = |ip: IpAddr| match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
+            v4 => v4,
+        };
+        if let Ok(ip) = v.parse::<IpAddr>() {
+            return Some(fold(ip));
+        }
+        if let Some(rest) = v.strip_prefix('[') {
+            let (inside, after) = rest.split_once(']')?;
+            if after.is_empty() || after[1..].parse::<u16>().is_ok() && after.starts_with(':') {
+                return inside.parse().ok().map(fold);
+            }
+            return None;
+        }
+        let (host, port) = v.rsplit_once(':')?;
+        port.parse::<u16>().ok()?;
+        host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
+    }
+
+    /// Parameters of the `[relay@55555 …]` element and the text after the SD.
+    fn structured(rest: &str) -> (HashMap<String, String>, String) {
+        let mut fields = HashMap::new();
+        let Some(body) = rest.strip_prefix('[') else {
+            return (fields, rest.strip_prefix('-').unwrap_or(rest).trim_start().to_string());
+        };
+        let chars: Vec<char> = body.chars().collect();
+        let mut i = 0;
+        let mut in_relay = body.starts_with("relay@55555 ");
+        let (mut name, mut value, mut in_value, mut reading_name) = (String::new(), String::new(), false, false);
+        while i < chars.len() {
+            let c = chars[i];
+            if in_value {
+                if c == '\\' && i + 1 < chars.len() && matches!(chars[i + 1], '"' | '\\' | ']') {
+                    value.push(chars[i + 1]);
+                    i += 2;
+                    continue;
+                }
+                if c == '"' {
+                    if in_relay {
+                        fields.insert(std::mem::take(&mut name), std::mem::take(&mut value));
+                    }
+                    name.clear();
+                    value.clear();
+                    in_value = false;
+                } else {
+                    value.push(c);
+                }
+            } else if c == ']' {
+                // end of element; another may follow directly
+                if chars.get(i + 1) == Some(&'[') {
+                    let tail: String = chars[i + 2..].iter().collect();
+                    in_relay = tail.starts_with("relay@55555 ");
+                    i += 2;
+                    continue;
+                }
+                let msg: String = chars[i + 1..].iter().collect();
+                return (fields, msg.trim_start().to_string());
+            } else if c == ' ' {
+                reading_name = true;
+                name.clear();
+            } else if c == '=' && chars.get(i + 1) == Some(&'"') {
+                in_value = true;
+                reading_name = false;
+                i += 1;
+            } else if reading_name {
+                name.push(c);
+            }
+            i += 1;
+        }
+        (fields, String::new()) // unterminated: what was read survives
+    }
+
+    pub fn read(raw: &str) -> Option<Line> {
+        let r = res();
+        let t = raw.trim_matches(|c: char| c.is_whitespace() || ('\x1c'..='\x1f').contains(&c));
+        let c = r.header.captures(t)?;
+        let ts = c[1].to_string();
+        let (mut host, mut app, mut msgid) = (c[2].to_string(), c[3].to_string(), c[5].to_string());
+        let mut rest = c.get(6).map_or("", |m| m.as_str()).to_string();
+        if msgid == "-" {
+            if let Some(ic) = r.inner.captures(&rest) {
+                (host, app, msgid) = (ic[2].to_string(), ic[3].to_string(), ic[4].to_string());
+                rest = ic[5].to_string();
+            }
+        }
+        let (mut fields, msg) = structured(&rest);
+        let keys = ["src_ip", "src", "client_ip", "remote_ip", "remote_addr", "target_ip", "ip"];
+        let mut ip = keys.iter().find_map(|k| fields.get(*k).and_then(|v| ip_value(v)));
+        if ip.is_none() {
+            ip = msg.split_whitespace().find_map(|tok| {
+                let (k, v) = tok.split_once('=')?;
+                keys.iter().any(|key| k.ends_with(key) && (k.len() == key.len() || !k.as_bytes()[k.len() - key.len() - 1].is_ascii_alphanumeric() && k.as_bytes()[k.len() - key.len() - 1] != b'_')).then(|| ip_value(v))?
+            });
+        }
+        if ip.is_none() {
+            ip = r.prose.captures_iter(&msg).find_map(|m| ip_value(&m[1]));
+        }
+        if ip.is_none() {
+            ip = r.bare.find_iter(&msg).find_map(|m| m.as_str().parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4));
+        }
+        let nil = |s: String| (s != "-").then_some(s);
+        let mut event_type = nil(msgid);
+        if matches!(event_type.as_deref(), None | Some("command")) && !fields.contains_key("command") {
+            if let Some(body) = msg.strip_prefix("CMD ") {
+                event_type = Some("command".into());
+                if let Some((_, cmd)) = body.split_once("cmd=") {
+                    fields.insert("command".into(), cmd.to_string());
+                }
+            }
+        }
+        Some(Line { ts, decky: nil(host), service: nil(app), event_type, fields, msg, ip })
+    }
+}

@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 
 pub const RAW_TABLE: &str = "public.bench_raw_logs";
 
+/// Empties decnet.logs and everything derived from it (the bench database is throwaway).
+const TRUNCATE_PIPELINE: &str = "TRUNCATE decnet.logs, decnet.bounties, decnet.attackers CASCADE";
+
 #[derive(Debug, Clone)]
 pub struct BenchResult {
     pub lines: u64,
@@ -66,7 +69,7 @@ pub fn run(client: &mut Client, payload: &[u8], lines: u64) -> Result<BenchResul
     let sql = format!(
         "DROP TABLE IF EXISTS {RAW_TABLE};
          CREATE TABLE {RAW_TABLE} (LIKE decnet.logs INCLUDING ALL);
-         TRUNCATE decnet.logs;
+         {TRUNCATE_PIPELINE};
          CHECKPOINT;"
     );
     client.batch_execute(&sql).map_err(|e| CliError::from_db("bench setup failed", e))?;
@@ -79,7 +82,7 @@ pub fn run(client: &mut Client, payload: &[u8], lines: u64) -> Result<BenchResul
         return Err(CliError::new(format!("bench stored {raw_rows}/{rows} rows for {lines} lines"), "this is a bug"));
     }
     client
-        .batch_execute(&format!("TRUNCATE {RAW_TABLE}, decnet.logs"))
+        .batch_execute(&format!("TRUNCATE {RAW_TABLE}; {TRUNCATE_PIPELINE}"))
         .map_err(|e| CliError::from_db("bench cleanup failed", e))?;
     Ok(BenchResult { lines, raw, pipeline, backend_peak_kib })
 }
