@@ -8,6 +8,10 @@
 CREATE TRIGGER logs_append_only BEFORE UPDATE OR DELETE ON decnet.logs
     FOR EACH STATEMENT EXECUTE FUNCTION decnet.logs_append_only();
 
+-- The child tables name their attacker by address without FOREIGN KEY
+-- constraints: the ingest trigger is their only writer and creates the attacker
+-- row first, in the same statement, and a per-row RI check would cost more than
+-- the rest of the merge. decnet.verify() checks them against decnet.logs.
 CREATE TABLE decnet.attackers (
     ip               inet PRIMARY KEY,
     uuid             uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
@@ -41,7 +45,7 @@ COMMENT ON COLUMN decnet.attackers.commands IS 'The first and last commands by t
 COMMENT ON COLUMN decnet.attackers.fingerprints IS 'Payloads of the first decnet.fingerprints_kept() fingerprint bounties by time.';
 
 CREATE TABLE decnet.attacker_services (
-    attacker_ip       inet NOT NULL REFERENCES decnet.attackers (ip) ON DELETE CASCADE,
+    attacker_ip       inet NOT NULL,
     service           text NOT NULL,
     event_count       bigint NOT NULL,
     interaction_count bigint NOT NULL,
@@ -57,7 +61,7 @@ CREATE TABLE decnet.attacker_services (
 COMMENT ON TABLE decnet.attacker_services IS 'Per attacker and service: event counts by kind, time span, and the DECNET bucket (interacted > scanned > noise).';
 
 CREATE TABLE decnet.attacker_deckies (
-    attacker_ip  inet NOT NULL REFERENCES decnet.attackers (ip) ON DELETE CASCADE,
+    attacker_ip  inet NOT NULL,
     decky        text NOT NULL,
     first_seen   timestamptz,
     first_log_id bigint NOT NULL,
@@ -68,7 +72,7 @@ CREATE TABLE decnet.attacker_deckies (
 COMMENT ON TABLE decnet.attacker_deckies IS 'Per attacker and decky: first contact and event count; the source of attackers.deckies and traversal_path.';
 
 CREATE TABLE decnet.attacker_commands (
-    attacker_ip inet NOT NULL REFERENCES decnet.attackers (ip) ON DELETE CASCADE,
+    attacker_ip inet NOT NULL,
     log_id      bigint NOT NULL,
     ts          timestamptz,
     service     text,
@@ -100,7 +104,7 @@ COMMENT ON TABLE decnet.bounties IS 'Fingerprints, IP leaks and artifacts (spec 
 CREATE TABLE decnet.credentials (
     id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     attacker_ip      inet,
-    attacker_uuid    uuid REFERENCES decnet.attackers (uuid) ON DELETE SET NULL,
+    attacker_uuid    uuid,
     decky            text,
     service          text,
     principal        text,
@@ -122,8 +126,11 @@ CREATE INDEX credentials_secret ON decnet.credentials (secret_sha256, service);
 CREATE INDEX credentials_principal ON decnet.credentials (principal, service);
 COMMENT ON TABLE decnet.credentials IS 'Captured credentials (spec E.2), one row per (attacker_ip, decky, service, secret_kind, secret_sha256, principal); attacker_uuid is set whenever the line had an attacker address.';
 
+-- The row trigger (logs_parse) groups each statement's lines in memory between
+-- these two statement triggers; logs_derive merges the result (docs/profiles.md).
+CREATE TRIGGER logs_statement_begin BEFORE INSERT ON decnet.logs
+    FOR EACH STATEMENT EXECUTE FUNCTION decnet.logs_statement_begin();
 CREATE TRIGGER logs_derive AFTER INSERT ON decnet.logs
-    REFERENCING NEW TABLE AS new_logs
     FOR EACH STATEMENT EXECUTE FUNCTION decnet.logs_derive();
 
 -- ---- recomputation from decnet.logs (rebuild/verify) --------------------------
@@ -156,7 +163,7 @@ FROM (
            row_number() OVER (PARTITION BY attacker_ip ORDER BY ts ASC NULLS LAST, id ASC) AS from_first,
            row_number() OVER (PARTITION BY attacker_ip ORDER BY ts DESC NULLS FIRST, id DESC) AS from_last
     FROM (SELECT attacker_ip, id, ts, service, decky, decnet.command_text(event_type, fields) AS command
-          FROM decnet.logs WHERE attacker_ip IS NOT NULL) c
+          FROM decnet.logs WHERE attacker_ip IS NOT NULL AND event_type = ANY (decnet.command_event_types())) c
     WHERE command IS NOT NULL
 ) r
 WHERE from_first <= decnet.commands_kept_per_end() OR from_last <= decnet.commands_kept_per_end();
@@ -197,7 +204,8 @@ WITH base AS (
     FROM decnet.recomputed_attacker_deckies GROUP BY attacker_ip
 ), cmd AS (
     SELECT attacker_ip, count(*) AS command_count FROM decnet.logs
-    WHERE attacker_ip IS NOT NULL AND decnet.command_text(event_type, fields) IS NOT NULL GROUP BY attacker_ip
+    WHERE attacker_ip IS NOT NULL AND event_type = ANY (decnet.command_event_types())
+      AND decnet.command_text(event_type, fields) IS NOT NULL GROUP BY attacker_ip
 ), kept AS (
     SELECT attacker_ip, jsonb_agg(jsonb_build_object('service', service, 'decky', decky, 'command', command, 'timestamp', ts)
                                   ORDER BY ts ASC NULLS LAST, log_id) AS commands

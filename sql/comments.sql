@@ -17,6 +17,21 @@ COMMENT ON FUNCTION @extschema@.is_sensor_service(text) IS
 'True for sensors that observe attackers (sniffer, prober): they are not services the attacker used.';
 COMMENT ON FUNCTION @extschema@.is_infrastructure_decky(text) IS
 'True for DECNET infrastructure hosts (decnet-*), which are never deckies of an attacker.';
+COMMENT ON FUNCTION @extschema@.command_event_types() IS
+'Event types whose command text is kept (spec D.3).';
+COMMENT ON FUNCTION @extschema@.bounty_keys() IS
+'SD parameter names that can yield a bounty or credential.';
+COMMENT ON FUNCTION @extschema@.logs_statement_begin() IS
+'BEFORE INSERT statement trigger of decnet.logs: opens the in-memory delta that the row trigger fills and logs_derive merges.';
+COMMENT ON FUNCTION @extschema@.statement_take() IS
+'Internal (called by logs_derive): takes the current statement''s delta; returns its line count.';
+COMMENT ON FUNCTION @extschema@.statement_first_log_id() IS 'Internal: smallest decnet.logs id of the taken statement delta.';
+COMMENT ON FUNCTION @extschema@.statement_attackers() IS 'Internal: per-attacker part of the taken statement delta.';
+COMMENT ON FUNCTION @extschema@.statement_services() IS 'Internal: per-(attacker, service) part of the taken statement delta.';
+COMMENT ON FUNCTION @extschema@.statement_deckies() IS 'Internal: per-(attacker, decky) part of the taken statement delta.';
+COMMENT ON FUNCTION @extschema@.statement_commands() IS 'Internal: command candidates of the taken statement delta.';
+COMMENT ON FUNCTION @extschema@.statement_bounties() IS 'Internal: bounties of the taken statement delta, one row per dedup key.';
+COMMENT ON FUNCTION @extschema@.statement_credentials() IS 'Internal: credentials of the taken statement delta, one row per dedup key.';
 COMMENT ON FUNCTION @extschema@.command_text(text, jsonb) IS
 'Command text of a command-family event (first non-empty of command, query, input, line, sql, cmd), else NULL.';
 COMMENT ON FUNCTION @extschema@.commands_kept_per_end() IS
@@ -28,7 +43,7 @@ COMMENT ON FUNCTION @extschema@.may_have_bounty(text, jsonb) IS
 COMMENT ON FUNCTION @extschema@.payload_key(jsonb) IS
 'SHA-256 of the canonical jsonb text of a bounty payload: the dedup key of decnet.bounties.';
 COMMENT ON FUNCTION @extschema@.logs_derive() IS
-'AFTER INSERT statement trigger of decnet.logs: grouped, key-ordered upserts into attackers, attacker_services, attacker_deckies, attacker_commands, bounties and credentials, then one NOTIFY decnet_attacker.';
+'AFTER INSERT statement trigger of decnet.logs: merges the statement delta with grouped, key-ordered upserts into attackers, attacker_services, attacker_deckies, attacker_commands, bounties and credentials, then one NOTIFY decnet_attacker.';
 COMMENT ON FUNCTION @extschema@.logs_append_only() IS
 'Rejects UPDATE and DELETE on decnet.logs (SQLSTATE 55000).';
 COMMENT ON FUNCTION @extschema@.derived_tables() IS

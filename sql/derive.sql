@@ -5,46 +5,15 @@
 
 -- ---- per-row rules (pure) ----------------------------------------------------
 
--- Sensors that observe an attacker without being a service it used (correction:
--- DECNET counts them as services, which skews service_count and behaviour).
-CREATE FUNCTION @extschema@.is_sensor_service(service text) RETURNS boolean
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-AS $$ SELECT service IN ('sniffer', 'prober') $$;
-
--- DECNET's own infrastructure hosts (decnet-prober, decnet-correlator) are never deckies.
-CREATE FUNCTION @extschema@.is_infrastructure_decky(decky text) RETURNS boolean
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-AS $$ SELECT decky LIKE 'decnet-%' $$;
-
--- Command text of a command-family event (spec D.3): the first non-empty of
--- command, query, input, line, sql, cmd; NULL for other events.
-CREATE FUNCTION @extschema@.command_text(event_type text, fields jsonb) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$
-SELECT CASE WHEN event_type IN ('command', 'exec', 'query', 'input', 'shell_input', 'execute', 'run', 'sql_query', 'redis_command')
-  THEN coalesce(nullif(fields->>'command', ''), nullif(fields->>'query', ''), nullif(fields->>'input', ''),
-                nullif(fields->>'line', ''), nullif(fields->>'sql', ''), nullif(fields->>'cmd', ''))
-END
-$$;
-
--- Commands kept per attacker at each end (the first N and the last N by time).
-CREATE FUNCTION @extschema@.commands_kept_per_end() RETURNS integer
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 50 $$;
-
 -- Fingerprint bounties rolled up into attackers.fingerprints (the first N by time).
 CREATE FUNCTION @extschema@.fingerprints_kept() RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 100 $$;
 
--- Cheap pre-filter: only lines with one of these keys can yield a bounty or
--- credential, so log_bounties() (which converts the jsonb) runs on those only.
+-- Cheap pre-filter for the recomputation: only lines with one of these keys
+-- (decnet-core's list) can yield a bounty or credential.
 CREATE FUNCTION @extschema@.may_have_bounty(event_type text, fields jsonb) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$
-SELECT fields ?| ARRAY['secret_b64', 'headers', 'ja3', 'ja4l_rtt_ms', 'resumption', 'subject_cn', 'jarm_hash',
-                       'hassh_server_hash', 'tcpfp_hash', 'icmp_fp_hash', 'icmp6_fp_hash', 'client_version',
-                       'stored_as', 'ja4h', 'ja4_quic']
-    OR event_type IN ('http2_settings', 'http3_settings')
-$$;
+AS $$ SELECT fields ?| @extschema@.bounty_keys() OR event_type IN ('http2_settings', 'http3_settings') $$;
 
 -- A stable key for a bounty payload (jsonb text is canonical: sorted keys).
 CREATE FUNCTION @extschema@.payload_key(payload jsonb) RETURNS bytea
@@ -53,30 +22,35 @@ AS $$ SELECT sha256(convert_to(payload::text, 'UTF8')) $$;
 
 -- ---- the statement-level ingest trigger -------------------------------------
 --
--- One grouped upsert per derived table per statement, keys in ascending order.
--- Locking: step 1 locks every affected attacker row in ip order; every later
--- step writes only rows of those attackers (or attacker-less rows, again in key
--- order), so concurrent writers queue on the attackers rows and never deadlock.
+-- The row trigger parses every line and groups what it adds in memory, per
+-- statement (src/statement.rs); this AFTER STATEMENT trigger takes that delta
+-- and merges it: one grouped upsert per derived table per statement, keys in
+-- ascending order. Locking: step 1 locks every affected attacker row in ip
+-- order; every later step writes only rows of those attackers (or
+-- attacker-less rows, again in key order), so concurrent writers queue on the
+-- attackers rows and never deadlock.
 CREATE FUNCTION @extschema@.logs_derive() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     affected inet[];
     new_ips inet[];
+    with_commands inet[];
+    with_fingerprints inet[];
     n_rows bigint;
+    first_id bigint;
     k integer := decnet.commands_kept_per_end();
 BEGIN
-    SELECT count(*) INTO n_rows FROM new_logs;
+    n_rows := decnet.statement_take();
+    first_id := decnet.statement_first_log_id();
 
     -- 1. attackers: counts and time span
-    WITH agg AS (
-        SELECT attacker_ip AS ip, count(*) AS n, min(ts) AS first_seen, max(ts) AS last_seen
-        FROM new_logs WHERE attacker_ip IS NOT NULL GROUP BY attacker_ip
-    ), up AS (
-        INSERT INTO decnet.attackers AS a (ip, first_seen, last_seen, event_count)
-        SELECT ip, first_seen, last_seen, n FROM agg ORDER BY ip
+    WITH up AS (
+        INSERT INTO decnet.attackers AS a (ip, first_seen, last_seen, event_count, command_count)
+        SELECT ip, first_seen, last_seen, events, commands FROM decnet.statement_attackers() ORDER BY ip
         ON CONFLICT (ip) DO UPDATE SET
             event_count = a.event_count + excluded.event_count,
+            command_count = a.command_count + excluded.command_count,
             first_seen = least(a.first_seen, excluded.first_seen),
             last_seen = greatest(a.last_seen, excluded.last_seen),
             updated_at = now()
@@ -85,28 +59,11 @@ BEGIN
     SELECT array_agg(ip ORDER BY ip), array_agg(ip ORDER BY ip) FILTER (WHERE inserted)
     INTO affected, new_ips FROM up;
 
-    IF affected IS NULL THEN
-        PERFORM pg_notify('decnet_attacker', json_build_object('rows', n_rows, 'new_count', 0, 'updated_count', 0, 'new', '[]'::json)::text);
-        RETURN NULL;
-    END IF;
-
-    -- 2. per (attacker, service): kinds and time span; sensors are not services
+    -- 2. per (attacker, service); 3. per (attacker, decky)
     INSERT INTO decnet.attacker_services AS s
         (attacker_ip, service, event_count, interaction_count, scan_count, noise_count, first_seen, last_seen)
-    SELECT attacker_ip, service, sum(n),
-           coalesce(sum(n) FILTER (WHERE kind = 'interaction'), 0),
-           coalesce(sum(n) FILTER (WHERE kind = 'scan'), 0),
-           coalesce(sum(n) FILTER (WHERE kind = 'noise'), 0),
-           min(first_seen), max(last_seen)
-    FROM (
-        SELECT attacker_ip, service, decnet.classify_event_kind(coalesce(event_type, '-')) AS kind,
-               count(*) AS n, min(ts) AS first_seen, max(ts) AS last_seen
-        FROM new_logs
-        WHERE attacker_ip IS NOT NULL AND service IS NOT NULL AND NOT decnet.is_sensor_service(service)
-        GROUP BY attacker_ip, service, event_type
-    ) g
-    GROUP BY attacker_ip, service
-    ORDER BY attacker_ip, service
+    SELECT attacker_ip, service, events, interaction, scan, noise, first_seen, last_seen
+    FROM decnet.statement_services() ORDER BY attacker_ip, service
     ON CONFLICT (attacker_ip, service) DO UPDATE SET
         event_count = s.event_count + excluded.event_count,
         interaction_count = s.interaction_count + excluded.interaction_count,
@@ -115,42 +72,23 @@ BEGIN
         first_seen = least(s.first_seen, excluded.first_seen),
         last_seen = greatest(s.last_seen, excluded.last_seen);
 
-    -- 3. per (attacker, decky): first contact; infrastructure hosts are not deckies
     INSERT INTO decnet.attacker_deckies AS d (attacker_ip, decky, first_seen, first_log_id, last_seen, event_count)
-    SELECT attacker_ip, decky, min(ts), min(id), max(ts), count(*)
-    FROM new_logs
-    WHERE attacker_ip IS NOT NULL AND decky IS NOT NULL AND NOT decnet.is_infrastructure_decky(decky)
-    GROUP BY attacker_ip, decky
-    ORDER BY attacker_ip, decky
+    SELECT attacker_ip, decky, first_seen, first_log_id, last_seen, events
+    FROM decnet.statement_deckies() ORDER BY attacker_ip, decky
     ON CONFLICT (attacker_ip, decky) DO UPDATE SET
         first_seen = least(d.first_seen, excluded.first_seen),
         first_log_id = least(d.first_log_id, excluded.first_log_id),
         last_seen = greatest(d.last_seen, excluded.last_seen),
         event_count = d.event_count + excluded.event_count;
 
-    -- 4. commands: count all, keep the first and last k per attacker
-    WITH c AS (
-        SELECT attacker_ip, id, ts, service, decky, decnet.command_text(event_type, fields) AS command
-        FROM new_logs
-        WHERE attacker_ip IS NOT NULL
-          AND event_type IN ('command', 'exec', 'query', 'input', 'shell_input', 'execute', 'run', 'sql_query', 'redis_command')
-    ), ranked AS (
-        SELECT c.*,
-               row_number() OVER (PARTITION BY attacker_ip ORDER BY ts ASC NULLS LAST, id ASC) AS from_first,
-               row_number() OVER (PARTITION BY attacker_ip ORDER BY ts DESC NULLS FIRST, id DESC) AS from_last,
-               count(*) OVER (PARTITION BY attacker_ip) AS n
-        FROM c WHERE command IS NOT NULL
-    ), kept AS (
+    -- 4. commands: add this statement's candidates, then keep the first and last k per attacker
+    WITH ins AS (
         INSERT INTO decnet.attacker_commands (attacker_ip, log_id, ts, service, decky, command)
-        SELECT attacker_ip, id, ts, service, decky, command FROM ranked
-        WHERE from_first <= k OR from_last <= k
-        ORDER BY attacker_ip, id
+        SELECT attacker_ip, log_id, ts, service, decky, command FROM decnet.statement_commands()
+        ORDER BY attacker_ip, log_id
         RETURNING attacker_ip
     )
-    -- (kept runs to completion although nothing reads it: PostgreSQL executes every data-modifying CTE)
-    UPDATE decnet.attackers a SET command_count = a.command_count + t.n
-    FROM (SELECT DISTINCT attacker_ip, n FROM ranked) t
-    WHERE a.ip = t.attacker_ip;
+    SELECT array_agg(DISTINCT attacker_ip) INTO with_commands FROM ins;
 
     DELETE FROM decnet.attacker_commands ac
     USING (
@@ -158,23 +96,15 @@ BEGIN
                row_number() OVER (PARTITION BY attacker_ip ORDER BY ts ASC NULLS LAST, log_id ASC) AS from_first,
                row_number() OVER (PARTITION BY attacker_ip ORDER BY ts DESC NULLS FIRST, log_id DESC) AS from_last
         FROM decnet.attacker_commands
-        WHERE attacker_ip = ANY (affected)
+        WHERE attacker_ip = ANY (with_commands)
     ) r
     WHERE ac.attacker_ip = r.attacker_ip AND ac.log_id = r.log_id AND r.from_first > k AND r.from_last > k;
 
-    -- 5. bounties and credentials, deduplicated by key; counts follow the new rows
-    WITH x AS (
-        SELECT l.id, l.ts, l.decky, l.service, b.bounty_type, b.attacker_ip, b.payload
-        FROM new_logs l
-        CROSS JOIN LATERAL decnet.log_bounties(l.service, l.event_type, l.attacker_ip, l.fields) b
-        WHERE decnet.may_have_bounty(l.event_type, l.fields)
-    ), nb AS (
+    -- 5. bounties and credentials (one row per dedup key already); counts follow the new rows
+    WITH nb AS (
         INSERT INTO decnet.bounties AS b (bounty_type, attacker_ip, payload, decky, service, first_seen, last_seen, first_log_id, seen_count)
-        SELECT bounty_type, attacker_ip, payload,
-               (array_agg(decky ORDER BY id))[1], (array_agg(service ORDER BY id))[1],
-               min(ts), max(ts), min(id), count(*)
-        FROM x WHERE bounty_type <> 'credential'
-        GROUP BY bounty_type, attacker_ip, payload
+        SELECT bounty_type, attacker_ip, payload, decky, service, first_seen, last_seen, first_log_id, seen
+        FROM decnet.statement_bounties()
         ORDER BY bounty_type, attacker_ip, decnet.payload_key(payload)
         ON CONFLICT (bounty_type, attacker_ip, payload_key) DO UPDATE SET
             decky = CASE WHEN excluded.first_log_id < b.first_log_id THEN excluded.decky ELSE b.decky END,
@@ -183,7 +113,8 @@ BEGIN
             last_seen = greatest(b.last_seen, excluded.last_seen),
             first_log_id = least(b.first_log_id, excluded.first_log_id),
             seen_count = b.seen_count + excluded.seen_count
-        RETURNING b.attacker_ip, (b.xmax = 0) AS inserted
+        RETURNING b.attacker_ip, b.bounty_type, (b.xmax = 0) AS inserted,
+                  b.first_log_id >= first_id AS first_changed  -- new, or now first seen in this statement
     ), nc AS (
         INSERT INTO decnet.credentials AS c
             (attacker_ip, attacker_uuid, decky, service, principal, principal_key, secret_kind, secret_sha256,
@@ -191,16 +122,7 @@ BEGIN
         SELECT g.attacker_ip, a.uuid, g.decky, g.service, g.principal, coalesce(g.principal, ''), g.secret_kind,
                g.secret_sha256, g.secret_b64, g.secret_printable, g.outcome, g.outcome_log_id,
                g.first_seen, g.last_seen, g.first_log_id, g.attempts
-        FROM (
-            SELECT attacker_ip, decky, service, payload->>'principal' AS principal, payload->>'secret_kind' AS secret_kind,
-                   payload->>'secret_sha256' AS secret_sha256, min(payload->>'secret_b64') AS secret_b64,
-                   min(payload->>'secret_printable') AS secret_printable,
-                   (array_agg(payload->>'outcome' ORDER BY id DESC) FILTER (WHERE payload->>'outcome' IS NOT NULL))[1] AS outcome,
-                   max(id) FILTER (WHERE payload->>'outcome' IS NOT NULL) AS outcome_log_id,
-                   min(ts) AS first_seen, max(ts) AS last_seen, min(id) AS first_log_id, count(*) AS attempts
-            FROM x WHERE bounty_type = 'credential'
-            GROUP BY attacker_ip, decky, service, payload->>'principal', payload->>'secret_kind', payload->>'secret_sha256'
-        ) g
+        FROM decnet.statement_credentials() g
         LEFT JOIN decnet.attackers a ON a.ip = g.attacker_ip
         ORDER BY g.attacker_ip, g.decky, g.service, g.secret_kind, g.secret_sha256, coalesce(g.principal, '')
         ON CONFLICT (attacker_ip, decky, service, secret_kind, secret_sha256, principal_key) DO UPDATE SET
@@ -211,6 +133,9 @@ BEGIN
             outcome = CASE WHEN excluded.outcome_log_id > coalesce(c.outcome_log_id, 0) THEN excluded.outcome ELSE c.outcome END,
             outcome_log_id = greatest(c.outcome_log_id, excluded.outcome_log_id)
         RETURNING c.attacker_ip, (c.xmax = 0) AS inserted
+    ), fp AS (
+        SELECT array_agg(DISTINCT attacker_ip) AS ips FROM nb
+        WHERE bounty_type = 'fingerprint' AND first_changed AND attacker_ip IS NOT NULL
     ), counts AS (
         SELECT attacker_ip, sum(nb) AS nb, sum(nc) AS nc FROM (
             SELECT attacker_ip, count(*) FILTER (WHERE inserted) AS nb, 0 AS nc FROM nb GROUP BY attacker_ip
@@ -218,39 +143,49 @@ BEGIN
             SELECT attacker_ip, 0, count(*) FILTER (WHERE inserted) FROM nc GROUP BY attacker_ip
         ) u WHERE attacker_ip IS NOT NULL GROUP BY attacker_ip
     )
-    UPDATE decnet.attackers a
-    SET bounty_count = a.bounty_count + counts.nb, credential_count = a.credential_count + counts.nc
-    FROM counts WHERE a.ip = counts.attacker_ip AND (counts.nb > 0 OR counts.nc > 0);
+    , upd AS (
+        UPDATE decnet.attackers a
+        SET bounty_count = a.bounty_count + counts.nb, credential_count = a.credential_count + counts.nc
+        FROM counts WHERE a.ip = counts.attacker_ip AND (counts.nb > 0 OR counts.nc > 0)
+    )
+    SELECT ips INTO with_fingerprints FROM fp;
 
-    -- 6. the list columns of every affected attacker, from their child rows
+    -- 6. the list columns, from the child rows, of the attackers whose lists can have changed
     UPDATE decnet.attackers a SET
         services = coalesce(s.services, '{}'),
         service_count = coalesce(cardinality(s.services), 0),
         deckies = coalesce(d.deckies, '{}'),
         decky_count = coalesce(cardinality(d.deckies), 0),
         is_traversal = coalesce(cardinality(d.deckies), 0) >= 2,
-        traversal_path = CASE WHEN cardinality(d.deckies) >= 2 THEN array_to_string(d.deckies, ' → ') END,
-        commands = coalesce(cm.commands, '[]'),
-        fingerprints = coalesce(fp.fingerprints, '[]')
+        traversal_path = CASE WHEN cardinality(d.deckies) >= 2 THEN array_to_string(d.deckies, ' → ') END
     FROM unnest(affected) AS t(ip)
     LEFT JOIN LATERAL (SELECT array_agg(service ORDER BY service) AS services
                        FROM decnet.attacker_services WHERE attacker_ip = t.ip) s ON true
     LEFT JOIN LATERAL (SELECT array_agg(decky ORDER BY first_seen ASC NULLS LAST, first_log_id) AS deckies
                        FROM decnet.attacker_deckies WHERE attacker_ip = t.ip) d ON true
-    LEFT JOIN LATERAL (SELECT jsonb_agg(jsonb_build_object('service', service, 'decky', decky, 'command', command, 'timestamp', ts)
-                                        ORDER BY ts ASC NULLS LAST, log_id) AS commands
-                       FROM decnet.attacker_commands WHERE attacker_ip = t.ip) cm ON true
-    LEFT JOIN LATERAL (SELECT jsonb_agg(payload ORDER BY first_log_id, payload_key) AS fingerprints
-                       FROM (SELECT payload, first_log_id, payload_key FROM decnet.bounties
-                             WHERE attacker_ip = t.ip AND bounty_type = 'fingerprint'
-                             ORDER BY first_log_id, payload_key LIMIT decnet.fingerprints_kept()) f) fp ON true
+    WHERE a.ip = t.ip
+      AND (a.services, a.deckies) IS DISTINCT FROM (coalesce(s.services, '{}'), coalesce(d.deckies, '{}'));
+
+    UPDATE decnet.attackers a SET commands = cm.commands
+    FROM unnest(with_commands) AS t(ip)
+    CROSS JOIN LATERAL (SELECT jsonb_agg(jsonb_build_object('service', service, 'decky', decky, 'command', command, 'timestamp', ts)
+                                         ORDER BY ts ASC NULLS LAST, log_id) AS commands
+                        FROM decnet.attacker_commands WHERE attacker_ip = t.ip) cm
+    WHERE a.ip = t.ip;
+
+    UPDATE decnet.attackers a SET fingerprints = fp.fingerprints
+    FROM unnest(with_fingerprints) AS t(ip)
+    CROSS JOIN LATERAL (SELECT jsonb_agg(payload ORDER BY first_log_id, payload_key) AS fingerprints
+                        FROM (SELECT payload, first_log_id, payload_key FROM decnet.bounties
+                              WHERE attacker_ip = t.ip AND bounty_type = 'fingerprint'
+                              ORDER BY first_log_id, payload_key LIMIT decnet.fingerprints_kept()) f) fp
     WHERE a.ip = t.ip;
 
     -- 7. one notification per statement, always under 8000 bytes (at most 100 addresses listed)
     PERFORM pg_notify('decnet_attacker', json_build_object(
         'rows', n_rows,
         'new_count', coalesce(cardinality(new_ips), 0),
-        'updated_count', cardinality(affected) - coalesce(cardinality(new_ips), 0),
+        'updated_count', coalesce(cardinality(affected), 0) - coalesce(cardinality(new_ips), 0),
         'new', coalesce(to_json(new_ips[1:100]), '[]'::json),
         'new_truncated', coalesce(cardinality(new_ips), 0) > 100
     )::text);

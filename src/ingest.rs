@@ -16,6 +16,7 @@ const MAX_FIELDS_JSON_BYTES: usize = 200 << 20;
 /// The columns the trigger reads and writes, by attribute number (1-based).
 #[derive(Default)]
 struct Columns {
+    id: Option<NonZeroUsize>,
     raw_line: Option<NonZeroUsize>,
     raw_bytes: Option<NonZeroUsize>,
     ts: Option<NonZeroUsize>,
@@ -38,6 +39,7 @@ impl Columns {
                 continue;
             }
             let slot = match att.name() {
+                "id" => &mut c.id,
                 "raw_line" => &mut c.raw_line,
                 "raw_bytes" => &mut c.raw_bytes,
                 "ts" => &mut c.ts,
@@ -89,6 +91,8 @@ fn logs_parse_trigger<'a>(
                 p.flag(Flag::LossyText);
             }
             push_parsed(&cols, &mut p, &mut values);
+            let log_id = cols.id.and_then(|a| tuple.get_by_index::<i64>(a).ok().flatten()).unwrap_or(0);
+            crate::statement::record(log_id, &p);
             values.push((status_attno, text_datum(p.status().as_str())));
             set(&mut values, cols.parse_reason, p.reason().as_deref().and_then(text_datum));
         }

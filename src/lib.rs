@@ -8,6 +8,7 @@ use pgrx::prelude::*;
 mod functions;
 mod gucs;
 mod ingest;
+mod statement;
 
 ::pgrx::pg_module_magic!(name, version);
 
@@ -17,7 +18,7 @@ pub extern "C-unwind" fn _PG_init() {
 }
 
 // Hand-written SQL: helpers and the derivation trigger, then COMMENT ON for everything.
-extension_sql_file!("../sql/derive.sql", name = "derive", requires = [log_bounties, classify_event_kind]);
+extension_sql_file!("../sql/derive.sql", name = "derive", requires = [log_bounties, classify_event_kind, bounty_keys, command_text, is_sensor_service]);
 extension_sql_file!("../sql/comments.sql", name = "comments", finalize);
 
 #[cfg(any(test, feature = "pg_test"))]

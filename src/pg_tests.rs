@@ -203,3 +203,53 @@ fn derive_merges_statements_and_rebuild_agrees() {
     assert_eq!(one::<i64>("SELECT count(*) FROM decnet.verify()"), Some(0));
     assert_eq!(one::<pgrx::Uuid>("SELECT uuid FROM decnet.attackers"), Some(uuid));
 }
+
+// decnet-cases.md §3.2 (_first_contact_deckies, _extract_commands_from_events, _build_record)
+fn line(ts: &str, decky: &str, service: &str, event: &str, extra: &str) -> String {
+    format!(r#"('<134>1 2026-04-04T{ts}:00+00:00 {decky} {service} - {event} [relay@55555 src_ip="5.5.5.5"{extra}]')"#)
+}
+
+#[pg_test]
+fn cases_3_2_first_contact_deckies() {
+    migrate();
+    // decky-02 at T2 is stored before decky-01 at T1: first contact follows time, not arrival
+    Spi::run(&format!("INSERT INTO decnet.logs (raw_line) VALUES {}", line("10:05", "decky-02", "ssh", "connection", ""))).unwrap();
+    Spi::run(&format!("INSERT INTO decnet.logs (raw_line) VALUES {}, {}", line("10:00", "decky-01", "ssh", "connection", ""), line("10:10", "decky-01", "http", "request", ""))).unwrap();
+    let r = Spi::get_two::<Vec<String>, String>("SELECT deckies, traversal_path FROM decnet.attackers").unwrap();
+    assert_eq!(r, (Some(vec!["decky-01".into(), "decky-02".into()]), Some("decky-01 → decky-02".into())));
+}
+
+#[pg_test]
+fn cases_3_2_build_record_single_decky() {
+    migrate();
+    Spi::run(&format!("INSERT INTO decnet.logs (raw_line) VALUES {}, {}", line("10:00", "decky-01", "ssh", "connection", ""), line("10:05", "decky-01", "http", "request", ""))).unwrap();
+    let r = Spi::get_three::<i64, i32, i32>("SELECT event_count, service_count, decky_count FROM decnet.attackers").unwrap();
+    assert_eq!(r, (Some(2), Some(2), Some(1)));
+    let t = Spi::get_two::<bool, String>("SELECT is_traversal, traversal_path FROM decnet.attackers").unwrap();
+    assert_eq!(t, (Some(false), None));
+    assert_eq!(one::<Vec<String>>("SELECT services FROM decnet.attackers"), Some(vec!["http".into(), "ssh".into()]));
+}
+
+#[pg_test]
+fn cases_3_2_command_extraction() {
+    let cmd = |event: &str, fields: &str| one::<String>(&format!("SELECT decnet.command_text('{event}', '{fields}'::jsonb)"));
+    assert_eq!(cmd("command", r#"{"command": "id"}"#), Some("id".into()));
+    assert_eq!(cmd("query", r#"{"query": "SELECT * FROM users"}"#), Some("SELECT * FROM users".into()));
+    assert_eq!(cmd("input", r#"{"input": "ls -la"}"#), Some("ls -la".into()));
+    assert_eq!(cmd("connection", r#"{"command": "id"}"#), None);
+    assert_eq!(cmd("command", r#"{"other": "stuff"}"#), None);
+    assert_eq!(cmd("command", r#"{"command": "", "cmd": "LOGIN"}"#), Some("LOGIN".into()));
+    // every command event type is an interaction (spec D.3)
+    assert_eq!(
+        one::<i64>("SELECT count(*) FROM unnest(ARRAY['command','exec','query','input','shell_input','execute','run','sql_query','redis_command']) t
+                    WHERE decnet.classify_event_kind(t) <> 'interaction'"),
+        Some(0)
+    );
+    migrate();
+    Spi::run(&format!("INSERT INTO decnet.logs (raw_line) VALUES {}, {}", line("10:00", "decky-01", "ssh", "command", r#" command="id""#), line("10:01", "decky-01", "ssh", "command", r#" command="uname -a""#))).unwrap();
+    let c = one::<pgrx::JsonB>("SELECT commands FROM decnet.attackers").unwrap().0;
+    assert_eq!(c[0]["command"], "id");
+    assert_eq!((c[0]["service"].as_str(), c[0]["decky"].as_str()), (Some("ssh"), Some("decky-01")));
+    assert!(c[0]["timestamp"].is_string());
+    assert_eq!(c[1]["command"], "uname -a");
+}

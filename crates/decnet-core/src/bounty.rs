@@ -388,8 +388,10 @@ pub fn guess_tool_from_order(lower: &[String]) -> Option<&'static str> {
 }
 
 fn prober_bounties(ev: &LogEvent<'_>, push: &mut impl FnMut(&'static str, Option<String>, Value)) {
-    // The prober probes the attacker: target_ip is the attacker.
-    let target = ev.truthy("target_ip").map(str::to_owned);
+    // The prober probes the attacker: target_ip is the attacker. The line's own
+    // attacker address (the parser's choice among the IP fields) wins when it has
+    // one, so a bounty never names an address its line is not keyed on.
+    let target = ev.attacker_ip.map(str::to_owned).or_else(|| ev.truthy("target_ip").map(str::to_owned));
     let (tip, tport) = (ev.raw("target_ip"), ev.raw("target_port"));
     if let Some(h) = ev.truthy("jarm_hash") {
         push("fingerprint", target.clone(), json!({"fingerprint_type": "jarm", "hash": h, "target_ip": tip, "target_port": tport}));
@@ -410,7 +412,7 @@ fn prober_bounties(ev: &LogEvent<'_>, push: &mut impl FnMut(&'static str, Option
             "mss": ev.raw("mss"), "window_scale": ev.raw("window_scale"), "sack_ok": ev.raw("sack_ok"),
             "timestamp": ev.raw("timestamp"), "options_order": ev.raw("options_order")}));
     }
-    let icmp_ip = target.clone().or(ev.attacker_ip.map(str::to_owned));
+    let icmp_ip = target.clone();
     let probe = |returned: &str, rtt: &str, hop: Option<&str>| {
         let mut o = json!({"returned": ev.get(returned) == Some("1"), "rtt_ms": ev.or_null(rtt)});
         if let Some(h) = hop {

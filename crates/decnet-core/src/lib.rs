@@ -6,6 +6,7 @@ pub mod bounty;
 pub mod copy_text;
 pub mod json;
 pub mod kinds;
+pub mod profile;
 pub mod syslog;
 pub mod timestamp;
 

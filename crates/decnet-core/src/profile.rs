@@ -1,0 +1,318 @@
+//! What one INSERT/COPY statement adds to the attacker profiles, accumulated row
+//! by row while the lines are parsed, and merged into the derived tables once
+//! per statement (sql/derive.sql). Grouping happens here, in memory, so the
+//! database sees one row per key instead of one per line.
+
+use crate::bounty::{self, Config};
+use crate::kinds::{classify_event_kind, EventKind};
+use crate::syslog::ParsedLine;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// Services that are sensors observing the attacker, not services it used.
+pub fn is_sensor_service(service: &str) -> bool {
+    matches!(service, "sniffer" | "prober")
+}
+
+/// DECNET's own hosts (decnet-prober, decnet-correlator) are never deckies.
+pub fn is_infrastructure_decky(decky: &str) -> bool {
+    decky.starts_with("decnet-")
+}
+
+/// Event types whose command text is kept (spec §D.3), and the fields it may be in.
+pub const COMMAND_EVENT_TYPES: [&str; 9] =
+    ["command", "exec", "query", "input", "shell_input", "execute", "run", "sql_query", "redis_command"];
+pub const COMMAND_FIELDS: [&str; 6] = ["command", "query", "input", "line", "sql", "cmd"];
+
+pub fn command_text<'a>(event_type: Option<&str>, field: impl Fn(&str) -> Option<&'a str>) -> Option<&'a str> {
+    if !COMMAND_EVENT_TYPES.contains(&event_type?) {
+        return None;
+    }
+    COMMAND_FIELDS.iter().find_map(|k| field(k).filter(|v| !v.is_empty()))
+}
+
+/// Keys that can yield a bounty or credential; lines without any are not examined.
+pub const BOUNTY_KEYS: [&str; 15] = [
+    "secret_b64", "headers", "ja3", "ja4l_rtt_ms", "resumption", "subject_cn", "jarm_hash", "hassh_server_hash",
+    "tcpfp_hash", "icmp_fp_hash", "icmp6_fp_hash", "client_version", "stored_as", "ja4h", "ja4_quic",
+];
+
+pub fn may_have_bounty(event_type: Option<&str>, has_key: impl Fn(&str) -> bool) -> bool {
+    BOUNTY_KEYS.iter().any(|k| has_key(k)) || matches!(event_type, Some("http2_settings" | "http3_settings"))
+}
+
+/// Time span of a group: `ts` may be NULL (unparseable), and then does not count.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Span {
+    pub first: Option<i64>,
+    pub last: Option<i64>,
+}
+
+impl Span {
+    fn add(&mut self, ts: Option<i64>) {
+        if let Some(t) = ts {
+            self.first = Some(self.first.map_or(t, |f| f.min(t)));
+            self.last = Some(self.last.map_or(t, |l| l.max(t)));
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct AttackerDelta {
+    pub events: i64,
+    pub commands: i64,
+    pub span: Span,
+}
+
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ServiceDelta {
+    pub events: i64,
+    pub interaction: i64,
+    pub scan: i64,
+    pub noise: i64,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeckyDelta {
+    pub events: i64,
+    pub first_log_id: i64,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandRow {
+    pub log_id: i64,
+    pub ts: Option<i64>,
+    pub service: Option<String>,
+    pub decky: Option<String>,
+    pub command: String,
+}
+
+impl CommandRow {
+    /// (ts, id) with NULL times last: the order "first" and "last" commands are taken in.
+    fn order_key(&self) -> (bool, i64, i64) {
+        (self.ts.is_none(), self.ts.unwrap_or(0), self.log_id)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BountyDelta {
+    pub payload: Value,
+    pub decky: Option<String>,
+    pub service: Option<String>,
+    pub first_log_id: i64,
+    pub seen: i64,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CredentialDelta {
+    pub secret_b64: Option<String>,
+    pub secret_printable: Option<String>,
+    pub outcome: Option<String>,
+    pub outcome_log_id: Option<i64>,
+    pub first_log_id: i64,
+    pub attempts: i64,
+    pub span: Span,
+}
+
+/// (attacker_ip, decky, service, principal, secret_kind, secret_sha256), as decnet.credentials dedups.
+pub type CredentialKey = (Option<IpAddr>, Option<String>, Option<String>, Option<String>, String, String);
+
+#[derive(Debug, Default)]
+pub struct StatementDelta {
+    pub rows: i64,
+    /// The smallest decnet.logs id of the statement (0 when it had no rows).
+    pub first_log_id: i64,
+    pub attackers: HashMap<IpAddr, AttackerDelta>,
+    pub services: HashMap<(IpAddr, String), ServiceDelta>,
+    pub deckies: HashMap<(IpAddr, String), DeckyDelta>,
+    commands: HashMap<IpAddr, Vec<CommandRow>>,
+    /// Keyed by (bounty_type, attacker_ip, payload as JSON text: same content, same text).
+    pub bounties: HashMap<(&'static str, Option<IpAddr>, String), BountyDelta>,
+    pub credentials: HashMap<CredentialKey, CredentialDelta>,
+}
+
+impl StatementDelta {
+    /// Adds one stored line (`log_id` is its decnet.logs id).
+    pub fn add(&mut self, log_id: i64, p: &ParsedLine<'_>, cfg: &Config, keep_commands: usize) {
+        self.rows += 1;
+        self.first_log_id = if self.rows == 1 { log_id } else { self.first_log_id.min(log_id) };
+        let owned = |s: Option<&str>| s.map(str::to_owned);
+        if let Some(ip) = p.attacker_ip {
+            let a = self.attackers.entry(ip).or_default();
+            a.events += 1;
+            a.span.add(p.ts);
+            if let Some(service) = p.service.filter(|s| !is_sensor_service(s)) {
+                let s = self.services.entry((ip, service.to_owned())).or_default();
+                s.events += 1;
+                s.span.add(p.ts);
+                match classify_event_kind(p.event_type.unwrap_or("-")) {
+                    EventKind::Interaction => s.interaction += 1,
+                    EventKind::Scan => s.scan += 1,
+                    EventKind::Noise => s.noise += 1,
+                }
+            }
+            if let Some(decky) = p.decky.filter(|d| !is_infrastructure_decky(d)) {
+                let d = self
+                    .deckies
+                    .entry((ip, decky.to_owned()))
+                    .or_insert(DeckyDelta { events: 0, first_log_id: log_id, span: Span::default() });
+                d.events += 1;
+                d.first_log_id = d.first_log_id.min(log_id);
+                d.span.add(p.ts);
+            }
+            if let Some(command) = command_text(p.event_type, |k| p.field(k)) {
+                a.commands += 1;
+                let kept = self.commands.entry(ip).or_default();
+                kept.push(CommandRow { log_id, ts: p.ts, service: owned(p.service), decky: owned(p.decky), command: command.to_owned() });
+                if kept.len() > 4 * keep_commands.max(1) {
+                    trim_commands(kept, keep_commands);
+                }
+            }
+        }
+        if may_have_bounty(p.event_type, |k| p.field(k).is_some()) {
+            self.add_bounties(log_id, p, cfg);
+        }
+    }
+
+    fn add_bounties(&mut self, log_id: i64, p: &ParsedLine<'_>, cfg: &Config) {
+        let fields: Map<String, Value> =
+            p.fields.iter().map(|(k, v)| (k.to_string(), Value::String(v.to_string()))).collect();
+        let own_ip = p.attacker_ip.map(|ip| ip.to_string());
+        let ev = bounty::LogEvent {
+            service: p.service.unwrap_or(""),
+            event_type: p.event_type.unwrap_or(""),
+            attacker_ip: own_ip.as_deref(),
+            fields: &fields,
+        };
+        for b in bounty::extract(&ev, cfg) {
+            let ip = b.attacker_ip.as_deref().and_then(crate::addr::parse_ip);
+            if b.bounty_type == "credential" {
+                let s = |k: &str| b.payload.get(k).and_then(Value::as_str).map(str::to_owned);
+                let key = (ip, p.decky.map(str::to_owned), p.service.map(str::to_owned), s("principal"),
+                    s("secret_kind").unwrap_or_default(), s("secret_sha256").unwrap_or_default());
+                let c = self.credentials.entry(key).or_insert_with(|| CredentialDelta {
+                    secret_b64: s("secret_b64"),
+                    secret_printable: s("secret_printable"),
+                    outcome: None,
+                    outcome_log_id: None,
+                    first_log_id: log_id,
+                    attempts: 0,
+                    span: Span::default(),
+                });
+                c.attempts += 1;
+                c.first_log_id = c.first_log_id.min(log_id);
+                c.span.add(p.ts);
+                if let Some(o) = s("outcome") {
+                    if c.outcome_log_id.is_none_or(|prev| log_id > prev) {
+                        c.outcome = Some(o);
+                        c.outcome_log_id = Some(log_id);
+                    }
+                }
+            } else {
+                let text = b.payload.to_string();
+                let d = self.bounties.entry((b.bounty_type, ip, text)).or_insert_with(|| BountyDelta {
+                    payload: b.payload,
+                    decky: p.decky.map(str::to_owned),
+                    service: p.service.map(str::to_owned),
+                    first_log_id: log_id,
+                    seen: 0,
+                    span: Span::default(),
+                });
+                d.seen += 1;
+                d.span.add(p.ts);
+                if log_id < d.first_log_id {
+                    d.first_log_id = log_id;
+                    d.decky = p.decky.map(str::to_owned);
+                    d.service = p.service.map(str::to_owned);
+                }
+            }
+        }
+    }
+
+    /// The commands that can be among an attacker's first or last `keep`, per attacker.
+    pub fn kept_commands(&mut self, keep: usize) -> impl Iterator<Item = (IpAddr, &CommandRow)> {
+        for rows in self.commands.values_mut() {
+            trim_commands(rows, keep);
+        }
+        self.commands.iter().flat_map(|(ip, rows)| rows.iter().map(move |r| (*ip, r)))
+    }
+}
+
+/// Sorts by (ts, id) and keeps the first and last `keep`.
+fn trim_commands(rows: &mut Vec<CommandRow>, keep: usize) {
+    rows.sort_by_key(CommandRow::order_key);
+    if rows.len() > 2 * keep {
+        rows.drain(keep..rows.len() - keep);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syslog::parse_line;
+
+    fn delta(lines: &[&str]) -> StatementDelta {
+        let mut d = StatementDelta::default();
+        for (i, l) in lines.iter().enumerate() {
+            d.add(i as i64 + 1, &parse_line(l), &Config::default(), 2);
+        }
+        d
+    }
+
+    #[test]
+    fn sensors_and_infrastructure_are_left_out() {
+        let d = delta(&[
+            r#"<134>1 2026-05-01T00:00:02+00:00 decky-02 sniffer - tcp_syn_fingerprint [relay@55555 src_ip="1.1.1.1"]"#,
+            r#"<134>1 2026-05-01T00:00:09+00:00 decnet-prober prober - hassh_fingerprint [relay@55555 target_ip="1.1.1.1" hassh_server_hash="abc"]"#,
+            r#"<134>1 2026-05-01T00:00:01+00:00 decky-01 ssh - connection [relay@55555 src_ip="1.1.1.1"]"#,
+        ]);
+        let ip: IpAddr = "1.1.1.1".parse().unwrap();
+        assert_eq!(d.attackers[&ip].events, 3);
+        assert_eq!(d.services.keys().map(|(_, s)| s.as_str()).collect::<Vec<_>>(), vec!["ssh"]);
+        let mut deckies: Vec<_> = d.deckies.keys().map(|(_, s)| s.as_str()).collect();
+        deckies.sort();
+        assert_eq!(deckies, vec!["decky-01", "decky-02"]);
+        assert_eq!(d.bounties.len(), 1);
+        assert_eq!(d.attackers[&ip].span, Span { first: crate::timestamp::parse_iso8601("2026-05-01T00:00:01Z"), last: crate::timestamp::parse_iso8601("2026-05-01T00:00:09Z") });
+    }
+
+    #[test]
+    fn commands_keep_both_ends_in_time_order() {
+        let lines: Vec<String> = [5, 1, 4, 2, 3, 6]
+            .iter()
+            .map(|s| format!(r#"<134>1 2026-05-01T00:00:0{s}+00:00 d ssh - command [relay@55555 src_ip="1.1.1.1" command="c{s}"]"#))
+            .collect();
+        let mut d = delta(&lines.iter().map(String::as_str).collect::<Vec<_>>());
+        let kept: Vec<String> = d.kept_commands(2).map(|(_, c)| c.command.clone()).collect();
+        assert_eq!(kept, vec!["c1", "c2", "c5", "c6"]);
+        assert_eq!(d.attackers[&"1.1.1.1".parse::<IpAddr>().unwrap()].commands, 6);
+    }
+
+    #[test]
+    fn bounties_and_credentials_group_by_key() {
+        let cred = r#"<134>1 2026-05-01T00:00:01+00:00 decky-01 auth-helper - auth_attempt [relay@55555 username="root" secret_b64="aHVudGVyMg==" src_ip="1.1.1.1"]"#;
+        let ua = r#"<134>1 2026-05-01T00:00:02+00:00 decky-01 http - request [relay@55555 remote_addr="1.1.1.1:1" headers="{\"User-Agent\": \"curl/8\"}"]"#;
+        let d = delta(&[cred, ua, cred, ua]);
+        assert_eq!(d.credentials.len(), 1);
+        assert_eq!(d.credentials.values().next().unwrap().attempts, 2);
+        // http_useragent + http_quirks, each seen twice, first at line 2
+        assert_eq!(d.bounties.len(), 2);
+        assert!(d.bounties.values().all(|b| b.seen == 2 && b.first_log_id == 2));
+    }
+
+    #[test]
+    fn command_text_rules() {
+        let f = |k: &str| match k {
+            "query" => Some("SELECT 1"),
+            "command" => Some(""),
+            _ => None,
+        };
+        assert_eq!(command_text(Some("query"), f), Some("SELECT 1"));
+        assert_eq!(command_text(Some("connection"), f), None);
+        assert_eq!(command_text(None, f), None);
+    }
+}

@@ -1,0 +1,274 @@
+//! Per-statement accumulation of profile deltas, between the row trigger (which
+//! parses each line and adds it here) and the AFTER STATEMENT trigger (which
+//! takes the delta and merges it into the derived tables with one grouped
+//! upsert per table; sql/derive.sql).
+//!
+//! State is backend-local. A frame belongs to one statement: the BEFORE
+//! STATEMENT trigger pushes it, the AFTER STATEMENT trigger pops it, so nested
+//! statements get their own frames. A frame left behind by a statement that
+//! failed is recognised and dropped: its transaction is over (other local
+//! transaction id) or its subtransaction was rolled back (no longer active).
+
+use crate::functions::to_timestamptz;
+use decnet_core::bounty::Config;
+use decnet_core::profile::{self, StatementDelta};
+use decnet_core::syslog::ParsedLine;
+use pgrx::datum::{Inet, JsonB};
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use std::cell::RefCell;
+
+/// Commands kept per attacker at each end (first N, last N by time).
+pub const COMMANDS_KEPT_PER_END: usize = 50;
+
+struct Frame {
+    lxid: pg_sys::LocalTransactionId,
+    subxid: pg_sys::SubTransactionId,
+    delta: StatementDelta,
+}
+
+thread_local! {
+    static FRAMES: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
+    static TAKEN: RefCell<StatementDelta> = RefCell::new(StatementDelta::default());
+    static CONFIG: RefCell<Option<(String, Config)>> = const { RefCell::new(None) };
+}
+
+fn current_lxid() -> pg_sys::LocalTransactionId {
+    unsafe { (*pg_sys::MyProc).lxid }
+}
+
+fn live(f: &Frame, lxid: pg_sys::LocalTransactionId) -> bool {
+    f.lxid == lxid && unsafe { pg_sys::SubTransactionIsActive(f.subxid) }
+}
+
+fn with_live_frames<R>(f: impl FnOnce(&mut Vec<Frame>) -> R) -> R {
+    let lxid = current_lxid();
+    FRAMES.with_borrow_mut(|frames| {
+        frames.retain(|fr| live(fr, lxid));
+        f(frames)
+    })
+}
+
+fn push_frame(frames: &mut Vec<Frame>) {
+    frames.push(Frame { lxid: current_lxid(), subxid: unsafe { pg_sys::GetCurrentSubTransactionId() }, delta: StatementDelta::default() });
+}
+
+/// The bounty configuration, re-read only when decnet.trusted_proxies changes.
+fn with_config<R>(f: impl FnOnce(&Config) -> R) -> R {
+    let proxies = crate::gucs::trusted_proxies();
+    CONFIG.with_borrow_mut(|slot| {
+        if slot.as_ref().is_none_or(|(p, _)| *p != proxies) {
+            *slot = Some((proxies.clone(), Config::with_trusted_proxies(&proxies)));
+        }
+        f(&slot.as_ref().expect("set above").1)
+    })
+}
+
+/// Called by the row trigger for every stored line.
+pub fn record(log_id: i64, line: &ParsedLine<'_>) {
+    with_config(|cfg| {
+        with_live_frames(|frames| {
+            if frames.is_empty() {
+                push_frame(frames); // statement triggers disabled: still account for the row
+            }
+            let top = frames.last_mut().expect("non-empty");
+            top.delta.add(log_id, line, cfg, COMMANDS_KEPT_PER_END);
+        })
+    })
+}
+
+/// BEFORE INSERT FOR EACH STATEMENT on decnet.logs: open this statement's frame.
+#[pg_trigger]
+fn logs_statement_begin<'a>(
+    _trigger: &'a PgTrigger<'a>,
+) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, PgTriggerError> {
+    with_live_frames(push_frame);
+    Ok(None)
+}
+
+/// Takes this statement's delta for the statement_* functions; returns its line count.
+#[pg_extern(volatile, parallel_unsafe)]
+fn statement_take() -> i64 {
+    let delta = with_live_frames(|frames| frames.pop()).map(|f| f.delta).unwrap_or_default();
+    let rows = delta.rows;
+    TAKEN.with_borrow_mut(|t| *t = delta);
+    rows
+}
+
+/// The smallest decnet.logs id of the taken statement delta.
+#[pg_extern(volatile, parallel_unsafe)]
+fn statement_first_log_id() -> i64 {
+    TAKEN.with_borrow(|t| t.first_log_id)
+}
+
+fn inet(ip: std::net::IpAddr) -> Inet {
+    Inet(ip.to_string())
+}
+
+fn ts(us: Option<i64>) -> Option<TimestampWithTimeZone> {
+    us.and_then(to_timestamptz)
+}
+
+#[pg_extern(volatile, parallel_unsafe)]
+fn statement_attackers() -> TableIterator<
+    'static,
+    (name!(ip, Inet), name!(events, i64), name!(commands, i64), name!(first_seen, Option<TimestampWithTimeZone>), name!(last_seen, Option<TimestampWithTimeZone>)),
+> {
+    let rows: Vec<_> = TAKEN
+        .with_borrow_mut(|t| std::mem::take(&mut t.attackers))
+        .into_iter()
+        .map(|(ip, a)| (inet(ip), a.events, a.commands, ts(a.span.first), ts(a.span.last)))
+        .collect();
+    TableIterator::new(rows)
+}
+
+#[pg_extern(volatile, parallel_unsafe)]
+fn statement_services() -> TableIterator<
+    'static,
+    (
+        name!(attacker_ip, Inet),
+        name!(service, String),
+        name!(events, i64),
+        name!(interaction, i64),
+        name!(scan, i64),
+        name!(noise, i64),
+        name!(first_seen, Option<TimestampWithTimeZone>),
+        name!(last_seen, Option<TimestampWithTimeZone>),
+    ),
+> {
+    let rows: Vec<_> = TAKEN
+        .with_borrow_mut(|t| std::mem::take(&mut t.services))
+        .into_iter()
+        .map(|((ip, service), s)| (inet(ip), service, s.events, s.interaction, s.scan, s.noise, ts(s.span.first), ts(s.span.last)))
+        .collect();
+    TableIterator::new(rows)
+}
+
+#[pg_extern(volatile, parallel_unsafe)]
+fn statement_deckies() -> TableIterator<
+    'static,
+    (
+        name!(attacker_ip, Inet),
+        name!(decky, String),
+        name!(first_seen, Option<TimestampWithTimeZone>),
+        name!(first_log_id, i64),
+        name!(last_seen, Option<TimestampWithTimeZone>),
+        name!(events, i64),
+    ),
+> {
+    let rows: Vec<_> = TAKEN
+        .with_borrow_mut(|t| std::mem::take(&mut t.deckies))
+        .into_iter()
+        .map(|((ip, decky), d)| (inet(ip), decky, ts(d.span.first), d.first_log_id, ts(d.span.last), d.events))
+        .collect();
+    TableIterator::new(rows)
+}
+
+#[pg_extern(volatile, parallel_unsafe)]
+fn statement_commands() -> TableIterator<
+    'static,
+    (
+        name!(attacker_ip, Inet),
+        name!(log_id, i64),
+        name!(ts, Option<TimestampWithTimeZone>),
+        name!(service, Option<String>),
+        name!(decky, Option<String>),
+        name!(command, String),
+    ),
+> {
+    let rows: Vec<_> = TAKEN.with_borrow_mut(|t| {
+        t.kept_commands(COMMANDS_KEPT_PER_END)
+            .map(|(ip, c)| (inet(ip), c.log_id, ts(c.ts), c.service.clone(), c.decky.clone(), c.command.clone()))
+            .collect()
+    });
+    TableIterator::new(rows)
+}
+
+#[pg_extern(volatile, parallel_unsafe)]
+fn statement_bounties() -> TableIterator<
+    'static,
+    (
+        name!(bounty_type, String),
+        name!(attacker_ip, Option<Inet>),
+        name!(payload, JsonB),
+        name!(decky, Option<String>),
+        name!(service, Option<String>),
+        name!(first_seen, Option<TimestampWithTimeZone>),
+        name!(last_seen, Option<TimestampWithTimeZone>),
+        name!(first_log_id, i64),
+        name!(seen, i64),
+    ),
+> {
+    let rows: Vec<_> = TAKEN
+        .with_borrow_mut(|t| std::mem::take(&mut t.bounties))
+        .into_iter()
+        .map(|((bounty_type, ip, _), b)| {
+            (bounty_type.to_owned(), ip.map(inet), JsonB(b.payload), b.decky, b.service, ts(b.span.first), ts(b.span.last), b.first_log_id, b.seen)
+        })
+        .collect();
+    TableIterator::new(rows)
+}
+
+#[pg_extern(volatile, parallel_unsafe)]
+fn statement_credentials() -> TableIterator<
+    'static,
+    (
+        name!(attacker_ip, Option<Inet>),
+        name!(decky, Option<String>),
+        name!(service, Option<String>),
+        name!(principal, Option<String>),
+        name!(secret_kind, String),
+        name!(secret_sha256, String),
+        name!(secret_b64, Option<String>),
+        name!(secret_printable, Option<String>),
+        name!(outcome, Option<String>),
+        name!(outcome_log_id, Option<i64>),
+        name!(first_seen, Option<TimestampWithTimeZone>),
+        name!(last_seen, Option<TimestampWithTimeZone>),
+        name!(first_log_id, i64),
+        name!(attempts, i64),
+    ),
+> {
+    let rows: Vec<_> = TAKEN
+        .with_borrow_mut(|t| std::mem::take(&mut t.credentials))
+        .into_iter()
+        .map(|((ip, decky, service, principal, kind, sha), c)| {
+            (ip.map(inet), decky, service, principal, kind, sha, c.secret_b64, c.secret_printable, c.outcome, c.outcome_log_id,
+             ts(c.span.first), ts(c.span.last), c.first_log_id, c.attempts)
+        })
+        .collect();
+    TableIterator::new(rows)
+}
+
+// ---- the rules, exposed for the recomputation views (one definition, in decnet-core) ----
+
+#[pg_extern(immutable, strict, parallel_safe)]
+fn is_sensor_service(service: &str) -> bool {
+    profile::is_sensor_service(service)
+}
+
+#[pg_extern(immutable, strict, parallel_safe)]
+fn is_infrastructure_decky(decky: &str) -> bool {
+    profile::is_infrastructure_decky(decky)
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn command_text(event_type: Option<&str>, fields: Option<JsonB>) -> Option<String> {
+    let fields = fields?;
+    profile::command_text(event_type, |k| fields.0.get(k).and_then(|v| v.as_str())).map(str::to_owned)
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn command_event_types() -> Vec<&'static str> {
+    profile::COMMAND_EVENT_TYPES.to_vec()
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn bounty_keys() -> Vec<&'static str> {
+    profile::BOUNTY_KEYS.to_vec()
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn commands_kept_per_end() -> i32 {
+    COMMANDS_KEPT_PER_END as i32
+}
