@@ -105,7 +105,7 @@ BEGIN
         INSERT INTO decnet.bounties AS b (bounty_type, attacker_ip, payload, decky, service, first_seen, last_seen, first_log_id, seen_count)
         SELECT bounty_type, attacker_ip, payload, decky, service, first_seen, last_seen, first_log_id, seen
         FROM decnet.statement_bounties()
-        ORDER BY bounty_type, attacker_ip, decnet.payload_key(payload)
+        ORDER BY ord  -- the dedup key order, sorted in Rust
         ON CONFLICT (bounty_type, attacker_ip, payload_key) DO UPDATE SET
             decky = CASE WHEN excluded.first_log_id < b.first_log_id THEN excluded.decky ELSE b.decky END,
             service = CASE WHEN excluded.first_log_id < b.first_log_id THEN excluded.service ELSE b.service END,
@@ -124,7 +124,7 @@ BEGIN
                g.first_seen, g.last_seen, g.first_log_id, g.attempts
         FROM decnet.statement_credentials() g
         LEFT JOIN decnet.attackers a ON a.ip = g.attacker_ip
-        ORDER BY g.attacker_ip, g.decky, g.service, g.secret_kind, g.secret_sha256, coalesce(g.principal, '')
+        ORDER BY g.ord  -- the dedup key order, sorted in Rust
         ON CONFLICT (attacker_ip, decky, service, secret_kind, secret_sha256, principal_key) DO UPDATE SET
             attempt_count = c.attempt_count + excluded.attempt_count,
             first_seen = least(c.first_seen, excluded.first_seen),

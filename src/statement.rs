@@ -188,6 +188,7 @@ fn statement_commands() -> TableIterator<
 fn statement_bounties() -> TableIterator<
     'static,
     (
+        name!(ord, i64),
         name!(bounty_type, String),
         name!(attacker_ip, Option<Inet>),
         name!(payload, JsonB),
@@ -199,11 +200,14 @@ fn statement_bounties() -> TableIterator<
         name!(seen, i64),
     ),
 > {
-    let rows: Vec<_> = TAKEN
-        .with_borrow_mut(|t| std::mem::take(&mut t.bounties))
+    // Sorted here by the dedup key, so SQL can lock rows in key order by sorting a bigint.
+    let mut all: Vec<_> = TAKEN.with_borrow_mut(|t| std::mem::take(&mut t.bounties)).into_iter().collect();
+    all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let rows: Vec<_> = all
         .into_iter()
-        .map(|((bounty_type, ip, _), b)| {
-            (bounty_type.to_owned(), ip.map(inet), JsonB(b.payload), b.decky, b.service, ts(b.span.first), ts(b.span.last), b.first_log_id, b.seen)
+        .enumerate()
+        .map(|(i, ((bounty_type, ip, _), b))| {
+            (i as i64, bounty_type.to_owned(), ip.map(inet), JsonB(b.payload), b.decky, b.service, ts(b.span.first), ts(b.span.last), b.first_log_id, b.seen)
         })
         .collect();
     TableIterator::new(rows)
@@ -213,6 +217,7 @@ fn statement_bounties() -> TableIterator<
 fn statement_credentials() -> TableIterator<
     'static,
     (
+        name!(ord, i64),
         name!(attacker_ip, Option<Inet>),
         name!(decky, Option<String>),
         name!(service, Option<String>),
@@ -229,11 +234,13 @@ fn statement_credentials() -> TableIterator<
         name!(attempts, i64),
     ),
 > {
-    let rows: Vec<_> = TAKEN
-        .with_borrow_mut(|t| std::mem::take(&mut t.credentials))
+    let mut all: Vec<_> = TAKEN.with_borrow_mut(|t| std::mem::take(&mut t.credentials)).into_iter().collect();
+    all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let rows: Vec<_> = all
         .into_iter()
-        .map(|((ip, decky, service, principal, kind, sha), c)| {
-            (ip.map(inet), decky, service, principal, kind, sha, c.secret_b64, c.secret_printable, c.outcome, c.outcome_log_id,
+        .enumerate()
+        .map(|(i, ((ip, decky, service, principal, kind, sha), c))| {
+            (i as i64, ip.map(inet), decky, service, principal, kind, sha, c.secret_b64, c.secret_printable, c.outcome, c.outcome_log_id,
              ts(c.span.first), ts(c.span.last), c.first_log_id, c.attempts)
         })
         .collect();

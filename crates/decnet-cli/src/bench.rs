@@ -1,7 +1,7 @@
 //! The benchmark harness (not a test): the same COPY payload into an untriggered
 //! copy of decnet.logs and through the full pipeline, in one run, on one server.
 
-use crate::ingest::COPY_LOGS;
+use crate::ingest::{COPY_LOGS, STATEMENT_LINES};
 use crate::CliError;
 use decnet_core::copy_text;
 use postgres::Client;
@@ -43,29 +43,43 @@ impl BenchResult {
     }
 }
 
-/// Encodes a whole corpus as one COPY payload, so both runs send identical bytes.
-pub fn encode_corpus(data: &[u8]) -> (Vec<u8>, u64) {
-    let mut payload = Vec::with_capacity(data.len() + data.len() / 8);
+/// Encodes a corpus as COPY payloads of [`STATEMENT_LINES`] lines each (as the
+/// loader sends them), so both runs send identical bytes in identical statements.
+pub fn encode_corpus(data: &[u8]) -> (Vec<Vec<u8>>, u64) {
+    let mut statements = Vec::new();
+    let mut payload = Vec::new();
     let mut lines = 0;
     for line in copy_text::split_lines(data) {
         copy_text::push_row(&mut payload, line);
         lines += 1;
+        if lines % STATEMENT_LINES == 0 {
+            statements.push(std::mem::take(&mut payload));
+        }
     }
-    (payload, lines)
+    if !payload.is_empty() {
+        statements.push(payload);
+    }
+    (statements, lines)
 }
 
-fn timed_copy(client: &mut Client, sql: &str, payload: &[u8]) -> Result<(Duration, u64), CliError> {
+/// One transaction, one COPY per payload; returns the elapsed time and rows stored.
+fn timed_copy(client: &mut Client, sql: &str, statements: &[Vec<u8>]) -> Result<(Duration, u64), CliError> {
     let start = Instant::now();
-    let mut w = client.copy_in(sql).map_err(|e| CliError::from_db("COPY failed to start", e))?;
-    for chunk in payload.chunks(1 << 20) {
-        w.write_all(chunk).map_err(|e| CliError::new(format!("COPY stream failed: {e}"), "see the server log"))?;
+    let mut tx = client.transaction().map_err(|e| CliError::from_db("BEGIN failed", e))?;
+    let mut rows = 0;
+    for payload in statements {
+        let mut w = tx.copy_in(sql).map_err(|e| CliError::from_db("COPY failed to start", e))?;
+        for chunk in payload.chunks(1 << 20) {
+            w.write_all(chunk).map_err(|e| CliError::new(format!("COPY stream failed: {e}"), "see the server log"))?;
+        }
+        rows += w.finish().map_err(|e| CliError::from_db("COPY failed", e))?;
     }
-    let rows = w.finish().map_err(|e| CliError::from_db("COPY failed", e))?;
+    tx.commit().map_err(|e| CliError::from_db("COMMIT failed", e))?;
     Ok((start.elapsed(), rows))
 }
 
 /// Runs both COPYs on a migrated database. Leaves both tables truncated.
-pub fn run(client: &mut Client, payload: &[u8], lines: u64) -> Result<BenchResult, CliError> {
+pub fn run(client: &mut Client, payload: &[Vec<u8>], lines: u64) -> Result<BenchResult, CliError> {
     let sql = format!(
         "DROP TABLE IF EXISTS {RAW_TABLE};
          CREATE TABLE {RAW_TABLE} (LIKE decnet.logs INCLUDING ALL);

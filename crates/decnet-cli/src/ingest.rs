@@ -20,8 +20,12 @@ pub struct IngestStats {
     pub bytes: u64,
 }
 
-/// COPYs every line of `reader` into the table of `copy_sql` in one statement.
-/// `progress` is advanced by bytes read.
+/// Lines per COPY statement: each statement's in-memory delta (and the merge
+/// that follows it) stays bounded however large the file is.
+pub const STATEMENT_LINES: u64 = 100_000;
+
+/// COPYs every line of `reader` into the table of `copy_sql`, one transaction,
+/// one COPY statement per [`STATEMENT_LINES`] lines. `progress` advances by bytes read.
 pub fn copy_lines(
     client: &mut Client,
     copy_sql: &str,
@@ -29,33 +33,43 @@ pub fn copy_lines(
     progress: &ProgressBar,
 ) -> Result<IngestStats, CliError> {
     let mut stats = IngestStats::default();
-    let mut writer = client.copy_in(copy_sql).map_err(|e| CliError::from_db("COPY failed to start", e))?;
+    let mut tx = client.transaction().map_err(|e| CliError::from_db("BEGIN failed", e))?;
     let mut buf = Vec::with_capacity(CHUNK_BYTES + 64 * 1024);
     let mut line = Vec::with_capacity(4096);
-    loop {
-        line.clear();
-        let n = reader.read_until(b'\n', &mut line)?;
-        if n == 0 {
-            break;
+    let mut stored = 0;
+    let mut at_eof = false;
+    while !at_eof {
+        let mut writer = tx.copy_in(copy_sql).map_err(|e| CliError::from_db("COPY failed to start", e))?;
+        let mut in_statement = 0;
+        while in_statement < STATEMENT_LINES {
+            line.clear();
+            let n = reader.read_until(b'\n', &mut line)?;
+            if n == 0 {
+                at_eof = true;
+                break;
+            }
+            progress.inc(n as u64);
+            stats.bytes += n as u64;
+            let content = line.strip_suffix(b"\n").unwrap_or(&line);
+            if copy_text::line_text(content).1 {
+                stats.lossy_lines += 1;
+            }
+            copy_text::push_row(&mut buf, content);
+            stats.lines += 1;
+            in_statement += 1;
+            if buf.len() >= CHUNK_BYTES {
+                writer.write_all(&buf).map_err(copy_io_error)?;
+                buf.clear();
+            }
         }
-        progress.inc(n as u64);
-        stats.bytes += n as u64;
-        let content = line.strip_suffix(b"\n").unwrap_or(&line);
-        if copy_text::line_text(content).1 {
-            stats.lossy_lines += 1;
-        }
-        copy_text::push_row(&mut buf, content);
-        stats.lines += 1;
-        if buf.len() >= CHUNK_BYTES {
-            writer.write_all(&buf).map_err(copy_io_error)?;
-            buf.clear();
-        }
+        writer.write_all(&buf).map_err(copy_io_error)?;
+        buf.clear();
+        stored += writer.finish().map_err(|e| CliError::from_db("COPY failed", e))?;
     }
-    writer.write_all(&buf).map_err(copy_io_error)?;
-    let rows = writer.finish().map_err(|e| CliError::from_db("COPY failed", e))?;
-    if rows != stats.lines {
+    tx.commit().map_err(|e| CliError::from_db("COMMIT failed", e))?;
+    if stored != stats.lines {
         return Err(CliError::new(
-            format!("COPY stored {rows} rows for {} lines", stats.lines),
+            format!("COPY stored {stored} rows for {} lines", stats.lines),
             "this is a bug: report it with the input file",
         ));
     }

@@ -212,7 +212,13 @@ fn truncate_chars(s: &str, n: usize) -> &str {
 }
 
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 15) as usize] as char);
+    }
+    out
 }
 
 /// `fields.headers` as an ordered map (a JSON object, or a string holding one).
@@ -355,7 +361,7 @@ pub fn http_quirks(headers: &[(String, String)]) -> Value {
 }
 
 pub fn short_hash(s: &str) -> String {
-    hex(&Sha256::digest(s.as_bytes()))[..16].to_owned()
+    hex(&Sha256::digest(s.as_bytes())[..8])
 }
 
 pub fn casing_category(name: &str) -> &'static str {
