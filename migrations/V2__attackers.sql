@@ -31,7 +31,7 @@ CREATE TABLE decnet.attackers (
     fingerprints     jsonb NOT NULL DEFAULT '[]',
     created_at       timestamptz NOT NULL DEFAULT now(),
     updated_at       timestamptz NOT NULL DEFAULT now()
-);
+) WITH (fillfactor = 70);  -- room for the merge's second (HOT) update of each row
 CREATE INDEX attackers_last_seen ON decnet.attackers (last_seen);
 COMMENT ON TABLE decnet.attackers IS 'One row per attacker address, maintained by the ingest trigger.';
 COMMENT ON COLUMN decnet.attackers.event_count IS 'Every stored line keyed to this address, sensor observations (sniffer, prober) included.';
@@ -87,7 +87,7 @@ CREATE TABLE decnet.bounties (
     bounty_type      text NOT NULL,
     attacker_ip      inet,
     payload          jsonb NOT NULL,
-    payload_key      bytea NOT NULL GENERATED ALWAYS AS (decnet.payload_key(payload)) STORED,
+    payload_key      bytea NOT NULL,  -- decnet.payload_key(payload): the dedup key
     fingerprint_type text GENERATED ALWAYS AS (payload->>'fingerprint_type') STORED,
     decky            text,
     service          text,
@@ -121,7 +121,6 @@ CREATE TABLE decnet.credentials (
     attempt_count    bigint NOT NULL,
     CONSTRAINT credentials_dedup UNIQUE NULLS NOT DISTINCT (attacker_ip, decky, service, secret_kind, secret_sha256, principal_key)
 );
-CREATE INDEX credentials_attacker ON decnet.credentials (attacker_uuid);
 CREATE INDEX credentials_secret ON decnet.credentials (secret_sha256, service);
 CREATE INDEX credentials_principal ON decnet.credentials (principal, service);
 COMMENT ON TABLE decnet.credentials IS 'Captured credentials (spec E.2), one row per (attacker_ip, decky, service, secret_kind, secret_sha256, principal); attacker_uuid is set whenever the line had an attacker address.';

@@ -15,11 +15,6 @@ CREATE FUNCTION @extschema@.may_have_bounty(event_type text, fields jsonb) RETUR
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT fields ?| @extschema@.bounty_keys() OR event_type IN ('http2_settings', 'http3_settings') $$;
 
--- A stable key for a bounty payload (jsonb text is canonical: sorted keys).
-CREATE FUNCTION @extschema@.payload_key(payload jsonb) RETURNS bytea
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-AS $$ SELECT sha256(convert_to(payload::text, 'UTF8')) $$;
-
 -- ---- the statement-level ingest trigger -------------------------------------
 --
 -- The row trigger parses every line and groups what it adds in memory, per
@@ -37,6 +32,9 @@ DECLARE
     new_ips inet[];
     with_commands inet[];
     with_fingerprints inet[];
+    counted inet[];
+    new_bounties bigint[];
+    new_credentials bigint[];
     n_rows bigint;
     first_id bigint;
     k integer := decnet.commands_kept_per_end();
@@ -100,10 +98,10 @@ BEGIN
     ) r
     WHERE ac.attacker_ip = r.attacker_ip AND ac.log_id = r.log_id AND r.from_first > k AND r.from_last > k;
 
-    -- 5. bounties and credentials (one row per dedup key already); counts follow the new rows
+    -- 5. bounties and credentials (one row per dedup key already); remember what changed per attacker
     WITH nb AS (
-        INSERT INTO decnet.bounties AS b (bounty_type, attacker_ip, payload, decky, service, first_seen, last_seen, first_log_id, seen_count)
-        SELECT bounty_type, attacker_ip, payload, decky, service, first_seen, last_seen, first_log_id, seen
+        INSERT INTO decnet.bounties AS b (bounty_type, attacker_ip, payload, payload_key, decky, service, first_seen, last_seen, first_log_id, seen_count)
+        SELECT bounty_type, attacker_ip, payload, payload_key, decky, service, first_seen, last_seen, first_log_id, seen
         FROM decnet.statement_bounties()
         ORDER BY ord  -- the dedup key order, sorted in Rust
         ON CONFLICT (bounty_type, attacker_ip, payload_key) DO UPDATE SET
@@ -133,52 +131,43 @@ BEGIN
             outcome = CASE WHEN excluded.outcome_log_id > coalesce(c.outcome_log_id, 0) THEN excluded.outcome ELSE c.outcome END,
             outcome_log_id = greatest(c.outcome_log_id, excluded.outcome_log_id)
         RETURNING c.attacker_ip, (c.xmax = 0) AS inserted
-    ), fp AS (
-        SELECT array_agg(DISTINCT attacker_ip) AS ips FROM nb
-        WHERE bounty_type = 'fingerprint' AND first_changed AND attacker_ip IS NOT NULL
-    ), counts AS (
-        SELECT attacker_ip, sum(nb) AS nb, sum(nc) AS nc FROM (
-            SELECT attacker_ip, count(*) FILTER (WHERE inserted) AS nb, 0 AS nc FROM nb GROUP BY attacker_ip
+    ), per_attacker AS (
+        SELECT attacker_ip, sum(nb)::bigint AS nb, sum(nc)::bigint AS nc, bool_or(fp) AS fp FROM (
+            SELECT attacker_ip, inserted::int AS nb, 0 AS nc, bounty_type = 'fingerprint' AND first_changed AS fp FROM nb
             UNION ALL
-            SELECT attacker_ip, 0, count(*) FILTER (WHERE inserted) FROM nc GROUP BY attacker_ip
+            SELECT attacker_ip, 0, inserted::int, false FROM nc
         ) u WHERE attacker_ip IS NOT NULL GROUP BY attacker_ip
     )
-    , upd AS (
-        UPDATE decnet.attackers a
-        SET bounty_count = a.bounty_count + counts.nb, credential_count = a.credential_count + counts.nc
-        FROM counts WHERE a.ip = counts.attacker_ip AND (counts.nb > 0 OR counts.nc > 0)
-    )
-    SELECT ips INTO with_fingerprints FROM fp;
+    SELECT array_agg(attacker_ip), array_agg(nb), array_agg(nc), array_agg(attacker_ip) FILTER (WHERE fp)
+    INTO counted, new_bounties, new_credentials, with_fingerprints
+    FROM per_attacker;
 
-    -- 6. the list columns, from the child rows, of the attackers whose lists can have changed
+    -- 6. one update per affected attacker: the new counts, and the list columns
+    --    (rebuilt from the child rows only where they can have changed)
     UPDATE decnet.attackers a SET
+        bounty_count = a.bounty_count + coalesce(n.nb, 0),
+        credential_count = a.credential_count + coalesce(n.nc, 0),
         services = coalesce(s.services, '{}'),
         service_count = coalesce(cardinality(s.services), 0),
         deckies = coalesce(d.deckies, '{}'),
         decky_count = coalesce(cardinality(d.deckies), 0),
         is_traversal = coalesce(cardinality(d.deckies), 0) >= 2,
-        traversal_path = CASE WHEN cardinality(d.deckies) >= 2 THEN array_to_string(d.deckies, ' → ') END
+        traversal_path = CASE WHEN cardinality(d.deckies) >= 2 THEN array_to_string(d.deckies, ' → ') END,
+        commands = coalesce(cm.commands, a.commands),
+        fingerprints = coalesce(fp.fingerprints, a.fingerprints)
     FROM unnest(affected) AS t(ip)
+    LEFT JOIN unnest(counted, new_bounties, new_credentials) AS n(ip, nb, nc) ON n.ip = t.ip
     LEFT JOIN LATERAL (SELECT array_agg(service ORDER BY service) AS services
                        FROM decnet.attacker_services WHERE attacker_ip = t.ip) s ON true
     LEFT JOIN LATERAL (SELECT array_agg(decky ORDER BY first_seen ASC NULLS LAST, first_log_id) AS deckies
                        FROM decnet.attacker_deckies WHERE attacker_ip = t.ip) d ON true
-    WHERE a.ip = t.ip
-      AND (a.services, a.deckies) IS DISTINCT FROM (coalesce(s.services, '{}'), coalesce(d.deckies, '{}'));
-
-    UPDATE decnet.attackers a SET commands = cm.commands
-    FROM unnest(with_commands) AS t(ip)
-    CROSS JOIN LATERAL (SELECT jsonb_agg(jsonb_build_object('service', service, 'decky', decky, 'command', command, 'timestamp', ts)
-                                         ORDER BY ts ASC NULLS LAST, log_id) AS commands
-                        FROM decnet.attacker_commands WHERE attacker_ip = t.ip) cm
-    WHERE a.ip = t.ip;
-
-    UPDATE decnet.attackers a SET fingerprints = fp.fingerprints
-    FROM unnest(with_fingerprints) AS t(ip)
-    CROSS JOIN LATERAL (SELECT jsonb_agg(payload ORDER BY first_log_id, payload_key) AS fingerprints
-                        FROM (SELECT payload, first_log_id, payload_key FROM decnet.bounties
-                              WHERE attacker_ip = t.ip AND bounty_type = 'fingerprint'
-                              ORDER BY first_log_id, payload_key LIMIT decnet.fingerprints_kept()) f) fp
+    LEFT JOIN LATERAL (SELECT jsonb_agg(jsonb_build_object('service', service, 'decky', decky, 'command', command, 'timestamp', ts)
+                                        ORDER BY ts ASC NULLS LAST, log_id) AS commands
+                       FROM decnet.attacker_commands WHERE attacker_ip = t.ip AND t.ip = ANY (with_commands)) cm ON true
+    LEFT JOIN LATERAL (SELECT jsonb_agg(payload ORDER BY first_log_id, payload_key) AS fingerprints
+                       FROM (SELECT payload, first_log_id, payload_key FROM decnet.bounties
+                             WHERE attacker_ip = t.ip AND bounty_type = 'fingerprint' AND t.ip = ANY (with_fingerprints)
+                             ORDER BY first_log_id, payload_key LIMIT decnet.fingerprints_kept()) f) fp ON true
     WHERE a.ip = t.ip;
 
     -- 7. one notification per statement, always under 8000 bytes (at most 100 addresses listed)
@@ -263,8 +252,8 @@ BEGIN
     INSERT INTO decnet.attacker_services SELECT * FROM decnet.recomputed_attacker_services;
     INSERT INTO decnet.attacker_deckies SELECT * FROM decnet.recomputed_attacker_deckies;
     INSERT INTO decnet.attacker_commands SELECT * FROM decnet.recomputed_attacker_commands;
-    INSERT INTO decnet.bounties (bounty_type, attacker_ip, payload, decky, service, first_seen, last_seen, first_log_id, seen_count)
-        SELECT bounty_type, attacker_ip, payload, decky, service, first_seen, last_seen, first_log_id, seen_count
+    INSERT INTO decnet.bounties (bounty_type, attacker_ip, payload, payload_key, decky, service, first_seen, last_seen, first_log_id, seen_count)
+        SELECT bounty_type, attacker_ip, payload, decnet.payload_key(payload), decky, service, first_seen, last_seen, first_log_id, seen_count
         FROM decnet.recomputed_bounties;
     INSERT INTO decnet.credentials (attacker_ip, attacker_uuid, decky, service, principal, principal_key, secret_kind, secret_sha256,
                                     secret_b64, secret_printable, outcome, outcome_log_id, first_seen, last_seen, first_log_id, attempt_count)

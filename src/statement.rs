@@ -192,6 +192,7 @@ fn statement_bounties() -> TableIterator<
         name!(bounty_type, String),
         name!(attacker_ip, Option<Inet>),
         name!(payload, JsonB),
+        name!(payload_key, Vec<u8>),
         name!(decky, Option<String>),
         name!(service, Option<String>),
         name!(first_seen, Option<TimestampWithTimeZone>),
@@ -206,8 +207,8 @@ fn statement_bounties() -> TableIterator<
     let rows: Vec<_> = all
         .into_iter()
         .enumerate()
-        .map(|(i, ((bounty_type, ip, _), b))| {
-            (i as i64, bounty_type.to_owned(), ip.map(inet), JsonB(b.payload), b.decky, b.service, ts(b.span.first), ts(b.span.last), b.first_log_id, b.seen)
+        .map(|(i, ((bounty_type, ip, key), b))| {
+            (i as i64, bounty_type.to_owned(), ip.map(inet), JsonB(b.payload), key.to_vec(), b.decky, b.service, ts(b.span.first), ts(b.span.last), b.first_log_id, b.seen)
         })
         .collect();
     TableIterator::new(rows)
@@ -273,6 +274,12 @@ fn command_event_types() -> Vec<&'static str> {
 #[pg_extern(immutable, parallel_safe)]
 fn bounty_keys() -> Vec<&'static str> {
     profile::BOUNTY_KEYS.to_vec()
+}
+
+/// The dedup key of a bounty payload (decnet_core::bounty::payload_key).
+#[pg_extern(immutable, strict, parallel_safe)]
+fn payload_key(payload: JsonB) -> Vec<u8> {
+    decnet_core::bounty::payload_key(&payload.0).to_vec()
 }
 
 #[pg_extern(immutable, parallel_safe)]

@@ -211,6 +211,24 @@ fn truncate_chars(s: &str, n: usize) -> &str {
     s.char_indices().nth(n).map_or(s, |(i, _)| &s[..i])
 }
 
+/// The dedup key of a bounty payload: SHA-256 of its JSON with object keys
+/// sorted at every level and no whitespace. The same content gives the same key
+/// whether it comes from the extractor or back out of a jsonb column.
+pub fn payload_key(payload: &Value) -> [u8; 32] {
+    fn sorted(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let mut m: Map<String, Value> = m.iter().map(|(k, v)| (k.clone(), sorted(v))).collect();
+                m.sort_keys();
+                Value::Object(m)
+            }
+            Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    Sha256::digest(sorted(payload).to_string().as_bytes()).into()
+}
+
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);

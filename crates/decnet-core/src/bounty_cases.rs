@@ -2,6 +2,7 @@
 
 use crate::bounty::{self, casing_category, classify_ua, extract, guess_tool_from_order, ip_category, Config, LogEvent};
 use serde_json::{json, Map, Value};
+use sha2::Digest as _;
 
 fn fields(v: Value) -> Map<String, Value> {
     v.as_object().unwrap().clone()
@@ -240,4 +241,14 @@ fn protocol_fingerprints() {
     assert_eq!(of_type(&b, "ja4_quic").len(), 1);
     let b = run("vnc", "version", Some("1.2.3.4"), json!({"client_version": "RFB 003.008"}));
     assert_eq!(of_type(&b, "vnc_client_version")[0].payload["value"], "RFB 003.008");
+}
+
+#[test]
+fn payload_key_ignores_key_order_only() {
+    let a = json!({"b": 1, "a": {"y": [1, {"q": true, "p": null}], "x": "s"}});
+    let b = json!({"a": {"x": "s", "y": [1, {"p": null, "q": true}]}, "b": 1});
+    assert_eq!(bounty::payload_key(&a), bounty::payload_key(&b));
+    assert_ne!(bounty::payload_key(&a), bounty::payload_key(&json!({"b": 2, "a": {"y": [1, {"q": true, "p": null}], "x": "s"}})));
+    // the text it hashes is fixed: pin one value
+    assert_eq!(bounty::hex(&bounty::payload_key(&json!({"k": "v"}))), bounty::hex(&sha2::Sha256::digest(br#"{"k":"v"}"#)));
 }

@@ -130,8 +130,8 @@ pub struct StatementDelta {
     pub services: HashMap<(IpAddr, String), ServiceDelta>,
     pub deckies: HashMap<(IpAddr, String), DeckyDelta>,
     commands: HashMap<IpAddr, Vec<CommandRow>>,
-    /// Keyed by (bounty_type, attacker_ip, payload as JSON text: same content, same text).
-    pub bounties: HashMap<(&'static str, Option<IpAddr>, String), BountyDelta>,
+    /// Keyed by (bounty_type, attacker_ip, bounty::payload_key(payload)), as decnet.bounties dedups.
+    pub bounties: HashMap<(&'static str, Option<IpAddr>, [u8; 32]), BountyDelta>,
     pub credentials: HashMap<CredentialKey, CredentialDelta>,
 }
 
@@ -213,8 +213,8 @@ impl StatementDelta {
                     }
                 }
             } else {
-                let text = b.payload.to_string();
-                let d = self.bounties.entry((b.bounty_type, ip, text)).or_insert_with(|| BountyDelta {
+                let key = bounty::payload_key(&b.payload);
+                let d = self.bounties.entry((b.bounty_type, ip, key)).or_insert_with(|| BountyDelta {
                     payload: b.payload,
                     decky: p.decky.map(str::to_owned),
                     service: p.service.map(str::to_owned),
