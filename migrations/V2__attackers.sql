@@ -206,7 +206,7 @@ WITH base AS (
     WHERE attacker_ip IS NOT NULL AND event_type = ANY (decnet.command_event_types())
       AND decnet.command_text(event_type, fields) IS NOT NULL GROUP BY attacker_ip
 ), kept AS (
-    SELECT attacker_ip, jsonb_agg(jsonb_build_object('service', service, 'decky', decky, 'command', command, 'timestamp', ts)
+    SELECT attacker_ip, jsonb_agg(jsonb_build_object('service', service, 'decky', decky, 'command', command, 'timestamp', to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
                                   ORDER BY ts ASC NULLS LAST, log_id) AS commands
     FROM decnet.recomputed_attacker_commands GROUP BY attacker_ip
 ), b AS (

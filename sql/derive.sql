@@ -161,7 +161,7 @@ BEGIN
                        FROM decnet.attacker_services WHERE attacker_ip = t.ip) s ON true
     LEFT JOIN LATERAL (SELECT array_agg(decky ORDER BY first_seen ASC NULLS LAST, first_log_id) AS deckies
                        FROM decnet.attacker_deckies WHERE attacker_ip = t.ip) d ON true
-    LEFT JOIN LATERAL (SELECT jsonb_agg(jsonb_build_object('service', service, 'decky', decky, 'command', command, 'timestamp', ts)
+    LEFT JOIN LATERAL (SELECT jsonb_agg(jsonb_build_object('service', service, 'decky', decky, 'command', command, 'timestamp', to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
                                         ORDER BY ts ASC NULLS LAST, log_id) AS commands
                        FROM decnet.attacker_commands WHERE attacker_ip = t.ip AND t.ip = ANY (with_commands)) cm ON true
     LEFT JOIN LATERAL (SELECT jsonb_agg(payload ORDER BY first_log_id, payload_key) AS fingerprints

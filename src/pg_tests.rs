@@ -250,6 +250,51 @@ fn cases_3_2_command_extraction() {
     let c = one::<pgrx::JsonB>("SELECT commands FROM decnet.attackers").unwrap().0;
     assert_eq!(c[0]["command"], "id");
     assert_eq!((c[0]["service"].as_str(), c[0]["decky"].as_str()), (Some("ssh"), Some("decky-01")));
-    assert!(c[0]["timestamp"].is_string());
+    // UTC whatever the session's TimeZone, so stored and recomputed values agree
+    assert_eq!(c[0]["timestamp"], "2026-04-04T10:00:00.000000Z");
     assert_eq!(c[1]["command"], "uname -a");
+}
+
+// The per-statement delta must never leak rows of a failed statement into the next one.
+#[pg_test]
+fn failed_statement_in_a_subtransaction_leaves_no_trace() {
+    migrate();
+    // the second row violates NOT NULL after the first was already added to the delta
+    Spi::run(
+        r#"DO $$ BEGIN
+             INSERT INTO decnet.logs (raw_line) VALUES
+               ('<134>1 2026-05-01T00:00:01+00:00 decky-01 ssh - connection [relay@55555 src_ip="9.9.9.9"]'), (NULL);
+           EXCEPTION WHEN not_null_violation THEN NULL;
+           END $$"#,
+    )
+    .unwrap();
+    Spi::run(r#"INSERT INTO decnet.logs (raw_line) VALUES ('<134>1 2026-05-01T00:00:02+00:00 decky-02 ssh - connection [relay@55555 src_ip="8.8.8.8"]')"#).unwrap();
+    assert_eq!(one::<i64>("SELECT count(*) FROM decnet.logs"), Some(1));
+    assert_eq!(one::<String>("SELECT string_agg(host(ip), ',') FROM decnet.attackers"), Some("8.8.8.8".into()));
+    assert_eq!(one::<i64>("SELECT count(*) FROM decnet.verify()"), Some(0));
+}
+
+#[pg_test]
+fn nested_inserts_keep_their_own_deltas() {
+    migrate();
+    // a function that inserts a line itself, called for every row of an outer INSERT
+    Spi::run(
+        r#"CREATE FUNCTION pg_temp.side_insert(line text) RETURNS text LANGUAGE plpgsql AS $$
+           BEGIN
+             INSERT INTO decnet.logs (raw_line)
+             VALUES ('<134>1 2026-05-01T00:00:09+00:00 decky-09 ftp - connection [relay@55555 src_ip="7.7.7.7"]');
+             RETURN line;
+           END $$"#,
+    )
+    .unwrap();
+    Spi::run(
+        r#"INSERT INTO decnet.logs (raw_line)
+           SELECT pg_temp.side_insert(format('<134>1 2026-05-01T00:00:0%s+00:00 decky-01 ssh - connection [relay@55555 src_ip="6.6.6.%s"]', i, i))
+           FROM generate_series(1, 3) i"#,
+    )
+    .unwrap();
+    assert_eq!(one::<i64>("SELECT count(*) FROM decnet.logs"), Some(6));
+    assert_eq!(one::<i64>("SELECT event_count FROM decnet.attackers WHERE ip = '7.7.7.7'"), Some(3));
+    assert_eq!(one::<i64>("SELECT sum(event_count)::bigint FROM decnet.attackers"), Some(6));
+    assert_eq!(one::<i64>("SELECT count(*) FROM decnet.verify()"), Some(0));
 }

@@ -94,3 +94,21 @@ fn one_notification_per_statement_under_8000_bytes() {
     assert_eq!(got[1]["new"], serde_json::json!(["2001:db8::5"]));
     assert_eq!((got[2]["rows"].as_i64(), got[2]["new_count"].as_i64()), (Some(1), Some(0)));
 }
+
+#[test]
+fn an_aborted_copy_does_not_leak_into_the_next_transaction() {
+    let mut c = migrated_db("it_abort");
+    let good = "<134>1 2026-05-01T00:00:01+00:00 decky-01 ssh - connection [relay@55555 src_ip=\"5.5.5.5\"]\n";
+    // a COPY that fails after its first row (a NULL raw_line breaks NOT NULL)
+    let mut tx = c.transaction().unwrap();
+    let mut w = tx.copy_in("COPY decnet.logs (raw_line) FROM STDIN").unwrap();
+    use std::io::Write;
+    w.write_all(format!("{good}\\N\n").as_bytes()).unwrap();
+    assert!(w.finish().is_err());
+    drop(tx);
+    // the next transaction on the same connection sees only its own lines
+    ingest_bytes(&mut c, "<134>1 2026-05-01T00:00:02+00:00 decky-02 ssh - connection [relay@55555 src_ip=\"4.4.4.4\"]\n".as_bytes());
+    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.attackers WHERE ip = '5.5.5.5'"), 0);
+    assert_eq!(count(&mut c, "SELECT event_count FROM decnet.attackers WHERE ip = '4.4.4.4'"), 1);
+    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.verify()"), 0);
+}

@@ -1,4 +1,4 @@
-//! The short report the demo prints: what was ingested, how it parsed, who attacked.
+//! The short report the demo prints: what was ingested, how it parsed, and the attacker profiles.
 
 use crate::CliError;
 use postgres::Client;
@@ -52,26 +52,39 @@ pub fn ingest_report(client: &mut Client) -> Result<String, CliError> {
     let services: Vec<String> = services.iter().map(|r| format!("{} {}", r.get::<_, String>(0), r.get::<_, i64>(1))).collect();
     writeln!(out, "  top services: {}", services.join(" · ")).ok();
 
-    writeln!(out, "\ntop attackers by events:").ok();
-    writeln!(out, "  {:<40} {:>7} {:>7}  {:<28} {}", "attacker", "events", "deckies", "interacted", "scanned").ok();
+    let p = &q(
+        client,
+        "SELECT count(*), count(*) FILTER (WHERE is_traversal), coalesce(sum(credential_count), 0)::bigint,
+                coalesce(sum(bounty_count), 0)::bigint, coalesce(sum(command_count), 0)::bigint
+         FROM decnet.attackers",
+    )?[0];
+    let n = |i: usize| p.get::<_, i64>(i);
+    writeln!(
+        out,
+        "\nattacker profiles: {} attackers · {} traversals · {} credentials · {} bounties · {} commands",
+        n(0), n(1), n(2), n(3), n(4)
+    )
+    .ok();
+    writeln!(out, "  {:<28} {:>6} {:>5} {:>6} {:>5}  {:<34} {}", "attacker", "events", "creds", "bounty", "cmds", "services", "deckies / traversal").ok();
     let top = q(
         client,
-        "SELECT host(l.attacker_ip), count(*), count(DISTINCT l.decky),
-                coalesce(array_to_string(b.interacted, ','), ''), coalesce(array_to_string(b.scanned, ','), '')
-         FROM decnet.logs l LEFT JOIN decnet.service_buckets b USING (attacker_ip)
-         WHERE l.attacker_ip IS NOT NULL
-         GROUP BY l.attacker_ip, b.interacted, b.scanned
-         ORDER BY count(*) DESC, l.attacker_ip LIMIT 10",
+        "SELECT host(ip), event_count, credential_count, bounty_count, command_count,
+                array_to_string(services, ','), coalesce(traversal_path, array_to_string(deckies, ','))
+         FROM decnet.attackers ORDER BY event_count DESC, ip LIMIT 12",
     )?;
     for r in &top {
+        let services: String = r.get(5);
+        let services = if services.chars().count() > 34 { format!("{}…", services.chars().take(33).collect::<String>()) } else { services };
         writeln!(
             out,
-            "  {:<40} {:>7} {:>7}  {:<28} {}",
+            "  {:<28} {:>6} {:>5} {:>6} {:>5}  {:<34} {}",
             r.get::<_, String>(0),
             r.get::<_, i64>(1),
             r.get::<_, i64>(2),
-            r.get::<_, String>(3),
-            r.get::<_, String>(4)
+            r.get::<_, i64>(3),
+            r.get::<_, i64>(4),
+            services,
+            r.get::<_, String>(6)
         )
         .ok();
     }
