@@ -52,3 +52,11 @@ COMMENT ON FUNCTION @extschema@.verify() IS
 'Rows where a derived table and its recomputation from decnet.logs differ (relation, key, incremental, recomputed). Empty when consistent.';
 COMMENT ON FUNCTION @extschema@.rebuild() IS
 'Recomputes every derived table from decnet.logs, keeping attacker uuids. Blocks ingest while it runs. Returns the row count of each table.';
+
+COMMENT ON FUNCTION @extschema@.statement_smtp_targets() IS 'Internal: per-(attacker, domain) recipients of the taken statement delta.';
+COMMENT ON FUNCTION @extschema@.normalize_smtp_domain(text) IS
+'Victim domain of a recipient address or bare domain, DECNET rules (spec D.4): lower-cased, dots trimmed, .invalid/.test/.localhost/.local/.example refused; NULL when none.';
+COMMENT ON FUNCTION @extschema@.recipient_domain(text, text, jsonb) IS
+'Domain one stored line adds to decnet.smtp_targets: the value of an smtp/smtp_relay rcpt_to or rcpt_denied; NULL otherwise.';
+COMMENT ON FUNCTION @extschema@.smtp_target_seen(text) IS
+'Privacy-safe gossip query: (seen, count of recipients, first_seen, last_seen) over all attackers for a victim domain; (false, 0, NULL, NULL) when unknown or not a domain. Reveals no attacker detail.';

@@ -13,7 +13,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 100 $$;
 -- (decnet-core's list) can yield a bounty or credential.
 CREATE FUNCTION @extschema@.may_have_bounty(event_type text, fields jsonb) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$ SELECT fields ?| @extschema@.bounty_keys() OR event_type IN ('http2_settings', 'http3_settings') $$;
+AS $$ SELECT fields OPERATOR(pg_catalog.?|) @extschema@.bounty_keys() OR event_type IN ('http2_settings', 'http3_settings') $$;
 
 -- ---- the statement-level ingest trigger -------------------------------------
 --
@@ -142,6 +142,15 @@ BEGIN
     INTO counted, new_bounties, new_credentials, with_fingerprints
     FROM per_attacker;
 
+    -- 5b. recipients per (attacker, victim domain)
+    INSERT INTO decnet.smtp_targets AS t (attacker_ip, domain, count, first_seen, last_seen)
+    SELECT attacker_ip, domain, recipients, first_seen, last_seen
+    FROM decnet.statement_smtp_targets() ORDER BY attacker_ip, domain
+    ON CONFLICT (attacker_ip, domain) DO UPDATE SET
+        count = t.count + excluded.count,
+        first_seen = least(t.first_seen, excluded.first_seen),
+        last_seen = greatest(t.last_seen, excluded.last_seen);
+
     -- 6. one update per affected attacker: the new counts, and the list columns
     --    (rebuilt from the child rows only where they can have changed)
     UPDATE decnet.attackers a SET
@@ -204,6 +213,7 @@ VALUES ('attackers',         'recomputed_attackers',         ARRAY['ip'],       
        ('attacker_deckies',  'recomputed_attacker_deckies',  ARRAY['attacker_ip', 'decky'],       ARRAY[]::text[]),
        ('attacker_commands', 'recomputed_attacker_commands', ARRAY['attacker_ip', 'log_id'],      ARRAY[]::text[]),
        ('bounties',          'recomputed_bounties',          ARRAY['bounty_type', 'attacker_ip', 'payload'], ARRAY['id', 'payload_key', 'fingerprint_type']),
+       ('smtp_targets',      'recomputed_smtp_targets',      ARRAY['attacker_ip', 'domain'],      ARRAY[]::text[]),
        ('credentials',       'recomputed_credentials',       ARRAY['attacker_ip', 'decky', 'service', 'secret_kind', 'secret_sha256', 'principal_key'],
                                                             ARRAY['id', 'attacker_uuid'])
 $$;
@@ -239,11 +249,11 @@ AS $fn$
 BEGIN
     LOCK TABLE decnet.logs IN SHARE MODE;
     LOCK TABLE decnet.attackers, decnet.attacker_services, decnet.attacker_deckies, decnet.attacker_commands,
-               decnet.bounties, decnet.credentials IN EXCLUSIVE MODE;
+               decnet.bounties, decnet.credentials, decnet.smtp_targets IN EXCLUSIVE MODE;
     DROP TABLE IF EXISTS pg_temp.decnet_rebuild_ids;
     CREATE TEMP TABLE decnet_rebuild_ids ON COMMIT DROP AS SELECT ip, uuid, created_at FROM decnet.attackers;
     TRUNCATE decnet.attacker_services, decnet.attacker_deckies, decnet.attacker_commands, decnet.bounties,
-             decnet.credentials, decnet.attackers CASCADE;
+             decnet.credentials, decnet.smtp_targets, decnet.attackers;
     INSERT INTO decnet.attackers
     SELECT (jsonb_populate_record(NULL::decnet.attackers,
               to_jsonb(r) || jsonb_build_object('uuid', coalesce(old.uuid, gen_random_uuid()),
@@ -252,6 +262,7 @@ BEGIN
     INSERT INTO decnet.attacker_services SELECT * FROM decnet.recomputed_attacker_services;
     INSERT INTO decnet.attacker_deckies SELECT * FROM decnet.recomputed_attacker_deckies;
     INSERT INTO decnet.attacker_commands SELECT * FROM decnet.recomputed_attacker_commands;
+    INSERT INTO decnet.smtp_targets SELECT * FROM decnet.recomputed_smtp_targets;
     INSERT INTO decnet.bounties (bounty_type, attacker_ip, payload, payload_key, decky, service, first_seen, last_seen, first_log_id, seen_count)
         SELECT bounty_type, attacker_ip, payload, decnet.payload_key(payload), decky, service, first_seen, last_seen, first_log_id, seen_count
         FROM decnet.recomputed_bounties;
@@ -266,6 +277,27 @@ BEGIN
         SELECT 'attacker_deckies', count(*) FROM decnet.attacker_deckies UNION ALL
         SELECT 'attacker_commands', count(*) FROM decnet.attacker_commands UNION ALL
         SELECT 'bounties', count(*) FROM decnet.bounties UNION ALL
+        SELECT 'smtp_targets', count(*) FROM decnet.smtp_targets UNION ALL
         SELECT 'credentials', count(*) FROM decnet.credentials;
+END
+$fn$;
+
+-- ---- the privacy-safe gossip query -------------------------------------------
+
+-- Has any attacker targeted this victim domain? Aggregates only: no attacker,
+-- address or per-attacker detail. The argument is normalised like the logs
+-- (ACME.com, <x@acme.com> and RCPT TO:<x@acme.com> are the same); anything
+-- that is not a domain answers (false, 0, NULL, NULL).
+CREATE FUNCTION @extschema@.smtp_target_seen(domain text)
+RETURNS TABLE (seen boolean, count bigint, first_seen timestamptz, last_seen timestamptz)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    wanted text := decnet.normalize_smtp_domain(smtp_target_seen.domain);
+BEGIN
+    RETURN QUERY
+        SELECT coalesce(sum(t.count), 0) > 0, coalesce(sum(t.count), 0)::bigint, min(t.first_seen), max(t.last_seen)
+        FROM decnet.smtp_targets t
+        WHERE t.domain = wanted;
 END
 $fn$;

@@ -6,6 +6,7 @@ use pgrx::prelude::*;
 fn migrate() {
     Spi::run(include_str!("../migrations/V1__logs.sql")).expect("V1 migration applies");
     Spi::run(include_str!("../migrations/V2__attackers.sql")).expect("V2 migration applies");
+    Spi::run(include_str!("../migrations/V3__smtp_targets_and_roles.sql")).expect("V3 migration applies");
 }
 
 fn one<T: IntoDatum + FromDatum>(sql: &str) -> Option<T> {
@@ -296,5 +297,38 @@ fn nested_inserts_keep_their_own_deltas() {
     assert_eq!(one::<i64>("SELECT count(*) FROM decnet.logs"), Some(6));
     assert_eq!(one::<i64>("SELECT event_count FROM decnet.attackers WHERE ip = '7.7.7.7'"), Some(3));
     assert_eq!(one::<i64>("SELECT sum(event_count)::bigint FROM decnet.attackers"), Some(6));
+    assert_eq!(one::<i64>("SELECT count(*) FROM decnet.verify()"), Some(0));
+}
+
+// decnet-cases.md §3.6 and the recipient-count rule (docs/corrections.md)
+#[pg_test]
+fn smtp_targets_count_recipients_not_messages() {
+    migrate();
+    let ev = |evt: &str, sd: &str| format!(r#"('<134>1 2026-05-01T00:00:01+00:00 mail-relay-01 smtp_relay - {evt} [relay@55555 src="1.2.3.4" {sd}]')"#);
+    Spi::run(&format!(
+        "INSERT INTO decnet.logs (raw_line) VALUES {}, {}, {}, {}, {}",
+        ev("mail_from", r#"value="<spam@evil.com>""#),
+        ev("rcpt_to", r#"value="<bob@target.com>""#),
+        ev("rcpt_to", r#"value="<alice@other.com>""#),
+        ev("message_accepted", r#"mail_from="<spam@evil.com>" rcpt_to="<bob@target.com>,<alice@other.com>""#),
+        ev("rcpt_denied", r#"value="<Carol@TARGET.com>""#),
+    ))
+    .unwrap();
+    assert_eq!(one::<String>("SELECT string_agg(domain || '=' || count, ',' ORDER BY domain) FROM decnet.smtp_targets"), Some("other.com=1,target.com=2".into()));
+    // an ssh rcpt_to never counts; local parts are stored nowhere derived
+    Spi::run(r#"INSERT INTO decnet.logs (raw_line) VALUES ('<134>1 2026-05-01T00:00:02+00:00 d ssh - rcpt_to [relay@55555 src_ip="1.2.3.4" value="<x@wrong.com>"]')"#).unwrap();
+    assert_eq!(one::<i64>("SELECT count(*) FROM decnet.smtp_targets WHERE domain = 'wrong.com'"), Some(0));
+    assert_eq!(one::<i64>("SELECT count(*) FROM decnet.smtp_targets WHERE domain ~ '[@<>]'"), Some(0));
+    let seen = Spi::get_three::<bool, i64, bool>("SELECT seen, count, first_seen IS NOT NULL FROM decnet.smtp_target_seen('TARGET.com')").unwrap();
+    assert_eq!(seen, (Some(true), Some(2), Some(true)));
+    let seen = Spi::get_three::<bool, i64, bool>("SELECT seen, count, first_seen IS NULL FROM decnet.smtp_target_seen('<x@target.com>')").unwrap();
+    assert_eq!(seen, (Some(true), Some(2), Some(false)));
+    let unknown = Spi::get_three::<bool, i64, bool>("SELECT seen, count, first_seen IS NULL AND last_seen IS NULL FROM decnet.smtp_target_seen('never-targeted.org')").unwrap();
+    assert_eq!(unknown, (Some(false), Some(0), Some(true)));
+    for hostile in ["NULL", "''", "repeat('a', 10240)", "$$'; DROP TABLE decnet.smtp_targets; --$$", "'target.com'' OR 1=1 --'"] {
+        let r = Spi::get_two::<bool, i64>(&format!("SELECT seen, count FROM decnet.smtp_target_seen({hostile})")).unwrap();
+        assert_eq!(r, (Some(false), Some(0)), "{hostile}");
+    }
+    assert_eq!(one::<i64>("SELECT count(*) FROM decnet.smtp_targets"), Some(2));
     assert_eq!(one::<i64>("SELECT count(*) FROM decnet.verify()"), Some(0));
 }

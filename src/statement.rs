@@ -286,3 +286,36 @@ fn payload_key(payload: JsonB) -> Vec<u8> {
 fn commands_kept_per_end() -> i32 {
     COMMANDS_KEPT_PER_END as i32
 }
+
+#[pg_extern(volatile, parallel_unsafe)]
+fn statement_smtp_targets() -> TableIterator<
+    'static,
+    (
+        name!(attacker_ip, Inet),
+        name!(domain, String),
+        name!(recipients, i64),
+        name!(first_seen, Option<TimestampWithTimeZone>),
+        name!(last_seen, Option<TimestampWithTimeZone>),
+    ),
+> {
+    let rows: Vec<_> = TAKEN
+        .with_borrow_mut(|t| std::mem::take(&mut t.smtp_targets))
+        .into_iter()
+        .map(|((ip, domain), s)| (inet(ip), domain, s.recipients, ts(s.span.first), ts(s.span.last)))
+        .collect();
+    TableIterator::new(rows)
+}
+
+/// The victim domain of a recipient address (or a bare domain), as DECNET
+/// normalises it; NULL when there is none. Local parts are never returned.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn normalize_smtp_domain(address: &str) -> Option<String> {
+    decnet_core::smtp::normalize_smtp_domain(address)
+}
+
+/// The recipient domain one stored line adds to decnet.smtp_targets (for the recomputation).
+#[pg_extern(immutable, parallel_safe)]
+fn recipient_domain(service: Option<&str>, event_type: Option<&str>, fields: Option<JsonB>) -> Option<String> {
+    let value = fields.as_ref().and_then(|f| f.0.get("value")).and_then(|v| v.as_str());
+    decnet_core::smtp::recipient_domain(service?, event_type?, value)
+}

@@ -34,6 +34,15 @@ struct Expected {
     commands: Vec<(Option<i64>, i64, String)>,
     credentials: BTreeSet<(Option<String>, Option<String>, String, String)>,
     user_agents: BTreeSet<(String, Option<String>, Option<String>)>,
+    smtp: BTreeMap<String, i64>,
+}
+
+/// The tests' own reading of spec §D.4: domain of a recipient address.
+fn smtp_domain(v: &str) -> Option<String> {
+    let re = regex::Regex::new(r"<?[^\s<>@]+@([A-Za-z0-9.-]+\.[A-Za-z]{2,})>?").unwrap();
+    let d = re.captures(v.trim())?[1].to_lowercase().trim_matches('.').to_string();
+    let tld = d.rsplit('.').next()?.to_string();
+    (!d.is_empty() && !["invalid", "test", "localhost", "local", "example"].contains(&tld.as_str())).then_some(d)
 }
 
 #[test]
@@ -81,6 +90,12 @@ fn corpus_100k_profiles_match_an_independent_computation() {
         if let Some(b64) = line.fields.get("secret_b64") {
             let principal = line.fields.get("principal").or(line.fields.get("username")).filter(|p| !p.is_empty()).cloned().unwrap_or_default();
             e.credentials.insert((line.decky.clone(), line.service.clone(), b64.clone(), principal));
+        }
+        let smtp_service = matches!(line.service.as_deref(), Some("smtp" | "smtp_relay"));
+        if smtp_service && matches!(line.event_type.as_deref(), Some("rcpt_to" | "rcpt_denied")) {
+            if let Some(d) = line.fields.get("value").and_then(|v| smtp_domain(v)) {
+                *e.smtp.entry(d).or_default() += 1;
+            }
         }
         if let Some(h) = line.fields.get("headers") {
             if let Ok(serde_json::Value::Object(m)) = serde_json::from_str::<serde_json::Value>(h) {
@@ -135,6 +150,20 @@ fn corpus_100k_profiles_match_an_independent_computation() {
         assert_eq!(r.get::<_, i64>(11) as usize, e.user_agents.len(), "{ip} user-agent bounties");
     }
     assert!(traversals > 100 && with_commands > 50 && with_creds > 500, "{traversals} {with_commands} {with_creds}");
+    // recipients per (attacker, victim domain), counted here from rcpt_to/rcpt_denied lines
+    let expected_smtp: BTreeMap<(String, String), i64> =
+        exp.iter().flat_map(|(ip, e)| e.smtp.iter().map(move |(d, n)| ((ip.clone(), d.clone()), *n))).collect();
+    let got_smtp: BTreeMap<(String, String), i64> = c
+        .query("SELECT host(attacker_ip), domain, count FROM decnet.smtp_targets", &[])
+        .unwrap()
+        .iter()
+        .map(|r| ((r.get(0), r.get(1)), r.get(2)))
+        .collect();
+    assert!(expected_smtp.len() > 100, "{}", expected_smtp.len());
+    assert_eq!(got_smtp, expected_smtp);
+    let relay_domains = count(&mut c, "SELECT count(*) FROM decnet.smtp_targets t JOIN decnet.logs l ON l.attacker_ip = t.attacker_ip AND l.service = 'smtp_relay' AND l.event_type = 'rcpt_to'");
+    assert!(relay_domains > 0, "smtp_relay recipients count (DECNET ignores them)");
+
     // no attacker is keyed host:port and the prober never appears as a decky
     assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.attackers WHERE 'decnet-prober' = ANY (deckies) OR 'sniffer' = ANY (services)"), 0);
     assert!(count(&mut c, "SELECT count(*) FROM decnet.bounties") > 1_000);

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 pub const RAW_TABLE: &str = "public.bench_raw_logs";
 
 /// Empties decnet.logs and everything derived from it (the bench database is throwaway).
-const TRUNCATE_PIPELINE: &str = "TRUNCATE decnet.logs, decnet.bounties, decnet.attackers CASCADE";
+const TRUNCATE_PIPELINE: &str = "TRUNCATE decnet.logs, decnet.attackers, decnet.attacker_services, decnet.attacker_deckies, decnet.attacker_commands, decnet.bounties, decnet.credentials, decnet.smtp_targets";
 
 #[derive(Debug, Clone)]
 pub struct BenchResult {
@@ -106,4 +106,47 @@ fn read_vm_hwm(pid: i32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Latency of decnet.smtp_target_seen() over `rows` synthetic smtp_targets rows
+/// (10 attackers per domain), measured client-side over `queries` calls, plus
+/// the plan and execution time of the lookup it runs.
+pub fn gossip(client: &mut Client, rows: i64, queries: usize) -> Result<String, CliError> {
+    let db = |e| CliError::from_db("gossip bench", e);
+    client
+        .batch_execute(&format!(
+            "TRUNCATE decnet.smtp_targets;
+             INSERT INTO decnet.smtp_targets (attacker_ip, domain, count, first_seen, last_seen)
+             SELECT '10.0.0.0'::inet + (i % 10), 'victim' || (i / 10) || '.org', 1 + i % 7, now() - interval '1 day', now()
+             FROM generate_series(0, {rows} - 1) i;"
+        ))
+        .map_err(db)?;
+    client.batch_execute("VACUUM ANALYZE decnet.smtp_targets").map_err(db)?;
+    let stmt = client.prepare("SELECT seen, count FROM decnet.smtp_target_seen($1)").map_err(db)?;
+    let domains = rows / 10;
+    let start = Instant::now();
+    let mut hits = 0;
+    for i in 0..queries {
+        let domain = format!("<x@VICTIM{}.org>", (i as i64 * 7919) % (domains * 2)); // half of them unknown
+        let seen: bool = client.query_one(&stmt, &[&domain]).map_err(db)?.get(0);
+        hits += seen as usize;
+    }
+    let per_call = start.elapsed() / queries as u32;
+    let plan: Vec<String> = client
+        .query(
+            "EXPLAIN (ANALYZE, COSTS OFF, SUMMARY ON)
+             SELECT coalesce(sum(t.count), 0), min(t.first_seen), max(t.last_seen) FROM decnet.smtp_targets t WHERE t.domain = 'victim4242.org'",
+            &[],
+        )
+        .map_err(db)?
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect();
+    let scan = plan.iter().find(|l| l.contains("Scan")).map(|l| l.trim().to_string()).unwrap_or_default();
+    let exec = plan.iter().find(|l| l.starts_with("Execution Time")).cloned().unwrap_or_default();
+    client.batch_execute("TRUNCATE decnet.smtp_targets").map_err(db)?;
+    Ok(format!(
+        "smtp_target_seen over {rows} smtp_targets rows: {queries} calls, {hits} seen, {:.1} µs per call (client round trip)\n  lookup plan: {scan}; {exec}",
+        per_call.as_secs_f64() * 1e6
+    ))
 }

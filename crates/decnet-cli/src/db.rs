@@ -43,5 +43,7 @@ pub fn migrate(client: &mut Client) -> Result<Vec<String>, CliError> {
 
 /// Names of every embedded migration, in order (what a fresh install applies).
 pub fn known_migrations() -> Vec<String> {
-    migrations::runner().get_migrations().iter().map(|m| m.to_string()).collect()
+    let mut all = migrations::runner().get_migrations().clone();
+    all.sort_by_key(|m| m.version());
+    all.iter().map(|m| m.to_string()).collect()
 }

@@ -75,6 +75,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let (payload, lines) = bench::encode_corpus(&data);
             drop(data);
             println!("{}", bench::run(&mut client, &payload, lines)?.render());
+            println!("{}", bench::gossip(&mut client, 1_000_000, 2_000)?);
         }
     }
     Ok(())

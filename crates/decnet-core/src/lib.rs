@@ -7,6 +7,7 @@ pub mod copy_text;
 pub mod json;
 pub mod kinds;
 pub mod profile;
+pub mod smtp;
 pub mod syslog;
 pub mod timestamp;
 

@@ -133,6 +133,14 @@ pub struct StatementDelta {
     /// Keyed by (bounty_type, attacker_ip, bounty::payload_key(payload)), as decnet.bounties dedups.
     pub bounties: HashMap<(&'static str, Option<IpAddr>, [u8; 32]), BountyDelta>,
     pub credentials: HashMap<CredentialKey, CredentialDelta>,
+    /// Recipients per (attacker, victim domain).
+    pub smtp_targets: HashMap<(IpAddr, String), SmtpDelta>,
+}
+
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct SmtpDelta {
+    pub recipients: i64,
+    pub span: Span,
 }
 
 impl StatementDelta {
@@ -163,6 +171,15 @@ impl StatementDelta {
                 d.events += 1;
                 d.first_log_id = d.first_log_id.min(log_id);
                 d.span.add(p.ts);
+            }
+            if let Some(domain) = p
+                .service
+                .zip(p.event_type)
+                .and_then(|(service, event_type)| crate::smtp::recipient_domain(service, event_type, p.field("value")))
+            {
+                let t = self.smtp_targets.entry((ip, domain)).or_default();
+                t.recipients += 1;
+                t.span.add(p.ts);
             }
             if let Some(command) = command_text(p.event_type, |k| p.field(k)) {
                 a.commands += 1;
@@ -302,6 +319,22 @@ mod tests {
         // http_useragent + http_quirks, each seen twice, first at line 2
         assert_eq!(d.bounties.len(), 2);
         assert!(d.bounties.values().all(|b| b.seen == 2 && b.first_log_id == 2));
+    }
+
+    #[test]
+    fn smtp_recipients_are_counted_once() {
+        let ev = |evt: &str, sd: &str| format!(r#"<134>1 2026-05-01T00:00:01+00:00 mail-relay-01 smtp_relay - {evt} [relay@55555 src="9.9.9.9" {sd}]"#);
+        let lines = [
+            ev("rcpt_to", r#"value="<a@one.com>""#),
+            ev("rcpt_to", r#"value="<B@ONE.com>""#),
+            ev("rcpt_to", r#"value="<c@two.com>""#),
+            ev("message_accepted", r#"mail_from="<x@evil.com>" rcpt_to="<a@one.com>,<B@ONE.com>,<c@two.com>""#),
+        ];
+        let d = delta(&lines.iter().map(String::as_str).collect::<Vec<_>>());
+        let ip: IpAddr = "9.9.9.9".parse().unwrap();
+        assert_eq!(d.smtp_targets[&(ip, "one.com".to_string())].recipients, 2);
+        assert_eq!(d.smtp_targets[&(ip, "two.com".to_string())].recipients, 1);
+        assert_eq!(d.smtp_targets.len(), 2);
     }
 
     #[test]

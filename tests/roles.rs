@@ -1,0 +1,115 @@
+//! The three roles, logged in as real users: what each can do, and what it
+//! cannot (SQLSTATE 42501). Plus search_path hijack attempts.
+
+use decnet_it::*;
+use postgres::error::SqlState;
+use postgres::Client;
+
+const LINE: &str = "<134>1 2026-05-01T00:00:01+00:00 mail-relay-01 smtp - rcpt_denied [relay@55555 src=\"91.92.240.7\" value=\"<Bob@ACME.com>\"]";
+
+/// Users are named after their database: tests in parallel never share one.
+fn login(db: &str, who: &str) -> Client {
+    connect(&dsn_for(db).replace("user=postgres", &format!("user={db}_{who}")))
+}
+
+fn denied(c: &mut Client, sql: &str) {
+    let err = c.batch_execute(sql).expect_err(sql);
+    assert_eq!(err.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE), "{sql}: {err}");
+}
+
+fn setup(db: &str) -> Client {
+    let mut admin = migrated_db(db);
+    for (who, role) in [("ingest", "decnet_ingest"), ("analyst", "decnet_analyst"), ("gossip", "decnet_gossip"), ("mallory", "")] {
+        let user = format!("{db}_{who}");
+        admin.batch_execute(&format!("DROP ROLE IF EXISTS {user}")).unwrap();
+        let member = if role.is_empty() { String::new() } else { format!(" IN ROLE {role}") };
+        admin.batch_execute(&format!("CREATE ROLE {user} LOGIN{member}")).unwrap();
+    }
+    admin
+}
+
+#[test]
+fn each_role_can_do_its_job_and_nothing_else() {
+    let mut admin = setup("it_roles");
+    // ingest: COPY and INSERT, through the real loader; reads nothing
+    let mut ingest = login("it_roles", "ingest");
+    ingest_bytes(&mut ingest, format!("{LINE}\n").as_bytes());
+    ingest.execute("INSERT INTO decnet.logs (raw_line) VALUES ($1)", &[&LINE]).unwrap();
+    assert_eq!(count(&mut admin, "SELECT count FROM decnet.smtp_targets WHERE domain = 'acme.com'"), 2);
+    for sql in ["SELECT * FROM decnet.logs", "SELECT * FROM decnet.attackers", "SELECT * FROM decnet.smtp_targets",
+        "UPDATE decnet.attackers SET event_count = 0", "SELECT * FROM decnet.smtp_target_seen('acme.com')",
+        "SELECT decnet.parse_log('x')", "SELECT * FROM decnet.rebuild()"] {
+        denied(&mut ingest, sql);
+    }
+
+    // analyst: reads everything derived (and the lines), changes nothing
+    let mut analyst = login("it_roles", "analyst");
+    assert_eq!(count(&mut analyst, "SELECT count(*) FROM decnet.attackers"), 1);
+    assert_eq!(count(&mut analyst, "SELECT count(*) FROM decnet.logs"), 2);
+    assert_eq!(count(&mut analyst, "SELECT count(*) FROM decnet.service_buckets"), 1);
+    assert_eq!(count(&mut analyst, "SELECT count(*) FROM decnet.verify()"), 0);
+    for sql in ["INSERT INTO decnet.logs (raw_line) VALUES ('x')", "UPDATE decnet.attackers SET event_count = 0",
+        "DELETE FROM decnet.smtp_targets", "TRUNCATE decnet.bounties", "SELECT * FROM decnet.rebuild()",
+        "CREATE TABLE decnet.mine (x int)"] {
+        denied(&mut analyst, sql);
+    }
+
+    // gossip: the aggregate answer and nothing else
+    let mut gossip = login("it_roles", "gossip");
+    let r = gossip.query_one("SELECT seen, count FROM decnet.smtp_target_seen('ACME.com')", &[]).unwrap();
+    assert_eq!((r.get::<_, bool>(0), r.get::<_, i64>(1)), (true, 2));
+    let r = gossip.query_one("SELECT seen, count, first_seen IS NULL FROM decnet.smtp_target_seen('nobody.org')", &[]).unwrap();
+    assert_eq!((r.get::<_, bool>(0), r.get::<_, i64>(1), r.get::<_, bool>(2)), (false, 0, true));
+    for sql in ["SELECT * FROM decnet.smtp_targets", "SELECT * FROM decnet.attackers", "SELECT * FROM decnet.logs",
+        "SELECT * FROM decnet.credentials", "SELECT * FROM decnet.service_buckets", "SELECT decnet.normalize_smtp_domain('a@b.com')",
+        "SELECT * FROM decnet.verify()", "INSERT INTO decnet.logs (raw_line) VALUES ('x')"] {
+        denied(&mut gossip, sql);
+    }
+    // the answer carries no attacker detail: exactly these four columns
+    let cols: Vec<String> = gossip
+        .prepare("SELECT * FROM decnet.smtp_target_seen('acme.com')")
+        .unwrap()
+        .columns()
+        .iter()
+        .map(|c| c.name().to_string())
+        .collect();
+    assert_eq!(cols, ["seen", "count", "first_seen", "last_seen"]);
+}
+
+#[test]
+fn shadowing_functions_and_operators_cannot_hijack_decnet() {
+    let mut admin = setup("it_hijack");
+    admin.batch_execute("GRANT CREATE ON SCHEMA public TO it_hijack_mallory, it_hijack_gossip").unwrap();
+    admin.execute("INSERT INTO decnet.logs (raw_line) VALUES ($1)", &[&LINE]).unwrap();
+
+    let mut mallory = login("it_hijack", "mallory");
+    mallory
+        .batch_execute(
+            "CREATE FUNCTION public.normalize_smtp_domain(text) RETURNS text LANGUAGE sql AS $$ SELECT 'acme.com' $$;
+             CREATE FUNCTION public.sum(bigint) RETURNS bigint LANGUAGE sql AS $$ SELECT 999::bigint $$;
+             CREATE FUNCTION public.coalesce_hack(bigint, bigint) RETURNS bigint LANGUAGE sql AS $$ SELECT 999::bigint $$;
+             CREATE FUNCTION public.texteq_evil(text, text) RETURNS boolean LANGUAGE sql AS $$ SELECT true $$;
+             CREATE OPERATOR public.= (LEFTARG = text, RIGHTARG = text, FUNCTION = public.texteq_evil);",
+        )
+        .unwrap();
+    // the gossip user walks into a session whose search_path prefers the attacker's objects
+    let mut gossip = login("it_hijack", "gossip");
+    gossip
+        .batch_execute(
+            "SET search_path = public, pg_temp, pg_catalog;
+             CREATE TEMP TABLE smtp_targets (attacker_ip inet, domain text, count bigint, first_seen timestamptz, last_seen timestamptz);
+             INSERT INTO smtp_targets VALUES ('6.6.6.6', 'evil.org', 666, now(), now());",
+        )
+        .unwrap();
+    for (domain, seen, n) in [("ACME.com", true, 1), ("evil.org", false, 0), ("nobody.org", false, 0)] {
+        let r = gossip.query_one("SELECT seen, count FROM decnet.smtp_target_seen($1)", &[&domain]).unwrap();
+        assert_eq!((r.get::<_, bool>(0), r.get::<_, i64>(1)), (seen, n), "{domain}");
+    }
+    // every SECURITY DEFINER function pins search_path, with pg_temp last
+    assert_eq!(
+        count(&mut admin, "SELECT count(*) FROM pg_proc WHERE pronamespace = 'decnet'::regnamespace AND prosecdef
+                           AND NOT coalesce(proconfig, '{}') @> ARRAY['search_path=pg_catalog, pg_temp']"),
+        0
+    );
+    assert!(count(&mut admin, "SELECT count(*) FROM pg_proc WHERE pronamespace = 'decnet'::regnamespace AND prosecdef") >= 4);
+}
