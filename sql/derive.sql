@@ -1,9 +1,10 @@
--- Derivation code: the per-row rules shared by the ingest trigger and the
--- recomputation views, the statement-level trigger that maintains the derived
--- tables, and rebuild()/verify(). The tables themselves are created by the
+-- Derivation code: the statement-level trigger that merges each statement's
+-- delta into the derived tables, rebuild()/verify(), the gossip query, and two
+-- small helpers of the recomputation views. The per-line rules themselves are
+-- Rust (decnet-core), exposed as functions. The tables are created by the
 -- migrations; plpgsql binds to them at run time.
 
--- ---- per-row rules (pure) ----------------------------------------------------
+-- ---- helpers -----------------------------------------------------------------
 
 -- Fingerprint bounties rolled up into attackers.fingerprints (the first N by time).
 CREATE FUNCTION @extschema@.fingerprints_kept() RETURNS integer
