@@ -60,3 +60,9 @@ COMMENT ON FUNCTION @extschema@.recipient_domain(text, text, jsonb) IS
 'Domain one stored line adds to decnet.smtp_targets: the value of an smtp/smtp_relay rcpt_to or rcpt_denied; NULL otherwise.';
 COMMENT ON FUNCTION @extschema@.smtp_target_seen(text) IS
 'Privacy-safe gossip query: (seen, count of recipients, first_seen, last_seen) over all attackers for a victim domain; (false, 0, NULL, NULL) when unknown or not a domain. Reveals no attacker detail.';
+
+COMMENT ON FUNCTION @extschema@.kd_simhash(text, text) IS
+'Digraph keystroke SimHash (spec H.4/H.5, bit-exact with DECNET) of the input events of a sessrec JSONL shard, optionally of one sid; 8 bytes big-endian, NULL below 8 digraphs or 20 samples. Malformed lines are skipped.';
+COMMENT ON FUNCTION @extschema@.kd_hamming(bytea, bytea) IS
+'Hamming distance between two 8-byte keystroke SimHashes (SQLSTATE 22023 for other lengths).';
+COMMENT ON FUNCTION @extschema@.kd_centroid_final(bytea[]) IS 'Internal: final function of the kd_centroid aggregate.';

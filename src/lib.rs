@@ -8,6 +8,7 @@ use pgrx::prelude::*;
 mod functions;
 mod gucs;
 mod ingest;
+mod keystroke;
 mod statement;
 
 ::pgrx::pg_module_magic!(name, version);

@@ -332,3 +332,26 @@ fn smtp_targets_count_recipients_not_messages() {
     assert_eq!(one::<i64>("SELECT count(*) FROM decnet.smtp_targets"), Some(2));
     assert_eq!(one::<i64>("SELECT count(*) FROM decnet.verify()"), Some(0));
 }
+
+// decnet-cases.md §7.1-7.2 through SQL
+#[pg_test]
+fn keystroke_simhash_sql() {
+    let phrase = "ls -la /etc; cat /etc/passwd; whoami; uname -a; netstat -tlnp\r";
+    let shard: String = std::iter::once("{\"sid\":\"s1\",\"hdr\":{\"version\":2}}\n".to_string())
+        .chain(phrase.chars().enumerate().map(|(i, c)| {
+            format!("{{\"sid\":\"s1\",\"t\":{:.6},\"ch\":\"i\",\"d\":{}}}\n", i as f64 * 0.12, serde_json::to_string(&c.to_string()).unwrap())
+        }))
+        .chain(std::iter::once("garbage line\n".to_string()))
+        .collect();
+    let hex = Spi::get_one_with_args::<String>("SELECT encode(decnet.kd_simhash($1), 'hex')", &[shard.as_str().into()]).unwrap();
+    assert_eq!(hex, Some("73d5f08d818991dc".into()));
+    assert_eq!(Spi::get_one_with_args::<String>("SELECT encode(decnet.kd_simhash($1, 'other-sid'), 'hex')", &[shard.as_str().into()]).unwrap(), None);
+    assert_eq!(one::<i32>("SELECT decnet.kd_hamming('\\x0f9c0f892402ce45', '\\x0f9c0f892402ce44')"), Some(1));
+    assert_eq!(one::<String>("SELECT encode(decnet.kd_centroid(h), 'hex') FROM (VALUES ('\\x0000000000000006'::bytea), ('\\x0000000000000003'), ('\\x0000000000000002'), (NULL)) v(h)"), Some("0000000000000002".into()));
+    assert_eq!(one::<String>("SELECT encode(decnet.kd_centroid(h), 'hex') FROM (SELECT NULL::bytea WHERE false) v(h)"), None);
+}
+
+#[pg_test(error = "the first argument must be an 8-byte keystroke SimHash, got 2 bytes")]
+fn kd_hamming_rejects_wrong_lengths() {
+    Spi::run("SELECT decnet.kd_hamming('\\x0102', '\\x0102030405060708')").unwrap();
+}

@@ -5,6 +5,7 @@ pub mod addr;
 pub mod bounty;
 pub mod copy_text;
 pub mod json;
+pub mod keystroke;
 pub mod kinds;
 pub mod profile;
 pub mod smtp;

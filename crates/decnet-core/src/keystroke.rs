@@ -1,0 +1,225 @@
+//! Keystroke dynamics: the digraph SimHash of a recorded session (spec §H.2,
+//! §H.4, §H.5), bit-exact with DECNET's `motor.digraph_simhash`.
+
+use md5::{Digest, Md5};
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// Flights longer than this (seconds) are thinking, not typing.
+pub const IKI_THINK_MAX_S: f64 = 1.5;
+pub const MIN_DIGRAPHS: usize = 8;
+pub const MIN_SAMPLES: usize = 20;
+const BUCKET_EDGES: [f64; 6] = [0.03, 0.06, 0.12, 0.25, 0.5, 1.0];
+
+/// One event of a session recording: seconds since the start, channel `i`/`o`, data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub t: f64,
+    pub input: bool,
+    pub data: String,
+}
+
+/// Reads a sessrec JSONL shard (§H.2): the header and every malformed line are
+/// skipped (and counted); `r` (resize) events are dropped. Only events of
+/// `sid` are kept when it is given.
+pub fn parse_shard(text: &str, sid: Option<&str>) -> (Vec<Event>, usize) {
+    let mut events = Vec::new();
+    let mut skipped = 0;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        match parse_event(line, sid) {
+            Some(Some(e)) => events.push(e),
+            Some(None) => {}
+            None => skipped += 1,
+        }
+    }
+    (events, skipped)
+}
+
+/// `None`: malformed; `Some(None)`: well-formed but not an input/output event of this session.
+fn parse_event(line: &str, sid: Option<&str>) -> Option<Option<Event>> {
+    let v: Value = serde_json::from_str(line).ok()?;
+    let obj = v.as_object()?;
+    if obj.contains_key("hdr") {
+        return Some(None);
+    }
+    if let Some(want) = sid {
+        if obj.get("sid").and_then(Value::as_str) != Some(want) {
+            return Some(None);
+        }
+    }
+    let t = obj.get("t")?.as_f64()?;
+    let input = match obj.get("ch")?.as_str()? {
+        "i" => true,
+        "o" => false,
+        "r" => return Some(None),
+        _ => return None,
+    };
+    let data = match obj.get("d") {
+        None => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(_) => return None,
+    };
+    Some(Some(Event { t, input, data }))
+}
+
+/// MD5-based 64-bit SimHash of weighted tokens; ties and empty input give 0 bits.
+pub fn simhash64<'a>(tokens: impl IntoIterator<Item = (&'a str, i64)>) -> u64 {
+    let mut bits = [0i64; 64];
+    for (tok, w) in tokens {
+        if w <= 0 {
+            continue;
+        }
+        let digest = Md5::digest(tok.as_bytes());
+        let h = u64::from_be_bytes(digest[..8].try_into().expect("md5 has 16 bytes"));
+        for (i, b) in bits.iter_mut().enumerate() {
+            if (h >> i) & 1 == 1 {
+                *b += w;
+            } else {
+                *b -= w;
+            }
+        }
+    }
+    bits.iter().enumerate().fold(0u64, |acc, (i, &b)| if b > 0 { acc | (1 << i) } else { acc })
+}
+
+pub fn hamming64(a: u64, b: u64) -> u32 {
+    (a ^ b).count_ones()
+}
+
+/// Strict per-bit majority of a set of SimHashes (ties give 0); `None` for none.
+pub fn centroid(hashes: &[u64]) -> Option<u64> {
+    if hashes.is_empty() {
+        return None;
+    }
+    let n = hashes.len();
+    Some((0..64).fold(0u64, |acc, i| {
+        let set = hashes.iter().filter(|&&h| (h >> i) & 1 == 1).count();
+        if set * 2 > n { acc | (1 << i) } else { acc }
+    }))
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+}
+
+fn bucket(s: f64) -> usize {
+    BUCKET_EDGES.iter().position(|&e| s < e).unwrap_or(BUCKET_EDGES.len())
+}
+
+/// The digraph SimHash of a session's input events and its confidence, or
+/// `None` below 8 distinct digraphs or 20 flight samples (§H.4).
+pub fn digraph_simhash(events: &[Event]) -> Option<(u64, f64)> {
+    let mut flights: HashMap<String, Vec<f64>> = HashMap::new();
+    let mut prev: Option<(f64, char)> = None;
+    for e in events.iter().filter(|e| e.input) {
+        let mut chars = e.data.chars();
+        let (Some(c), None) = (chars.next(), chars.next()) else {
+            prev = None; // a paste, an escape sequence or an empty event breaks the chain
+            continue;
+        };
+        if let Some((pt, pc)) = prev {
+            let dt = e.t - pt;
+            if 0.0 < dt && dt <= IKI_THINK_MAX_S {
+                flights.entry(format!("{pc}{c}")).or_default().push(dt);
+            }
+        }
+        prev = Some((e.t, c));
+    }
+    let samples: usize = flights.values().map(Vec::len).sum();
+    if flights.len() < MIN_DIGRAPHS || samples < MIN_SAMPLES {
+        return None;
+    }
+    let tokens: Vec<(String, i64)> = flights
+        .iter_mut()
+        .map(|(digraph, dts)| {
+            let n = dts.len() as i64;
+            (format!("{digraph}:{}", bucket(median(dts))), n)
+        })
+        .collect();
+    let confidence = (0.40 + 0.05 * flights.len() as f64).min(0.95);
+    Some((simhash64(tokens.iter().map(|(t, w)| (t.as_str(), *w))), confidence))
+}
+
+#[cfg(test)]
+mod tests {
+    //! Golden values of spec §H.4/§H.5 and decnet-cases.md §7.1–7.2.
+    use super::*;
+
+    #[test]
+    fn simhash_golden_values() {
+        assert_eq!(simhash64([("th", 3), ("he", 2), ("er", 1)]), 0x0f9c0f892402ce45);
+        assert_eq!(simhash64([("a", 1)]), 0x0cc175b9c0f1b6a8);
+        assert_eq!(simhash64([("x", 1), ("y", 2), ("z", 5)]), 0xfbade9e36a3f36d3);
+        assert_eq!(simhash64(std::iter::empty()), 0);
+        assert_eq!(simhash64([("a", 0), ("b", -3)]), 0);
+    }
+
+    /// One char per event from t = 0, each `dt` after the previous (t accumulates: t += dt).
+    fn typed(phrase: &str, dt: f64) -> Vec<Event> {
+        let mut t = 0.0;
+        phrase
+            .chars()
+            .map(|c| {
+                let e = Event { t, input: true, data: c.to_string() };
+                t += dt;
+                e
+            })
+            .collect()
+    }
+
+    const PHRASE: &str = "ls -la /etc; cat /etc/passwd; whoami; uname -a; netstat -tlnp\r";
+
+    #[test]
+    fn digraph_simhash_golden_values() {
+        for (dt, want) in [(0.05, 0x79cee850589fb992u64), (0.12, 0xf9d670bc8189924c), (0.45, 0xd7ff8d5f23619c6d)] {
+            let (h, conf) = digraph_simhash(&typed(PHRASE, dt)).expect("enough digraphs");
+            assert_eq!(h, want, "dt {dt}: {h:016x}");
+            assert_eq!(conf, 0.95);
+        }
+    }
+
+    #[test]
+    fn shard_times_rounded_to_microseconds_change_the_bucket() {
+        // sessrec writes t with %.6f: the same phrase at 0.12 s lands differently (§H.4)
+        let text: String = PHRASE
+            .chars()
+            .enumerate()
+            .map(|(i, c)| format!("{{\"sid\":\"s1\",\"t\":{:.6},\"ch\":\"i\",\"d\":{}}}\n", i as f64 * 0.12, serde_json::to_string(&c.to_string()).unwrap()))
+            .collect();
+        let (events, skipped) = parse_shard(&text, Some("s1"));
+        assert_eq!((events.len(), skipped), (PHRASE.chars().count(), 0));
+        assert_eq!(digraph_simhash(&events).unwrap().0, 0x73d5f08d818991dc);
+    }
+
+    #[test]
+    fn thresholds_and_chain_breaks() {
+        assert_eq!(digraph_simhash(&typed("abcdefg", 0.1)), None); // 6 digraphs
+        let short = typed("abcdefghij", 0.1); // 9 digraphs but 9 samples
+        assert_eq!(digraph_simhash(&short), None);
+        // flights over 1.5 s or of 0 s are dropped, but still move the chain on
+        let mut slow = typed(PHRASE, 2.0);
+        assert_eq!(digraph_simhash(&slow), None);
+        slow.insert(3, Event { t: 5.0, input: true, data: "paste".into() });
+        assert_eq!(digraph_simhash(&slow), None);
+    }
+
+    #[test]
+    fn shard_parsing_skips_and_counts_bad_lines() {
+        let text = "{\"sid\":\"s\",\"hdr\":{\"version\":2}}\n{\"sid\":\"s\",\"t\":0.5,\"ch\":\"i\",\"d\":\"l\"}\nnot json\n{\"sid\":\"s\",\"t\":\"x\",\"ch\":\"i\"}\n{\"sid\":\"s\",\"t\":1,\"ch\":\"r\",\"d\":\"80x24\"}\n{\"sid\":\"other\",\"t\":1,\"ch\":\"i\",\"d\":\"x\"}\n{\"sid\":\"s\",\"t\":1.0,\"ch\":\"o\"}\n";
+        let (events, skipped) = parse_shard(text, Some("s"));
+        assert_eq!(skipped, 2);
+        assert_eq!(events, vec![Event { t: 0.5, input: true, data: "l".into() }, Event { t: 1.0, input: false, data: String::new() }]);
+    }
+
+    #[test]
+    fn hamming_and_centroid() {
+        assert_eq!(hamming64(0, u64::MAX), 64);
+        assert_eq!(hamming64(0b1011, 0b0001), 2);
+        assert_eq!(centroid(&[]), None);
+        assert_eq!(centroid(&[0b110, 0b011, 0b010]), Some(0b010));
+        assert_eq!(centroid(&[0b1, 0b0]), Some(0)); // a tie is 0
+        assert_eq!(centroid(&[0xdead_beef]), Some(0xdead_beef));
+    }
+}
