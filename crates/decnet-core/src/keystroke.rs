@@ -214,6 +214,42 @@ mod tests {
     }
 
     #[test]
+    fn cases_7_1_similarity_properties() {
+        let base: Vec<(String, i64)> = (0..40).map(|i| (format!("dg{i}"), (i % 5) + 1)).collect();
+        let h = |v: &[(String, i64)]| simhash64(v.iter().map(|(t, w)| (t.as_str(), *w)));
+        assert_eq!(hamming64(h(&base), h(&base.clone())), 0);
+        let mut more = base.clone();
+        more.push(("NEW_PAIR".into(), 1));
+        assert!(hamming64(h(&base), h(&more)) <= 8);
+        let a: Vec<(String, i64)> = (0..30).map(|i| (format!("a{i}"), 2)).collect();
+        let b: Vec<(String, i64)> = (0..30).map(|i| (format!("b{i}"), 2)).collect();
+        assert!(hamming64(h(&a), h(&b)) >= 20);
+    }
+
+    #[test]
+    fn cases_3_7_sessions() {
+        let same = digraph_simhash(&typed(PHRASE, 0.12)).unwrap().0;
+        assert_eq!(hamming64(same, digraph_simhash(&typed(PHRASE, 0.12)).unwrap().0), 0);
+        let fast = digraph_simhash(&typed(PHRASE, 0.05)).unwrap().0;
+        let slow = digraph_simhash(&typed(PHRASE, 0.45)).unwrap().0;
+        assert!(hamming64(fast, slow) > 0);
+        let pasted: Vec<Event> = (0..10).map(|i| Event { t: i as f64, input: true, data: "sudo apt-get update".into() }).collect();
+        assert_eq!(digraph_simhash(&pasted), None);
+        assert_eq!(digraph_simhash(&typed("ls\r", 0.1)), None);
+        let (conf_ok, conf) = (digraph_simhash(&typed(PHRASE, 0.12)).unwrap().1, 0.95);
+        assert!(conf_ok > 0.0 && conf_ok <= conf);
+    }
+
+    #[test]
+    fn cases_7_2_centroid() {
+        let ones = u64::MAX;
+        assert_eq!(centroid(&[0xDEAD_BEEF_CAFE_F00D]), Some(0xDEAD_BEEF_CAFE_F00D));
+        assert_eq!(centroid(&[ones, ones, 0]), Some(ones));
+        assert_eq!(centroid(&[ones, 0]), Some(0));
+        assert_eq!(u64::from_be_bytes(0xDEAD_BEEF_CAFE_F00Du64.to_be_bytes()), 0xDEAD_BEEF_CAFE_F00D);
+    }
+
+    #[test]
     fn hamming_and_centroid() {
         assert_eq!(hamming64(0, u64::MAX), 64);
         assert_eq!(hamming64(0b1011, 0b0001), 2);
