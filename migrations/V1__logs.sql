@@ -32,7 +32,7 @@ COMMENT ON COLUMN decnet.logs.raw_bytes IS
 COMMENT ON COLUMN decnet.logs.ts IS 'Event time in UTC (offsets applied; a naive timestamp is UTC). NULL if unparseable.';
 COMMENT ON COLUMN decnet.logs.attacker_ip IS 'Attacker address without port; from the first usable IP field, else from the message.';
 COMMENT ON COLUMN decnet.logs.parse_status IS 'ok: fully parsed; partial: parsed with flags (see parse_reason); unparsed: not RFC 5424, raw_line only.';
-COMMENT ON COLUMN decnet.logs.parse_reason IS 'Comma-separated flag codes: empty, not_syslog, unsupported_version, truncated_header, bad_pri, nil_timestamp, bad_timestamp, nil_hostname, nil_appname, missing_sd, bad_sd, unterminated_sd, bad_ip_field, oversized, lossy_text.';
+COMMENT ON COLUMN decnet.logs.parse_reason IS 'Comma-separated flag codes: empty, not_syslog, unsupported_version, truncated_header, bad_pri, nil_timestamp, bad_timestamp, nil_hostname, nil_appname, missing_sd, bad_sd, unterminated_sd, bad_ip_field, oversized, lossy_text, profile_error.';
 
 CREATE TRIGGER logs_parse
     BEFORE INSERT ON decnet.logs

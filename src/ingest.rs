@@ -90,9 +90,11 @@ fn logs_parse_trigger<'a>(
             if has_raw_bytes {
                 p.flag(Flag::LossyText);
             }
-            push_parsed(&cols, &mut p, &mut values);
             let log_id = cols.id.and_then(|a| tuple.get_by_index::<i64>(a).ok().flatten()).unwrap_or(0);
-            crate::statement::record(log_id, &p);
+            if !crate::statement::record(log_id, &p) {
+                p.flag(Flag::ProfileError);
+            }
+            push_parsed(&cols, &mut p, &mut values);
             values.push((status_attno, text_datum(p.status().as_str())));
             set(&mut values, cols.parse_reason, p.reason().as_deref().and_then(text_datum));
         }

@@ -64,15 +64,19 @@ fn with_config<R>(f: impl FnOnce(&Config) -> R) -> R {
     })
 }
 
-/// Called by the row trigger for every stored line.
-pub fn record(log_id: i64, line: &ParsedLine<'_>) {
+/// Called by the row trigger for every stored line. Returns false if the
+/// (pure Rust) grouping panicked: the line is still stored, and flagged.
+pub fn record(log_id: i64, line: &ParsedLine<'_>) -> bool {
     with_config(|cfg| {
         with_live_frames(|frames| {
             if frames.is_empty() {
                 push_frame(frames); // statement triggers disabled: still account for the row
             }
             let top = frames.last_mut().expect("non-empty");
-            top.delta.add(log_id, line, cfg, COMMANDS_KEPT_PER_END);
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                top.delta.add(log_id, line, cfg, COMMANDS_KEPT_PER_END)
+            }))
+            .is_ok()
         })
     })
 }

@@ -38,7 +38,7 @@ fn bad_connection_strings_give_one_line_with_a_hint() {
 #[test]
 fn ingest_before_migrate_says_so() {
     fresh_db("it_cli_unmigrated");
-    let tmp = std::env::temp_dir().join("decnet-it-one-line.log");
+    let tmp = scratch_file("one-line.log");
     std::fs::write(&tmp, "<134>1 2026-05-01T00:00:00+00:00 d s - e -\n").unwrap();
     let out = decnet(&["ingest", "--quiet", tmp.to_str().unwrap()], Some(&dsn_for("it_cli_unmigrated")));
     let err = assert_one_line_error(&out, "does not exist [SQLSTATE");

@@ -56,6 +56,13 @@ pub fn corpus(n: usize, seed: u64) -> PathBuf {
     out
 }
 
+/// A file path of this test run under target/ (never a shared /tmp path another user may own).
+pub fn scratch_file(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/it-tmp");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(format!("{}-{name}", std::process::id()))
+}
+
 /// Lines of a file as the loader must see them: split at `\n`, no trailing empty line.
 pub fn file_lines(data: &[u8]) -> Vec<&[u8]> {
     let mut lines: Vec<&[u8]> = data.split(|&b| b == b'\n').collect();

@@ -58,6 +58,9 @@ pub enum Flag {
     Oversized,
     /// Set by the loader/trigger, not the parser: the text is a lossy copy of bytes kept elsewhere.
     LossyText,
+    /// Set by the ingest trigger: deriving the profile delta of this line failed (a bug);
+    /// the line is stored, and decnet.verify()/rebuild() repair the derived tables.
+    ProfileError,
 }
 
 impl Flag {
@@ -78,6 +81,7 @@ impl Flag {
             Flag::BadIpField => "bad_ip_field",
             Flag::Oversized => "oversized",
             Flag::LossyText => "lossy_text",
+            Flag::ProfileError => "profile_error",
         }
     }
 
