@@ -341,3 +341,49 @@ fn a_8_examples() {
     let p = parse_line(r#"<132>1 2026-05-01T03:31:40.220981+00:00 mail-relay-01 smtp - rcpt_denied [relay@55555 src="91.92.240.7" value="<Bob@ACME.com>"]"#);
     assert_eq!((p.pri, ip(&p).as_deref()), (Some(132), Some("91.92.240.7")));
 }
+
+/// Deterministic mutation smoke test: mangled versions of real line shapes never
+/// panic the parser or the per-statement grouping (a panic would abort a COPY).
+#[test]
+fn mutated_lines_never_panic() {
+    use crate::bounty::Config;
+    use crate::profile::StatementDelta;
+    let seeds = [
+        DOUBLE_WRAPPED,
+        r#"<134>1 2026-05-01T03:20:11.774125+00:00 decky-05 http - request [relay@55555 method="GET" path="/.env" remote_addr="[2001:db8::1]:443" headers="{\"User-Agent\": \"sqlmap/1.7.11\", \"X-Forwarded-For\": \"127.0.0.1\"}" body=""]"#,
+        r#"<134>1 2026-05-01T03:14:07.512334+00:00 decky-03 auth-helper - auth_attempt [relay@55555 username="root" principal="root" secret_printable="hunter2" secret_b64="aHVudGVyMg==" src_ip="45.83.12.9"]"#,
+        r#"<134>1 2026-05-01T03:52:17.550231+00:00 decnet-prober prober - icmp_fingerprint [relay@55555 target_ip="77.91.68.15" icmp_fp_hash="aabb" icmp_port_unreach="1"] HASSH"#,
+        r#"<132>1 2026-05-01T03:31:40.220981+00:00 mail-relay-01 smtp_relay - rcpt_to [relay@55555 src="91.92.240.7" value="<Bob@ACME.com>"]"#,
+        "<38>1 2026-04-27T03:08:45+00:00 dmz-gateway sshd 940 - - Connection from 157.66.144.16 port 42772 on 10.0.0.2 port 22",
+    ];
+    let specials = ['"', '\\', ']', '[', '=', ' ', '<', '>', '@', ':', '\u{0}', '\u{fffd}', 'é', '\n', '\t', '-', '{', '}'];
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut delta = StatementDelta::default();
+    let cfg = Config::with_trusted_proxies("10.0.0.0/8, bogus, ::1");
+    for i in 0..20_000 {
+        let mut chars: Vec<char> = seeds[i % seeds.len()].chars().collect();
+        for _ in 0..(1 + next() % 6) {
+            let at = (next() as usize) % (chars.len() + 1);
+            match next() % 4 {
+                0 => chars.insert(at, specials[(next() as usize) % specials.len()]),
+                1 if at < chars.len() => {
+                    chars.remove(at);
+                }
+                2 => chars.truncate(at),
+                _ if at < chars.len() => chars[at] = specials[(next() as usize) % specials.len()],
+                _ => {}
+            }
+        }
+        let line: String = chars.into_iter().collect();
+        let parsed = parse_line(&line);
+        let _ = parsed.fields_json();
+        delta.add(i as i64, &parsed, &cfg, 50);
+    }
+    assert_eq!(delta.rows, 20_000);
+}
