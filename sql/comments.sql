@@ -66,3 +66,14 @@ COMMENT ON FUNCTION @extschema@.kd_simhash(text, text) IS
 COMMENT ON FUNCTION @extschema@.kd_hamming(bytea, bytea) IS
 'Hamming distance between two 8-byte keystroke SimHashes (SQLSTATE 22023 for other lengths).';
 COMMENT ON FUNCTION @extschema@.kd_centroid_final(bytea[]) IS 'Internal: final function of the kd_centroid aggregate.';
+
+COMMENT ON FUNCTION @extschema@.seq_class(bigint[]) IS
+'IP-ID/ISN sequence class (spec G.1): unknown (< 4 samples), zero, constant, incremental (every step 1..4096), else random.';
+COMMENT ON FUNCTION @extschema@.initial_ttl(integer) IS 'Initial TTL the sender used: the first of 32, 64, 128, 255 not below the seen TTL (spec G.2).';
+COMMENT ON FUNCTION @extschema@.hop_distance(integer) IS 'initial_ttl(ttl) - ttl, clamped to 0..64 (spec G.2).';
+COMMENT ON FUNCTION @extschema@.timing_stats(timestamp with time zone[]) IS
+'DECNET timing_stats (spec D.7) as jsonb: event_count, duration_s, mean/median/stdev/min/max inter-arrival seconds (population stdev, Python rounding), cv.';
+COMMENT ON FUNCTION @extschema@.behavior_class(bigint, double precision, double precision, integer) IS
+'DECNET classify_behavior (spec D.8, the code''s rule order): unknown, slow_scan, scanning, brute_force, beaconing, interactive or mixed.';
+COMMENT ON FUNCTION @extschema@.cadence_tools(double precision, double precision) IS
+'C2 frameworks (cobalt_strike, sliver, havoc, mythic) whose beacon interval and jitter match a mean inter-arrival and cv (spec D.9).';

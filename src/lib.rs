@@ -5,6 +5,7 @@
 
 use pgrx::prelude::*;
 
+mod behavior;
 mod functions;
 mod gucs;
 mod ingest;

@@ -42,10 +42,10 @@ fn parse_log_is_strict_and_flags_garbage() {
 fn functions_are_immutable_strict_parallel_safe() {
     let n = one::<i64>(
         "SELECT count(*) FROM pg_proc WHERE pronamespace = 'decnet'::regnamespace
-           AND proname IN ('parse_log','classify_event_kind','bucket_services','is_sensor_service','is_infrastructure_decky','payload_key')
+           AND proname IN ('parse_log','classify_event_kind','bucket_services','is_sensor_service','is_infrastructure_decky','payload_key','seq_class','initial_ttl','hop_distance','timing_stats')
            AND provolatile = 'i' AND proisstrict AND proparallel = 's'",
     );
-    assert_eq!(n, Some(6));
+    assert_eq!(n, Some(10));
     // every SECURITY DEFINER function pins search_path
     let unpinned = one::<i64>(
         "SELECT count(*) FROM pg_proc WHERE pronamespace = 'decnet'::regnamespace AND prosecdef
@@ -354,4 +354,25 @@ fn keystroke_simhash_sql() {
 #[pg_test(error = "the first argument must be an 8-byte keystroke SimHash, got 2 bytes")]
 fn kd_hamming_rejects_wrong_lengths() {
     Spi::run("SELECT decnet.kd_hamming('\\x0102', '\\x0102030405060708')").unwrap();
+}
+
+// decnet-cases.md §6.1 / §3.1 through SQL
+#[pg_test]
+fn behaviour_primitives_sql() {
+    assert_eq!(one::<String>("SELECT decnet.seq_class(ARRAY[100,101,102,103,104]::bigint[])"), Some("incremental".into()));
+    assert_eq!(one::<String>("SELECT decnet.seq_class(ARRAY[10,20,30]::bigint[])"), Some("unknown".into()));
+    assert_eq!(one::<i32>("SELECT decnet.initial_ttl(52)"), Some(64));
+    assert_eq!(one::<i32>("SELECT decnet.hop_distance(119)"), Some(9));
+    let stats = one::<pgrx::JsonB>(
+        "SELECT decnet.timing_stats(array_agg('2026-05-01 00:00:00+00'::timestamptz + make_interval(secs => i * 0.5))) FROM generate_series(0, 7) i",
+    )
+    .unwrap()
+    .0;
+    assert_eq!((stats["event_count"].as_u64(), stats["mean_iat_s"].as_f64(), stats["cv"].as_f64()), (Some(8), Some(0.5), Some(0.0)));
+    assert_eq!(
+        one::<String>("SELECT decnet.behavior_class((s->>'event_count')::bigint, (s->>'mean_iat_s')::float8, (s->>'cv')::float8, 1) FROM (SELECT decnet.timing_stats(array_agg('2026-05-01'::timestamptz + make_interval(secs => i * 0.5))) s FROM generate_series(0, 7) i) x"),
+        Some("brute_force".into())
+    );
+    assert_eq!(one::<String>("SELECT decnet.behavior_class(2, NULL, NULL, 1)"), Some("unknown".into()));
+    assert_eq!(one::<Vec<String>>("SELECT decnet.cadence_tools(60.0, 0.25)"), Some(vec!["cobalt_strike".into(), "sliver".into()]));
 }

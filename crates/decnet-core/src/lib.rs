@@ -2,6 +2,7 @@
 //! unit-tested with plain `cargo test`; the pgrx crate is a thin layer on top.
 
 pub mod addr;
+pub mod behavior;
 pub mod bounty;
 pub mod copy_text;
 pub mod json;

@@ -1,0 +1,46 @@
+//! Behaviour primitives as SQL functions (decnet_core::behavior; spec §D.7–D.9, §G.1–G.2).
+
+use crate::functions::PG_EPOCH_OFFSET_MICROS;
+use decnet_core::behavior;
+use pgrx::datum::JsonB;
+use pgrx::prelude::*;
+
+#[pg_extern(immutable, strict, parallel_safe)]
+fn seq_class(samples: Vec<Option<i64>>) -> &'static str {
+    let samples: Vec<i64> = samples.into_iter().flatten().collect();
+    behavior::seq_class(&samples)
+}
+
+#[pg_extern(immutable, strict, parallel_safe)]
+fn initial_ttl(ttl: i32) -> i32 {
+    behavior::initial_ttl(ttl)
+}
+
+#[pg_extern(immutable, strict, parallel_safe)]
+fn hop_distance(ttl: i32) -> i32 {
+    behavior::hop_distance(ttl)
+}
+
+/// DECNET's timing_stats over event times (NULLs ignored), as jsonb with its key names.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn timing_stats(times: Vec<Option<TimestampWithTimeZone>>) -> JsonB {
+    let us: Vec<i64> = times.into_iter().flatten().map(|t| t.into_inner() + PG_EPOCH_OFFSET_MICROS).collect();
+    let s = behavior::timing_stats(&us);
+    JsonB(serde_json::json!({
+        "event_count": s.event_count, "duration_s": s.duration_s, "mean_iat_s": s.mean_iat_s,
+        "median_iat_s": s.median_iat_s, "stdev_iat_s": s.stdev_iat_s, "min_iat_s": s.min_iat_s,
+        "max_iat_s": s.max_iat_s, "cv": s.cv,
+    }))
+}
+
+/// DECNET's classify_behavior (spec §D.8, the code's rule order) over a timing summary.
+#[pg_extern(immutable, parallel_safe)]
+fn behavior_class(event_count: Option<i64>, mean_iat_s: Option<f64>, cv: Option<f64>, services: Option<i32>) -> &'static str {
+    behavior::behavior_class(event_count.unwrap_or(0).max(0) as usize, mean_iat_s, cv, services.unwrap_or(0).max(0) as usize)
+}
+
+/// C2 frameworks whose beacon cadence matches (spec §D.9), in table order.
+#[pg_extern(immutable, parallel_safe)]
+fn cadence_tools(mean_iat_s: Option<f64>, cv: Option<f64>) -> Vec<&'static str> {
+    behavior::cadence_tools(mean_iat_s, cv)
+}
