@@ -77,3 +77,7 @@ COMMENT ON FUNCTION @extschema@.behavior_class(bigint, double precision, double 
 'DECNET classify_behavior (spec D.8, the code''s rule order): unknown, slow_scan, scanning, brute_force, beaconing, interactive or mixed.';
 COMMENT ON FUNCTION @extschema@.cadence_tools(double precision, double precision) IS
 'C2 frameworks (cobalt_strike, sliver, havoc, mythic) whose beacon interval and jitter match a mean inter-arrival and cv (spec D.9).';
+
+COMMENT ON FUNCTION @extschema@.jitter_pct(double precision) IS 'beacon_jitter_pct (spec D.6): cv × 100, rounded to 2 places as Python rounds.';
+COMMENT ON FUNCTION @extschema@.rollup(integer) IS
+'Drains up to max_attackers dirty attackers and recomputes their attacker_behavior from their own events; one rollup at a time (advisory lock). Returns attackers processed, events read, attackers still dirty, duration. Scheduled every minute by pg_cron (migration V4).';

@@ -58,6 +58,9 @@ BEGIN
     SELECT array_agg(ip ORDER BY ip), array_agg(ip ORDER BY ip) FILTER (WHERE inserted)
     INTO affected, new_ips FROM up;
 
+    -- their behaviour is recomputed later, by decnet.rollup()
+    INSERT INTO decnet.dirty_attackers (ip) SELECT unnest(affected) ORDER BY 1 ON CONFLICT DO NOTHING;
+
     -- 2. per (attacker, service); 3. per (attacker, decky)
     INSERT INTO decnet.attacker_services AS s
         (attacker_ip, service, event_count, interaction_count, scan_count, noise_count, first_seen, last_seen)
@@ -272,6 +275,7 @@ BEGIN
         SELECT r.attacker_ip, a.uuid, r.decky, r.service, r.principal, r.principal_key, r.secret_kind, r.secret_sha256,
                r.secret_b64, r.secret_printable, r.outcome, r.outcome_log_id, r.first_seen, r.last_seen, r.first_log_id, r.attempt_count
         FROM decnet.recomputed_credentials r LEFT JOIN decnet.attackers a ON a.ip = r.attacker_ip;
+    INSERT INTO decnet.dirty_attackers (ip) SELECT ip FROM decnet.attackers ORDER BY ip ON CONFLICT DO NOTHING;
     RETURN QUERY
         SELECT 'attackers', count(*) FROM decnet.attackers UNION ALL
         SELECT 'attacker_services', count(*) FROM decnet.attacker_services UNION ALL
@@ -300,5 +304,68 @@ BEGIN
         SELECT coalesce(sum(t.count), 0) > 0, coalesce(sum(t.count), 0)::bigint, min(t.first_seen), max(t.last_seen)
         FROM decnet.smtp_targets t
         WHERE t.domain = wanted;
+END
+$fn$;
+
+-- ---- deferred behaviour ------------------------------------------------------
+
+-- Drains up to max_attackers dirty attackers (in address order) and recomputes
+-- their behaviour from their own events, through the (attacker_ip, ts) index.
+-- One rollup at a time: a concurrent call returns at once with 0 attackers.
+CREATE FUNCTION @extschema@.rollup(max_attackers integer DEFAULT 1000)
+RETURNS TABLE (attackers integer, events bigint, remaining bigint, duration_ms double precision)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    started timestamptz := clock_timestamp();
+    batch inet[];
+    seen bigint := 0;
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(hashtext('decnet.rollup')) THEN
+        RETURN QUERY SELECT 0, 0::bigint, (SELECT count(*) FROM decnet.dirty_attackers), 0::double precision;
+        RETURN;
+    END IF;
+    WITH taken AS (
+        DELETE FROM decnet.dirty_attackers
+        WHERE ip IN (SELECT d.ip FROM decnet.dirty_attackers d ORDER BY d.ip LIMIT max_attackers)
+        RETURNING ip
+    )
+    SELECT array_agg(ip ORDER BY ip) INTO batch FROM taken;
+
+    WITH computed AS (
+        SELECT t.ip, s.n, s.stats,
+               decnet.behavior_class((s.stats->>'event_count')::bigint, (s.stats->>'mean_iat_s')::float8,
+                                     (s.stats->>'cv')::float8, sv.services::int) AS class
+        FROM unnest(batch) AS t(ip)
+        -- the attacker's own events: sensor observations (sniffer, prober) duplicate them
+        CROSS JOIN LATERAL (SELECT count(*) AS n, decnet.timing_stats(array_agg(l.ts)) AS stats
+                            FROM decnet.logs l
+                            WHERE l.attacker_ip = t.ip AND (l.service IS NULL OR NOT decnet.is_sensor_service(l.service))) s
+        CROSS JOIN LATERAL (SELECT count(*) AS services FROM decnet.attacker_services a WHERE a.attacker_ip = t.ip) sv
+    ), up AS (
+        INSERT INTO decnet.attacker_behavior AS b
+            (attacker_ip, event_count, timing_stats, behavior_class, beacon_interval_s, beacon_jitter_pct, tool_guesses, updated_at)
+        SELECT ip, n, stats, class,
+               CASE WHEN class = 'beaconing' THEN (stats->>'mean_iat_s')::float8 END,
+               CASE WHEN class = 'beaconing' THEN decnet.jitter_pct((stats->>'cv')::float8) END,
+               decnet.cadence_tools((stats->>'mean_iat_s')::float8, (stats->>'cv')::float8),
+               now()
+        FROM computed ORDER BY ip
+        ON CONFLICT (attacker_ip) DO UPDATE SET
+            event_count = excluded.event_count, timing_stats = excluded.timing_stats,
+            behavior_class = excluded.behavior_class, beacon_interval_s = excluded.beacon_interval_s,
+            beacon_jitter_pct = excluded.beacon_jitter_pct, tool_guesses = excluded.tool_guesses,
+            updated_at = excluded.updated_at
+        RETURNING b.event_count
+    )
+    SELECT coalesce(sum(up.event_count), 0) INTO seen FROM up;
+
+    IF cardinality(batch) > 0 THEN
+        INSERT INTO decnet.rollup_runs (started_at, duration_ms, attackers, events, remaining)
+        VALUES (started, extract(epoch FROM clock_timestamp() - started) * 1000, cardinality(batch), seen,
+                (SELECT count(*) FROM decnet.dirty_attackers));
+    END IF;
+    RETURN QUERY SELECT coalesce(cardinality(batch), 0), seen, (SELECT count(*) FROM decnet.dirty_attackers),
+                        (extract(epoch FROM clock_timestamp() - started) * 1000)::double precision;
 END
 $fn$;

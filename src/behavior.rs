@@ -44,3 +44,9 @@ fn behavior_class(event_count: Option<i64>, mean_iat_s: Option<f64>, cv: Option<
 fn cadence_tools(mean_iat_s: Option<f64>, cv: Option<f64>) -> Vec<&'static str> {
     behavior::cadence_tools(mean_iat_s, cv)
 }
+
+/// beacon_jitter_pct of spec §D.6: the cv as a percentage, Python-rounded to 2 places.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn jitter_pct(cv: f64) -> f64 {
+    behavior::py_round(cv * 100.0, 2)
+}

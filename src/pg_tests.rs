@@ -7,6 +7,7 @@ fn migrate() {
     Spi::run(include_str!("../migrations/V1__logs.sql")).expect("V1 migration applies");
     Spi::run(include_str!("../migrations/V2__attackers.sql")).expect("V2 migration applies");
     Spi::run(include_str!("../migrations/V3__smtp_targets_and_roles.sql")).expect("V3 migration applies");
+    Spi::run(include_str!("../migrations/V4__behavior_rollup.sql")).expect("V4 migration applies");
 }
 
 fn one<T: IntoDatum + FromDatum>(sql: &str) -> Option<T> {
@@ -375,4 +376,40 @@ fn behaviour_primitives_sql() {
     );
     assert_eq!(one::<String>("SELECT decnet.behavior_class(2, NULL, NULL, 1)"), Some("unknown".into()));
     assert_eq!(one::<Vec<String>>("SELECT decnet.cadence_tools(60.0, 0.25)"), Some(vec!["cobalt_strike".into(), "sliver".into()]));
+}
+
+// Deferred behaviour (issue 5): the trigger marks attackers dirty, rollup() drains them.
+#[pg_test]
+fn rollup_classifies_dirty_attackers() {
+    migrate();
+    // a brute-forcer: auth attempts every 0.5 s on one service, its SYNs also seen by the sniffer
+    let mut values = Vec::new();
+    for i in 0..10 {
+        values.push(format!(r#"('<134>1 2026-05-01T00:00:{:02}.{:06}+00:00 decky-01 auth-helper - auth_attempt [relay@55555 username="root" src_ip="4.4.4.4"]')"#, i / 2, (i % 2) * 500_000));
+        values.push(format!(r#"('<134>1 2026-05-01T00:00:{:02}.{:06}+00:00 decky-01 sniffer - tcp_syn_fingerprint [relay@55555 src_ip="4.4.4.4" ttl="52"]')"#, i / 2, (i % 2) * 500_000 + 1));
+    }
+    // a beacon: every 60 s with +-3 s jitter (10 intervals: mean 60, cv 0.05)
+    let mut t = 0.0f64;
+    for i in 0..11 {
+        if i > 0 { t += if i % 2 == 1 { 63.0 } else { 57.0 }; }
+        values.push(format!(r#"('<134>1 2026-05-01T01:{:02}:{:02}+00:00 decky-02 dns - query [relay@55555 src_ip="5.5.5.5" qname="x.example.org"]')"#, (t as i64) / 60, (t as i64) % 60));
+    }
+    Spi::run(&format!("INSERT INTO decnet.logs (raw_line) VALUES {}", values.join(","))).unwrap();
+    assert_eq!(one::<i64>("SELECT count(*) FROM decnet.dirty_attackers"), Some(2));
+    let r = Spi::get_three::<i32, i64, i64>("SELECT attackers, events, remaining FROM decnet.rollup()").unwrap();
+    // 10 auth attempts + 10 beacons; the 10 sniffer SYNs are not the attacker's own events
+    assert_eq!(r, (Some(2), Some(21), Some(0)));
+    // corrections: the sniffer is neither a second service nor a second event stream, so this
+    // is brute force (DECNET: scanning, two services with mean < 2 s)
+    assert_eq!(one::<String>("SELECT behavior_class FROM decnet.attacker_behavior WHERE attacker_ip = '4.4.4.4'"), Some("brute_force".into()));
+    let b = Spi::get_three::<String, f64, f64>("SELECT behavior_class, beacon_interval_s, beacon_jitter_pct FROM decnet.attacker_behavior WHERE attacker_ip = '5.5.5.5'").unwrap();
+    assert_eq!(b, (Some("beaconing".into()), Some(60.0), Some(5.0)));
+    // nothing left: a second rollup does nothing
+    assert_eq!(one::<i32>("SELECT attackers FROM decnet.rollup()"), Some(0));
+    assert_eq!(one::<i64>("SELECT count(*) FROM decnet.rollup_runs"), Some(1));
+    // new events mark the attacker dirty again
+    Spi::run(r#"INSERT INTO decnet.logs (raw_line) VALUES ('<134>1 2026-05-01T02:00:00+00:00 decky-02 dns - query [relay@55555 src_ip="5.5.5.5" qname="y.example.org"]')"#).unwrap();
+    assert_eq!(one::<i32>("SELECT attackers FROM decnet.rollup(10)"), Some(1));
+    assert_eq!(one::<i64>("SELECT event_count FROM decnet.attacker_behavior WHERE attacker_ip = '5.5.5.5'"), Some(12));
+    assert_eq!(one::<Vec<String>>("SELECT tool_guesses FROM decnet.attacker_behavior WHERE attacker_ip = '4.4.4.4'"), Some(vec![]));
 }

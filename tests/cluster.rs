@@ -3,13 +3,35 @@
 use decnet_it::*;
 
 #[test]
-fn pg_cron_is_preloaded_and_installed() {
-    let mut admin = connect(&base_dsn());
-    let libs: String = admin.query_one("SHOW shared_preload_libraries", &[]).unwrap().get(0);
+fn pg_cron_runs_the_scheduled_rollup() {
+    let main = std::env::var("DECNET_MAIN_DSN").expect("DECNET_MAIN_DSN is not set: run through `./x test`");
+    let mut c = connect(&main);
+    let libs: String = c.query_one("SHOW shared_preload_libraries", &[]).unwrap().get(0);
     assert!(libs.contains("pg_cron"), "{libs}");
-    assert_eq!(count(&mut admin, "SELECT count(*) FROM pg_extension WHERE extname = 'pg_cron'"), 1);
-    // the scheduler really runs: it keeps a background worker
-    assert!(count(&mut admin, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_cron launcher'") >= 1);
+    decnet_cli::db::migrate(&mut c).expect("migrate the main database");
+    assert_eq!(count(&mut c, "SELECT count(*) FROM cron.job WHERE jobname = 'decnet-rollup' AND schedule = '* * * * *'"), 1);
+    // a beacon to classify; nothing calls rollup() but pg_cron
+    let mut lines = String::new();
+    for i in 0..11 {
+        lines += &format!("<134>1 2026-05-01T01:{i:02}:00+00:00 decky-02 dns - query [relay@55555 src_ip=\"198.18.7.7\" qname=\"c2.example.org\"]\n");
+    }
+    ingest_bytes(&mut c, lines.as_bytes());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(150);
+    loop {
+        let class: Option<String> = c
+            .query_opt("SELECT behavior_class FROM decnet.attacker_behavior WHERE attacker_ip = '198.18.7.7'", &[])
+            .unwrap()
+            .map(|r| r.get(0));
+        if let Some(class) = class {
+            assert_eq!(class, "beaconing");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "pg_cron did not run decnet.rollup() within 150 s");
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    }
+    assert!(count(&mut c, "SELECT count(*) FROM cron.job_run_details d JOIN cron.job j USING (jobid) WHERE j.jobname = 'decnet-rollup' AND d.status = 'succeeded'") >= 1);
+    // the scheduler keeps a background worker
+    assert!(count(&mut c, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_cron launcher'") >= 1);
 }
 
 #[test]

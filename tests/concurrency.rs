@@ -112,3 +112,27 @@ fn an_aborted_copy_does_not_leak_into_the_next_transaction() {
     assert_eq!(count(&mut c, "SELECT event_count FROM decnet.attackers WHERE ip = '4.4.4.4'"), 1);
     assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.verify()"), 0);
 }
+
+#[test]
+fn two_rollups_never_process_the_same_attackers() {
+    let mut c = migrated_db("it_rollup_lock");
+    let mut lines = String::new();
+    for i in 0..50 {
+        lines += &format!("<134>1 2026-05-01T00:00:{:02}+00:00 decky-01 ssh - connection [relay@55555 src_ip=\"10.9.{}.{}\"]\n", i % 60, i / 10, i % 10);
+    }
+    ingest_bytes(&mut c, lines.as_bytes());
+    // another rollup is running (it holds the rollup lock inside its transaction)
+    let mut other = connect(&dsn_for("it_rollup_lock"));
+    let mut tx = other.transaction().unwrap();
+    tx.batch_execute("SELECT pg_advisory_xact_lock(hashtext('decnet.rollup'))").unwrap();
+    let r = c.query_one("SELECT attackers, remaining FROM decnet.rollup()", &[]).unwrap();
+    assert_eq!((r.get::<_, i32>(0), r.get::<_, i64>(1)), (0, 50));
+    tx.commit().unwrap();
+    // one at a time, in batches: every attacker exactly once
+    let first = c.query_one("SELECT attackers, remaining FROM decnet.rollup(30)", &[]).unwrap();
+    assert_eq!((first.get::<_, i32>(0), first.get::<_, i64>(1)), (30, 20));
+    let second = c.query_one("SELECT attackers, remaining FROM decnet.rollup(30)", &[]).unwrap();
+    assert_eq!((second.get::<_, i32>(0), second.get::<_, i64>(1)), (20, 0));
+    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.attacker_behavior"), 50);
+    assert_eq!(count(&mut c, "SELECT sum(attackers)::bigint FROM decnet.rollup_runs"), 50);
+}
