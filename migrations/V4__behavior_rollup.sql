@@ -16,10 +16,17 @@ CREATE TABLE decnet.attacker_behavior (
     beacon_interval_s double precision,
     beacon_jitter_pct double precision,
     tool_guesses      text[] NOT NULL DEFAULT '{}',
+    phase_sequence    jsonb NOT NULL DEFAULT '{}',
+    os_guess          text,
+    hop_distance      integer,
+    tcp_fingerprint   jsonb NOT NULL DEFAULT '{}',
+    kex_order_raw     text[],
+    ssh_client_banners text[],
+    retransmit_count  bigint NOT NULL DEFAULT 0,
     updated_at        timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE decnet.attacker_behavior IS
-'Per attacker: timing statistics over its own events (sensor observations left out), the DECNET behaviour class (sensors are not services), beacon interval and jitter for beacons, and C2 cadence tool guesses. Maintained by decnet.rollup().';
+'Per attacker (spec D.6): timing statistics over its own events (sensor observations left out), the behaviour class (sensors are not services), beacon interval and jitter, tool guesses (C2 cadence, request headers, nmap OS), phases, and the sniffer/prober rollup (OS guess, hops, TCP fingerprint, KEX order, SSH banners, retransmits). Maintained by decnet.rollup().';
 
 CREATE TABLE decnet.rollup_runs (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -81,3 +81,5 @@ COMMENT ON FUNCTION @extschema@.cadence_tools(double precision, double precision
 COMMENT ON FUNCTION @extschema@.jitter_pct(double precision) IS 'beacon_jitter_pct (spec D.6): cv × 100, rounded to 2 places as Python rounds.';
 COMMENT ON FUNCTION @extschema@.rollup(integer) IS
 'Drains up to max_attackers dirty attackers and recomputes their attacker_behavior from their own events; one rollup at a time (advisory lock). Returns attackers processed, events read, attackers still dirty, duration. Scheduled every minute by pg_cron (migration V4).';
+COMMENT ON FUNCTION @extschema@.behavior_details(jsonb, double precision, double precision) IS
+'Per-attacker behaviour details (spec D.9-D.11) from its lines [{e, s, t, f}] in id order and its timing mean/cv: os_guess, hop_distance, tcp_fingerprint, retransmit_count, kex_order_raw, ssh_client_banners, phase_sequence, tool_guesses.';

@@ -342,19 +342,35 @@ BEGIN
                             FROM decnet.logs l
                             WHERE l.attacker_ip = t.ip AND (l.service IS NULL OR NOT decnet.is_sensor_service(l.service))) s
         CROSS JOIN LATERAL (SELECT count(*) AS services FROM decnet.attacker_services a WHERE a.attacker_ip = t.ip) sv
+    ), detailed AS (
+        -- every line of the attacker, sensors included, in id order (the sniffer/prober rollup needs them)
+        SELECT c.*, decnet.behavior_details(
+                   (SELECT jsonb_agg(jsonb_build_object('e', l.event_type, 's', l.service,
+                                                        't', (extract(epoch FROM l.ts) * 1000000)::bigint, 'f', l.fields) ORDER BY l.id)
+                    FROM decnet.logs l WHERE l.attacker_ip = c.ip),
+                   (c.stats->>'mean_iat_s')::float8, (c.stats->>'cv')::float8) AS d
+        FROM computed c
     ), up AS (
         INSERT INTO decnet.attacker_behavior AS b
-            (attacker_ip, event_count, timing_stats, behavior_class, beacon_interval_s, beacon_jitter_pct, tool_guesses, updated_at)
+            (attacker_ip, event_count, timing_stats, behavior_class, beacon_interval_s, beacon_jitter_pct, tool_guesses,
+             phase_sequence, os_guess, hop_distance, tcp_fingerprint, kex_order_raw, ssh_client_banners, retransmit_count, updated_at)
         SELECT ip, n, stats, class,
                CASE WHEN class = 'beaconing' THEN (stats->>'mean_iat_s')::float8 END,
                CASE WHEN class = 'beaconing' THEN decnet.jitter_pct((stats->>'cv')::float8) END,
-               decnet.cadence_tools((stats->>'mean_iat_s')::float8, (stats->>'cv')::float8),
+               ARRAY(SELECT jsonb_array_elements_text(d->'tool_guesses')),
+               d->'phase_sequence', d->>'os_guess', (d->>'hop_distance')::int, d->'tcp_fingerprint',
+               CASE WHEN jsonb_typeof(d->'kex_order_raw') = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(d->'kex_order_raw')) END,
+               CASE WHEN jsonb_typeof(d->'ssh_client_banners') = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(d->'ssh_client_banners')) END,
+               (d->>'retransmit_count')::bigint,
                now()
-        FROM computed ORDER BY ip
+        FROM detailed ORDER BY ip
         ON CONFLICT (attacker_ip) DO UPDATE SET
             event_count = excluded.event_count, timing_stats = excluded.timing_stats,
             behavior_class = excluded.behavior_class, beacon_interval_s = excluded.beacon_interval_s,
             beacon_jitter_pct = excluded.beacon_jitter_pct, tool_guesses = excluded.tool_guesses,
+            phase_sequence = excluded.phase_sequence, os_guess = excluded.os_guess, hop_distance = excluded.hop_distance,
+            tcp_fingerprint = excluded.tcp_fingerprint, kex_order_raw = excluded.kex_order_raw,
+            ssh_client_banners = excluded.ssh_client_banners, retransmit_count = excluded.retransmit_count,
             updated_at = excluded.updated_at
         RETURNING b.event_count
     )

@@ -50,3 +50,31 @@ fn cadence_tools(mean_iat_s: Option<f64>, cv: Option<f64>) -> Vec<&'static str> 
 fn jitter_pct(cv: f64) -> f64 {
     behavior::py_round(cv * 100.0, 2)
 }
+
+/// The per-attacker details of the behaviour record (spec §D.9–§D.11) from its
+/// lines in id order, given as a jsonb array of `{"e": event_type, "s": service,
+/// "t": microseconds since the epoch, "f": fields}`, and its timing summary.
+#[pg_extern(immutable, parallel_safe)]
+fn behavior_details(events: Option<JsonB>, mean_iat_s: Option<f64>, cv: Option<f64>) -> JsonB {
+    let empty = Vec::new();
+    let events = events.map(|e| e.0);
+    let list = events.as_ref().and_then(|v| v.as_array()).unwrap_or(&empty);
+    let no_fields = serde_json::Map::new();
+    let rows: Vec<behavior::EventRow<'_>> = list
+        .iter()
+        .map(|e| behavior::EventRow {
+            ts_us: e.get("t").and_then(|t| t.as_i64()),
+            event_type: e.get("e").and_then(|v| v.as_str()).unwrap_or(""),
+            service: e.get("s").and_then(|v| v.as_str()).unwrap_or(""),
+            fields: e.get("f").and_then(|f| f.as_object()).unwrap_or(&no_fields),
+        })
+        .collect();
+    let d = behavior::details(&rows, &behavior::cadence_tools(mean_iat_s, cv));
+    let nonempty = |v: Vec<String>| if v.is_empty() { serde_json::Value::Null } else { serde_json::json!(v) };
+    JsonB(serde_json::json!({
+        "os_guess": d.os_guess, "hop_distance": d.hop_distance, "tcp_fingerprint": d.tcp_fingerprint,
+        "retransmit_count": d.retransmit_count, "kex_order_raw": nonempty(d.kex_order_raw),
+        "ssh_client_banners": nonempty(d.ssh_client_banners), "phase_sequence": d.phase_sequence,
+        "tool_guesses": d.header_tools,
+    }))
+}

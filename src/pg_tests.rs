@@ -386,7 +386,7 @@ fn rollup_classifies_dirty_attackers() {
     let mut values = Vec::new();
     for i in 0..10 {
         values.push(format!(r#"('<134>1 2026-05-01T00:00:{:02}.{:06}+00:00 decky-01 auth-helper - auth_attempt [relay@55555 username="root" src_ip="4.4.4.4"]')"#, i / 2, (i % 2) * 500_000));
-        values.push(format!(r#"('<134>1 2026-05-01T00:00:{:02}.{:06}+00:00 decky-01 sniffer - tcp_syn_fingerprint [relay@55555 src_ip="4.4.4.4" ttl="52"]')"#, i / 2, (i % 2) * 500_000 + 1));
+        values.push(format!(r#"('<134>1 2026-05-01T00:00:{:02}.{:06}+00:00 decky-01 sniffer - tcp_syn_fingerprint [relay@55555 src_ip="4.4.4.4" ttl="52" initial_ttl="64" hop_distance="12" window="64240" os_guess="linux"]')"#, i / 2, (i % 2) * 500_000 + 1));
     }
     // a beacon: every 60 s with +-3 s jitter (10 intervals: mean 60, cv 0.05)
     let mut t = 0.0f64;
@@ -412,4 +412,9 @@ fn rollup_classifies_dirty_attackers() {
     assert_eq!(one::<i32>("SELECT attackers FROM decnet.rollup(10)"), Some(1));
     assert_eq!(one::<i64>("SELECT event_count FROM decnet.attacker_behavior WHERE attacker_ip = '5.5.5.5'"), Some(12));
     assert_eq!(one::<Vec<String>>("SELECT tool_guesses FROM decnet.attacker_behavior WHERE attacker_ip = '4.4.4.4'"), Some(vec![]));
+    // the sniffer's lines feed the OS/TCP rollup even though they are not the attacker's own events
+    let os = Spi::get_two::<String, i32>("SELECT os_guess, hop_distance FROM decnet.attacker_behavior WHERE attacker_ip = '4.4.4.4'").unwrap();
+    assert_eq!(os, (Some("linux".into()), Some(12)));
+    assert_eq!(one::<i64>("SELECT count(*) FROM decnet.attacker_behavior WHERE attacker_ip = '5.5.5.5' AND phase_sequence->>'exfil_start_ts' = '2026-05-01T01:00:00+00:00'
+                                          AND phase_sequence->>'recon_end_ts' IS NULL AND kex_order_raw IS NULL"), Some(1)); // DNS queries count as exfil (spec K.17)
 }

@@ -227,3 +227,334 @@ mod tests {
         assert_eq!(cadence_tools(Some(60.0), Some(0.25)), vec!["cobalt_strike", "sliver"]);
     }
 }
+
+// ---- per-attacker details over its events (spec §D.9 headers, §D.10, §D.11) ----
+
+use serde_json::{json, Map, Value};
+
+/// One stored line of the attacker, in ingestion (log id) order.
+pub struct EventRow<'a> {
+    pub ts_us: Option<i64>,
+    pub event_type: &'a str,
+    pub service: &'a str,
+    pub fields: &'a Map<String, Value>,
+}
+
+impl EventRow<'_> {
+    fn get(&self, k: &str) -> Option<&str> {
+        self.fields.get(k).and_then(Value::as_str).filter(|v| !v.is_empty())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Details {
+    pub os_guess: Option<String>,
+    pub hop_distance: Option<i64>,
+    pub tcp_fingerprint: Value,
+    pub retransmit_count: i64,
+    pub kex_order_raw: Vec<String>,
+    pub ssh_client_banners: Vec<String>,
+    pub phase_sequence: Value,
+    pub header_tools: Vec<&'static str>,
+}
+
+/// §D.9 header signatures: (tool, header, pattern); `^` means a prefix match, else a substring, both case-insensitive.
+const HEADER_TOOLS: [(&str, &str, &str); 14] = [
+    ("nmap", "user-agent", "Nmap Scripting Engine"), ("gophish", "x-mailer", "gophish"), ("nikto", "user-agent", "Nikto"),
+    ("sqlmap", "user-agent", "sqlmap"), ("nuclei", "user-agent", "Nuclei"), ("masscan", "user-agent", "masscan"),
+    ("zgrab", "user-agent", "zgrab"), ("metasploit", "user-agent", "Metasploit"), ("curl", "user-agent", "^curl/"),
+    ("python_requests", "user-agent", "python-requests"), ("gobuster", "user-agent", "gobuster"),
+    ("dirbuster", "user-agent", "DirBuster"), ("hydra", "user-agent", "hydra"), ("wfuzz", "user-agent", "Wfuzz"),
+];
+
+fn headers_lower(raw: &str) -> Option<Vec<(String, String)>> {
+    // JSON, or (legacy) a Python dict repr with single quotes
+    let parsed = serde_json::from_str::<Value>(raw).ok().or_else(|| serde_json::from_str::<Value>(&raw.replace('\'', "\"")).ok())?;
+    let obj = parsed.as_object()?;
+    Some(obj.iter().map(|(k, v)| (k.to_lowercase(), v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect())
+}
+
+fn header_tools(events: &[EventRow<'_>]) -> Vec<&'static str> {
+    let mut found = Vec::new();
+    for e in events.iter().filter(|e| e.event_type == "request") {
+        let Some(headers) = e.get("headers").and_then(headers_lower) else { continue };
+        for (tool, header, pattern) in HEADER_TOOLS {
+            if found.contains(&tool) {
+                continue;
+            }
+            let Some((_, value)) = headers.iter().find(|(k, _)| k == header) else { continue };
+            let (value, pattern) = (value.to_lowercase(), pattern.to_lowercase());
+            let hit = match pattern.strip_prefix('^') {
+                Some(prefix) => value.starts_with(prefix),
+                None => value.contains(&pattern),
+            };
+            if hit {
+                found.push(tool);
+            }
+        }
+    }
+    found
+}
+
+/// `datetime.isoformat()` of a UTC instant: microseconds only when non-zero.
+pub fn iso_utc(us: i64) -> String {
+    let days = us.div_euclid(86_400_000_000);
+    let rem = us.rem_euclid(86_400_000_000);
+    let (y, m, d) = civil_from_days(days);
+    let (secs, micros) = (rem / 1_000_000, rem % 1_000_000);
+    let frac = if micros == 0 { String::new() } else { format!(".{micros:06}") };
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{frac}+00:00", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + (m <= 2) as i64, m, d)
+}
+
+/// §D.10: end of reconnaissance, start of exfiltration, the latency between, large payloads.
+fn phase_sequence(events: &[EventRow<'_>]) -> Value {
+    const RECON: [&str; 7] = ["scan", "connection", "banner", "probe", "login_attempt", "auth", "auth_failure"];
+    const EXFIL: [&str; 8] = ["download", "upload", "file_transfer", "data_exfil", "command", "exec", "query", "shell_input"];
+    let mut timed: Vec<&EventRow<'_>> = events.iter().filter(|e| e.ts_us.is_some()).collect();
+    timed.sort_by_key(|e| e.ts_us); // stable: ingestion order on ties
+    let (mut recon_end, mut exfil_start, mut large) = (None, None, 0);
+    for e in &timed {
+        if RECON.contains(&e.event_type) {
+            recon_end = e.ts_us;
+        } else if EXFIL.contains(&e.event_type) && exfil_start.is_none() {
+            exfil_start = e.ts_us;
+        }
+        let size = ["bytes", "size", "content_length"].iter().find_map(|k| e.get(k).and_then(|v| v.trim().parse::<i64>().ok()));
+        if size.is_some_and(|s| s >= 1_048_576) {
+            large += 1;
+        }
+    }
+    let latency = match (recon_end, exfil_start) {
+        (Some(r), Some(x)) if x >= r => Some(py_round((x - r) as f64 / 1e6, 3)),
+        _ => None,
+    };
+    json!({"recon_end_ts": recon_end.map(iso_utc), "exfil_start_ts": exfil_start.map(iso_utc),
+           "exfil_latency_s": latency, "large_payload_count": large})
+}
+
+/// DECNET's `_os_from_ttl` hint.
+pub fn os_from_ttl(ttl: i64) -> Option<&'static str> {
+    match ttl {
+        55..=70 => Some("linux"),
+        115..=135 => Some("windows"),
+        235..=255 => Some("embedded"),
+        _ => None,
+    }
+}
+
+/// The most frequent value, ties to the first seen (Python's Counter.most_common(1)).
+fn modal<'a>(values: &[&'a str]) -> Option<&'a str> {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for v in values {
+        match counts.iter_mut().find(|(k, _)| k == v) {
+            Some(c) => c.1 += 1,
+            None => counts.push((v, 1)),
+        }
+    }
+    counts.iter().fold(None, |best: Option<(&str, usize)>, &(k, n)| match best {
+        Some((_, bn)) if bn >= n => best,
+        _ => Some((k, n)),
+    })
+    .map(|(k, _)| k)
+}
+
+pub fn details(events: &[EventRow<'_>], cadence: &[&'static str]) -> Details {
+    let (mut labels, mut ttls, mut hops) = (Vec::new(), Vec::new(), Vec::new());
+    let mut tcp_fp = Map::new();
+    let (mut ipid, mut isn): (Option<String>, Option<String>) = (None, None);
+    let (mut retransmits, mut kex, mut banners) = (0i64, Vec::<String>::new(), Vec::<String>::new());
+    let int = |e: &EventRow<'_>, k: &str| e.get(k).and_then(|v| v.trim().parse::<i64>().ok()).map_or(Value::Null, Value::from);
+    for e in events {
+        match e.event_type {
+            "tcp_syn_fingerprint" => {
+                if let Some(l) = e.get("os_guess").filter(|l| *l != "unknown") {
+                    labels.push(l);
+                }
+                if let Some(t) = e.get("ttl").or_else(|| e.get("initial_ttl")) {
+                    ttls.push(t);
+                }
+                if let Some(h) = e.get("hop_distance").and_then(|h| h.trim().parse::<i64>().ok()).filter(|&h| h > 0) {
+                    hops.push(h as f64);
+                }
+                for (slot, key) in [(&mut ipid, "ipid_class"), (&mut isn, "isn_class")] {
+                    if let Some(c) = e.get(key).filter(|c| *c != "unknown") {
+                        *slot = Some(c.to_owned());
+                    }
+                }
+                tcp_fp = json!({"window": int(e, "window"), "wscale": int(e, "wscale"), "mss": int(e, "mss"),
+                    "options_sig": e.get("options_sig").unwrap_or(""), "has_sack": e.get("has_sack") == Some("true"),
+                    "has_timestamps": e.get("has_timestamps") == Some("true"), "tos": int(e, "tos"), "dscp": int(e, "dscp"),
+                    "ecn": int(e, "ecn"), "ipid_class": ipid, "isn_class": isn})
+                .as_object()
+                .cloned()
+                .expect("object");
+            }
+            "tcp_flow_timing" => retransmits += e.get("retransmits").and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(0),
+            "hassh_fingerprint" => {
+                if let Some(k) = e.get("kex_algorithms").filter(|k| !kex.iter().any(|x| x == k)) {
+                    kex.push(k.to_owned());
+                }
+            }
+            "ssh_client_banner" => {
+                if let Some(b) = e.get("ssh_version").filter(|b| !banners.iter().any(|x| x == b)) {
+                    banners.push(b.to_owned());
+                }
+            }
+            "tcpfp_fingerprint" => {
+                if let Some(t) = e.get("ttl") {
+                    ttls.push(t);
+                    if let Some(ttl) = t.trim().parse::<i64>().ok() {
+                        if let Some(hint) = os_from_ttl(ttl) {
+                            let hop = [("linux", 64), ("windows", 128), ("embedded", 255)].iter().find(|(h, _)| *h == hint).expect("hint").1 - ttl;
+                            if hop > 0 {
+                                hops.push(hop as f64);
+                            }
+                        }
+                    }
+                }
+                tcp_fp = json!({"window": int(e, "window_size"), "wscale": int(e, "window_scale"), "mss": int(e, "mss"),
+                    "options_sig": e.get("options_order").unwrap_or(""), "has_sack": e.get("sack_ok") == Some("1"),
+                    "has_timestamps": e.get("timestamp") == Some("1"), "tos": int(e, "tos"), "dscp": int(e, "dscp"), "ecn": int(e, "ecn")})
+                .as_object()
+                .cloned()
+                .expect("object");
+            }
+            _ => {}
+        }
+    }
+    // OS: the sensors' own labels first, then the TTL hint (the p0f step of DECNET never
+    // matches real emitter output, spec §K.10, and is not used).
+    let os_guess = modal(&labels)
+        .map(str::to_owned)
+        .or_else(|| modal(&ttls).and_then(|t| t.trim().parse::<i64>().ok()).and_then(os_from_ttl).map(str::to_owned));
+    let hop_distance = (!hops.is_empty()).then(|| {
+        hops.sort_by(f64::total_cmp);
+        let k = hops.len();
+        (if k % 2 == 1 { hops[k / 2] } else { (hops[k / 2 - 1] + hops[k / 2]) / 2.0 }) as i64
+    });
+    let mut tools: Vec<&'static str> = Vec::new();
+    for t in cadence.iter().copied().chain(header_tools(events)) {
+        if !tools.contains(&t) {
+            tools.push(t);
+        }
+    }
+    if os_guess.as_deref() == Some("nmap") && !tools.contains(&"nmap") {
+        tools.insert(0, "nmap");
+    }
+    Details {
+        os_guess,
+        hop_distance,
+        tcp_fingerprint: Value::Object(tcp_fp),
+        retransmit_count: retransmits,
+        kex_order_raw: kex,
+        ssh_client_banners: banners,
+        phase_sequence: phase_sequence(events),
+        header_tools: tools,
+    }
+}
+
+#[cfg(test)]
+mod detail_tests {
+    //! decnet-cases.md §3.1: detect_tools_from_headers, phase_sequence, sniffer_rollup, build_behavior_record.
+    use super::*;
+
+    fn ev(ts_s: f64, event_type: &'static str, fields: Value) -> (Option<i64>, &'static str, Map<String, Value>) {
+        (Some((ts_s * 1e6) as i64), event_type, fields.as_object().unwrap().clone())
+    }
+
+    fn run(evs: &[(Option<i64>, &'static str, Map<String, Value>)], cadence: &[&'static str]) -> Details {
+        let rows: Vec<EventRow<'_>> = evs.iter().map(|(t, e, f)| EventRow { ts_us: *t, event_type: e, service: "x", fields: f }).collect();
+        details(&rows, cadence)
+    }
+
+    fn ua(v: &str) -> Value {
+        json!({"headers": serde_json::to_string(&json!({"User-Agent": v})).unwrap()})
+    }
+
+    #[test]
+    fn header_tools_cases() {
+        let t = |evs: Vec<(Option<i64>, &'static str, Map<String, Value>)>| run(&evs, &[]).header_tools;
+        assert_eq!(t(vec![ev(0.0, "request", ua("Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)"))]), vec!["nmap"]);
+        assert_eq!(t(vec![ev(0.0, "request", json!({"headers": "{\"X-Mailer\": \"gophish\"}"}))]), vec!["gophish"]);
+        assert_eq!(t(vec![ev(0.0, "request", ua("sqlmap/1.7.9#stable (https://sqlmap.org)"))]), vec!["sqlmap"]);
+        assert_eq!(t(vec![ev(0.0, "request", ua("curl/8.1.2"))]), vec!["curl"]);
+        assert!(t(vec![ev(0.0, "request", ua("not-curl/1.0"))]).is_empty());
+        assert_eq!(t(vec![ev(0.0, "request", json!({"headers": "{\"user-agent\": \"Nikto/2.1.6\"}"}))]), vec!["nikto"]);
+        assert_eq!(
+            t(vec![ev(0.0, "request", ua("Nmap Scripting Engine")), ev(1.0, "request", json!({"headers": "{\"X-Mailer\": \"gophish\"}"}))]),
+            vec!["nmap", "gophish"]
+        );
+        assert!(t(vec![ev(0.0, "connection", json!({}))]).is_empty());
+        assert!(t(vec![ev(0.0, "request", ua("Mozilla/5.0 (Windows NT 10.0)"))]).is_empty());
+        assert_eq!(t(vec![ev(0.0, "request", ua("sqlmap/1")), ev(1.0, "request", ua("sqlmap/2"))]), vec!["sqlmap"]);
+        assert_eq!(t(vec![ev(0.0, "request", json!({"headers": "{'User-Agent': 'Nmap Scripting Engine'}"}))]), vec!["nmap"]);
+    }
+
+    #[test]
+    fn phase_sequence_cases() {
+        let d = run(&[ev(0.0, "scan", json!({})), ev(10.0, "login_attempt", json!({})), ev(20.0, "auth_failure", json!({})),
+            ev(120.0, "exec", json!({})), ev(150.0, "download", json!({}))], &[]);
+        assert_eq!(d.phase_sequence["exfil_latency_s"], 100.0);
+        assert_eq!(d.phase_sequence["recon_end_ts"], "1970-01-01T00:00:20+00:00");
+        let d = run(&[ev(0.0, "scan", json!({})), ev(10.0, "scan", json!({}))], &[]);
+        assert_eq!((d.phase_sequence["exfil_start_ts"].clone(), d.phase_sequence["exfil_latency_s"].clone()), (Value::Null, Value::Null));
+        let d = run(&[ev(0.0, "download", json!({"bytes": "2097152"})), ev(1.0, "download", json!({"bytes": "500"})),
+            ev(2.0, "upload", json!({"size": "10485760"}))], &[]);
+        assert_eq!(d.phase_sequence["large_payload_count"], 2);
+        assert_eq!(iso_utc(1_777_629_600_512_334), "2026-05-01T10:00:00.512334+00:00");
+    }
+
+    #[test]
+    fn sniffer_rollup_cases() {
+        let syn = |os: &str, hop: &str, win: &str| ev(0.0, "tcp_syn_fingerprint", json!({"os_guess": os, "hop_distance": hop, "window": win, "mss": "1460"}));
+        let d = run(&[syn("linux", "3", "29200"), syn("linux", "3", "29200"), syn("windows", "8", "64240")], &[]);
+        assert_eq!((d.os_guess.as_deref(), d.hop_distance, d.tcp_fingerprint["window"].as_i64()), (Some("linux"), Some(3), Some(64240)));
+        let d = run(&[ev(0.0, "tcp_flow_timing", json!({"retransmits": "2"})), ev(1.0, "tcp_flow_timing", json!({"retransmits": "5"})),
+            ev(2.0, "tcp_flow_timing", json!({"retransmits": "0"}))], &[]);
+        assert_eq!(d.retransmit_count, 7);
+        let d = run(&[], &[]);
+        assert_eq!((d.os_guess, d.hop_distance, d.retransmit_count, d.tcp_fingerprint.clone()), (None, None, 0, json!({})));
+        for (ttl, win, os) in [("64", "29200", "linux"), ("128", "64240", "windows"), ("255", "1024", "embedded")] {
+            let d = run(&[ev(0.0, "tcp_syn_fingerprint", json!({"os_guess": "unknown", "ttl": ttl, "window": win}))], &[]);
+            assert_eq!(d.os_guess.as_deref(), Some(os), "{ttl}");
+        }
+        assert_eq!(run(&[syn("linux", "0", "1"), syn("linux", "0", "1")], &[]).hop_distance, None);
+        assert_eq!(run(&[ev(0.0, "tcp_syn_fingerprint", json!({"os_guess": "macos_ios", "ttl": "64", "window": "65535"}))], &[]).os_guess.as_deref(), Some("macos_ios"));
+        let d = run(&[ev(0.0, "tcpfp_fingerprint", json!({"ttl": "121", "window_size": "64240", "mss": "1460", "window_scale": "8",
+            "sack_ok": "1", "timestamp": "0", "options_order": "M,N,W,N,N,S"}))], &[]);
+        assert_eq!((d.os_guess.as_deref(), d.hop_distance), (Some("windows"), Some(7)));
+        let d = run(&[ev(0.0, "tcpfp_fingerprint", json!({"ttl": "60", "window_size": "29200", "mss": "1460", "window_scale": "7",
+            "sack_ok": "1", "timestamp": "1", "options_order": "M,N,W,N,N,T,S,E"}))], &[]);
+        assert_eq!(d.tcp_fingerprint, json!({"window": 29200, "wscale": 7, "mss": 1460, "options_sig": "M,N,W,N,N,T,S,E",
+            "has_sack": true, "has_timestamps": true, "tos": null, "dscp": null, "ecn": null}));
+        let (ka, kb) = ("curve25519-sha256,ecdh-sha2-nistp256,diffie-hellman-group14-sha1", "curve25519-sha256@libssh.org,diffie-hellman-group-exchange-sha256");
+        let d = run(&[ev(0.0, "hassh_fingerprint", json!({"kex_algorithms": ka})), ev(1.0, "hassh_fingerprint", json!({"kex_algorithms": ka})),
+            ev(2.0, "hassh_fingerprint", json!({"kex_algorithms": kb}))], &[]);
+        assert_eq!(d.kex_order_raw, vec![ka, kb]);
+        let d = run(&[ev(0.0, "ssh_client_banner", json!({"ssh_version": "SSH-2.0-OpenSSH_9.2p1 Debian-2"})),
+            ev(1.0, "ssh_client_banner", json!({"ssh_version": "SSH-2.0-OpenSSH_9.2p1 Debian-2"})),
+            ev(2.0, "ssh_client_banner", json!({"ssh_version": "SSH-2.0-libssh2_1.10.0"}))], &[]);
+        assert_eq!(d.ssh_client_banners, vec!["SSH-2.0-OpenSSH_9.2p1 Debian-2", "SSH-2.0-libssh2_1.10.0"]);
+        assert_eq!(run(&[ev(0.0, "tcp_syn_fingerprint", json!({"os_guess": "linux", "ttl": "64"}))], &[]).os_guess.as_deref(), Some("linux"));
+    }
+
+    #[test]
+    fn tool_guesses_combine_cadence_headers_and_nmap_os() {
+        let d = run(&[ev(0.0, "request", ua("Nmap Scripting Engine"))], &["cobalt_strike"]);
+        assert_eq!(d.header_tools, vec!["cobalt_strike", "nmap"]);
+        let syn = ev(0.0, "tcp_syn_fingerprint", json!({"os_guess": "nmap", "window": "31337", "ttl": "58"}));
+        assert_eq!(run(&[syn.clone(), syn], &[]).header_tools, vec!["nmap"]);
+    }
+}
