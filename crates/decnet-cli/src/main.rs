@@ -67,6 +67,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 stats.lines as f64 / secs
             );
             print!("{}", report::ingest_report(&mut client)?);
+            print!("{}", report::behavior_report(&mut client)?);
         }
         Command::Bench { corpus } => {
             db::migrate(&mut client)?;

@@ -90,3 +90,29 @@ pub fn ingest_report(client: &mut Client) -> Result<String, CliError> {
     }
     Ok(out)
 }
+
+/// Runs one rollup over every dirty attacker (the demo does not wait for pg_cron) and summarises the classes.
+pub fn behavior_report(client: &mut Client) -> Result<String, CliError> {
+    let mut out = String::new();
+    let r = &q(client, "SELECT attackers, events, duration_ms FROM decnet.rollup(1000000)")?[0];
+    writeln!(
+        out,
+        "\nbehaviour rollup: {} attackers from {} events in {:.0} ms",
+        r.get::<_, i32>(0),
+        r.get::<_, i64>(1),
+        r.get::<_, f64>(2)
+    )
+    .ok();
+    let classes = q(
+        client,
+        "SELECT behavior_class, count(*), coalesce(string_agg(DISTINCT t, ','), '')
+         FROM decnet.attacker_behavior LEFT JOIN LATERAL unnest(tool_guesses) t ON true
+         GROUP BY behavior_class ORDER BY count(*) DESC, behavior_class",
+    )?;
+    for c in &classes {
+        let tools: String = c.get(2);
+        let tools = if tools.is_empty() { String::new() } else { format!("  tools: {tools}") };
+        writeln!(out, "  {:<12} {:>5}{tools}", c.get::<_, String>(0), c.get::<_, i64>(1)).ok();
+    }
+    Ok(out)
+}
