@@ -8,6 +8,13 @@ pub fn py_round(x: f64, digits: usize) -> f64 {
     format!("{x:.digits$}").parse().expect("formatted float parses")
 }
 
+/// Python's `statistics.median`: the middle value, or the mean of the middle two. Sorts `v`.
+pub fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+}
+
 /// §G.1: IP-ID / ISN sequence class of samples in arrival order.
 pub fn seq_class(samples: &[i64]) -> &'static str {
     if samples.len() < 4 {
@@ -74,9 +81,8 @@ pub fn timing_stats(times_us: &[i64]) -> TimingStats {
     } else {
         0.0
     };
-    iats.sort_by(f64::total_cmp);
+    let median = median(&mut iats); // sorts iats
     let k = iats.len();
-    let median = if k % 2 == 1 { iats[k / 2] } else { (iats[k / 2 - 1] + iats[k / 2]) / 2.0 };
     TimingStats {
         mean_iat_s: Some(py_round(mean, 3)),
         median_iat_s: Some(py_round(median, 3)),
@@ -230,6 +236,7 @@ mod tests {
 
 // ---- per-attacker details over its events (spec §D.9 headers, §D.10, §D.11) ----
 
+use crate::timestamp::iso_utc;
 use serde_json::{json, Map, Value};
 
 /// One stored line of the attacker, in ingestion (log id) order.
@@ -294,28 +301,6 @@ fn header_tools(events: &[EventRow<'_>]) -> Vec<&'static str> {
         }
     }
     found
-}
-
-/// `datetime.isoformat()` of a UTC instant: microseconds only when non-zero.
-pub fn iso_utc(us: i64) -> String {
-    let days = us.div_euclid(86_400_000_000);
-    let rem = us.rem_euclid(86_400_000_000);
-    let (y, m, d) = civil_from_days(days);
-    let (secs, micros) = (rem / 1_000_000, rem % 1_000_000);
-    let frac = if micros == 0 { String::new() } else { format!(".{micros:06}") };
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{frac}+00:00", secs / 3600, secs / 60 % 60, secs % 60)
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + (m <= 2) as i64, m, d)
 }
 
 /// §D.10: end of reconnaissance, start of exfiltration, the latency between, large payloads.
@@ -439,11 +424,7 @@ pub fn details(events: &[EventRow<'_>], cadence: &[&'static str]) -> Details {
     let os_guess = modal(&labels)
         .map(str::to_owned)
         .or_else(|| modal(&ttls).and_then(|t| t.trim().parse::<i64>().ok()).and_then(os_from_ttl).map(str::to_owned));
-    let hop_distance = (!hops.is_empty()).then(|| {
-        hops.sort_by(f64::total_cmp);
-        let k = hops.len();
-        (if k % 2 == 1 { hops[k / 2] } else { (hops[k / 2 - 1] + hops[k / 2]) / 2.0 }) as i64
-    });
+    let hop_distance = (!hops.is_empty()).then(|| median(&mut hops) as i64);
     let mut tools: Vec<&'static str> = Vec::new();
     for t in cadence.iter().copied().chain(header_tools(events)) {
         if !tools.contains(&t) {

@@ -1,6 +1,7 @@
 //! Keystroke dynamics: the digraph SimHash of a recorded session (spec §H.2,
 //! §H.4, §H.5), bit-exact with DECNET's `motor.digraph_simhash`.
 
+use crate::behavior::median;
 use md5::{Digest, Md5};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -96,12 +97,6 @@ pub fn centroid(hashes: &[u64]) -> Option<u64> {
         let set = hashes.iter().filter(|&&h| (h >> i) & 1 == 1).count();
         if set * 2 > n { acc | (1 << i) } else { acc }
     }))
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
 }
 
 fn bucket(s: f64) -> usize {
