@@ -21,6 +21,8 @@ COMMENT ON FUNCTION @extschema@.command_event_types() IS
 'Event types whose command text is kept (spec D.3).';
 COMMENT ON FUNCTION @extschema@.bounty_keys() IS
 'SD parameter names that can yield a bounty or credential.';
+COMMENT ON FUNCTION @extschema@.bounty_event_types() IS
+'Event types that yield a bounty whatever their fields.';
 COMMENT ON FUNCTION @extschema@.logs_statement_begin() IS
 'BEFORE INSERT statement trigger of decnet.logs: opens the in-memory delta that the row trigger fills and logs_derive merges.';
 COMMENT ON FUNCTION @extschema@.statement_take() IS

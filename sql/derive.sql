@@ -14,7 +14,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 100 $$;
 -- (decnet-core's list) can yield a bounty or credential.
 CREATE FUNCTION @extschema@.may_have_bounty(event_type text, fields jsonb) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$ SELECT fields OPERATOR(pg_catalog.?|) @extschema@.bounty_keys() OR event_type IN ('http2_settings', 'http3_settings') $$;
+AS $$ SELECT fields OPERATOR(pg_catalog.?|) @extschema@.bounty_keys() OR event_type = ANY (@extschema@.bounty_event_types()) $$;
 
 -- ---- the statement-level ingest trigger -------------------------------------
 --

@@ -24,13 +24,14 @@ pub const COMMANDS_KEPT_PER_END: usize = 50;
 struct Frame {
     lxid: pg_sys::LocalTransactionId,
     subxid: pg_sys::SubTransactionId,
+    /// decnet.trusted_proxies as it was when the statement began.
+    config: Config,
     delta: StatementDelta,
 }
 
 thread_local! {
     static FRAMES: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
     static TAKEN: RefCell<StatementDelta> = RefCell::new(StatementDelta::default());
-    static CONFIG: RefCell<Option<(String, Config)>> = const { RefCell::new(None) };
 }
 
 fn current_lxid() -> pg_sys::LocalTransactionId {
@@ -49,35 +50,26 @@ fn with_live_frames<R>(f: impl FnOnce(&mut Vec<Frame>) -> R) -> R {
     })
 }
 
+/// Opens a frame; the settings are read here, once per statement, not per line.
 fn push_frame(frames: &mut Vec<Frame>) {
-    frames.push(Frame { lxid: current_lxid(), subxid: unsafe { pg_sys::GetCurrentSubTransactionId() }, delta: StatementDelta::default() });
-}
-
-/// The bounty configuration, re-read only when decnet.trusted_proxies changes.
-fn with_config<R>(f: impl FnOnce(&Config) -> R) -> R {
-    let proxies = crate::gucs::trusted_proxies();
-    CONFIG.with_borrow_mut(|slot| {
-        if slot.as_ref().is_none_or(|(p, _)| *p != proxies) {
-            *slot = Some((proxies.clone(), Config::with_trusted_proxies(&proxies)));
-        }
-        f(&slot.as_ref().expect("set above").1)
-    })
+    frames.push(Frame {
+        lxid: current_lxid(),
+        subxid: unsafe { pg_sys::GetCurrentSubTransactionId() },
+        config: Config::with_trusted_proxies(&crate::gucs::trusted_proxies()),
+        delta: StatementDelta::default(),
+    });
 }
 
 /// Called by the row trigger for every stored line. Returns false if the
 /// (pure Rust) grouping panicked: the line is still stored, and flagged.
 pub fn record(log_id: i64, line: &ParsedLine<'_>) -> bool {
-    with_config(|cfg| {
-        with_live_frames(|frames| {
-            if frames.is_empty() {
-                push_frame(frames); // statement triggers disabled: still account for the row
-            }
-            let top = frames.last_mut().expect("non-empty");
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                top.delta.add(log_id, line, cfg, COMMANDS_KEPT_PER_END)
-            }))
-            .is_ok()
-        })
+    with_live_frames(|frames| {
+        if frames.is_empty() {
+            push_frame(frames); // statement triggers disabled: still account for the row
+        }
+        let top = frames.last_mut().expect("non-empty");
+        let (delta, cfg) = (&mut top.delta, &top.config);
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| delta.add(log_id, line, cfg, COMMANDS_KEPT_PER_END))).is_ok()
     })
 }
 
@@ -278,6 +270,11 @@ fn command_event_types() -> Vec<&'static str> {
 #[pg_extern(immutable, parallel_safe)]
 fn bounty_keys() -> Vec<&'static str> {
     profile::BOUNTY_KEYS.to_vec()
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn bounty_event_types() -> Vec<&'static str> {
+    profile::BOUNTY_EVENT_TYPES.to_vec()
 }
 
 /// The dedup key of a bounty payload (decnet_core::bounty::payload_key).

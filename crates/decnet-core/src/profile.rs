@@ -38,8 +38,11 @@ pub const BOUNTY_KEYS: [&str; 15] = [
     "tcpfp_hash", "icmp_fp_hash", "icmp6_fp_hash", "client_version", "stored_as", "ja4h", "ja4_quic",
 ];
 
+/// Event types that yield a bounty whatever their fields (spec §E.3 #16).
+pub const BOUNTY_EVENT_TYPES: [&str; 2] = ["http2_settings", "http3_settings"];
+
 pub fn may_have_bounty(event_type: Option<&str>, has_key: impl Fn(&str) -> bool) -> bool {
-    BOUNTY_KEYS.iter().any(|k| has_key(k)) || matches!(event_type, Some("http2_settings" | "http3_settings"))
+    BOUNTY_KEYS.iter().any(|k| has_key(k)) || event_type.is_some_and(|t| BOUNTY_EVENT_TYPES.contains(&t))
 }
 
 /// Time span of a group: `ts` may be NULL (unparseable), and then does not count.
