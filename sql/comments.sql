@@ -51,9 +51,9 @@ COMMENT ON FUNCTION @extschema@.logs_append_only() IS
 COMMENT ON FUNCTION @extschema@.derived_tables() IS
 'The derived tables, their recomputation views, key columns and the columns verify() ignores.';
 COMMENT ON FUNCTION @extschema@.verify() IS
-'Rows where a derived table and its recomputation from decnet.logs differ (relation, key, incremental, recomputed). Empty when consistent.';
+'Rows where a derived table and its recomputation (from decnet.logs; session profiles from decnet.session_recordings) differ (relation, key, incremental, recomputed). Empty when consistent.';
 COMMENT ON FUNCTION @extschema@.rebuild() IS
-'Recomputes every derived table from decnet.logs, keeping attacker uuids. Blocks ingest while it runs. Returns the row count of each table.';
+'Recomputes every derived table from decnet.logs (session profiles from decnet.session_recordings), keeping attacker uuids. Blocks ingest while it runs. Returns the row count of each table.';
 
 COMMENT ON FUNCTION @extschema@.statement_smtp_targets() IS 'Internal: per-(attacker, domain) recipients of the taken statement delta.';
 COMMENT ON FUNCTION @extschema@.normalize_smtp_domain(text) IS
@@ -85,3 +85,11 @@ COMMENT ON FUNCTION @extschema@.rollup(integer) IS
 'Drains up to max_attackers dirty attackers and recomputes their attacker_behavior from their own events; one rollup at a time (advisory lock). Returns attackers processed, events read, attackers still dirty, duration. Scheduled every minute by pg_cron (migration V4).';
 COMMENT ON FUNCTION @extschema@.behavior_details(jsonb, double precision, double precision) IS
 'Per-attacker behaviour details (spec D.9-D.11) from its lines [{e, s, t, f}] in id order and its timing mean/cv: os_guess, hop_distance, tcp_fingerprint, retransmit_count, kex_order_raw, ssh_client_banners, phase_sequence, tool_guesses.';
+COMMENT ON FUNCTION @extschema@.keystroke_profile(text, text) IS
+'Keystroke profile of session sid from its sessrec JSONL lines (docs/keystrokes.md): SimHash and confidence, inter-key interval mean/stdev/p50/p95, Enter latency p50/p95, pause histogram (< 0.2 s, < 1.5 s, longer), start-of-action latency, max pause, control-key rates, top 32 bigrams, counts, duration, malformed lines. Timing and character classes only.';
+COMMENT ON FUNCTION @extschema@.kd_chunk_neighbors(integer, integer) IS
+'Every 16-bit value within radius bits of chunk: the multi-index-hashing probes of decnet.similar_sessions().';
+COMMENT ON FUNCTION @extschema@.session_recordings_derive() IS
+'AFTER INSERT/UPDATE statement trigger of decnet.session_recordings: (re)computes decnet.session_profiles for the written sessions, in sid order.';
+COMMENT ON FUNCTION @extschema@.similar_sessions(text, integer) IS
+'Sessions whose keystroke SimHash is within max_distance bits (default 8) of session sid''s, nearest first. Uses the four 16-bit chunk indexes (multi-index hashing) up to 19 bits.';

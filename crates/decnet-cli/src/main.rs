@@ -1,7 +1,7 @@
 //! `decnet`: migrate a database, ingest log files, run the demo or the benchmark.
 
 use clap::{Parser, Subcommand};
-use decnet_cli::{bench, db, ingest, report, CliError};
+use decnet_cli::{bench, db, ingest, report, sessions, CliError};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -20,6 +20,15 @@ enum Command {
     Migrate,
     /// COPY raw log lines from files (`-` for stdin) into decnet.logs.
     Ingest {
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Load recorded sessions (sessrec JSONL shards, …/<decky>/<service>/<date>.jsonl) into
+    /// decnet.session_recordings; their keystroke profiles are derived on insert.
+    IngestSessions {
         #[arg(required = true)]
         files: Vec<String>,
         /// No progress bar.
@@ -54,6 +63,13 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let stats = ingest::ingest_files(&mut client, &files, !quiet)?;
             println!("ingested {} lines ({} kept as raw bytes)", stats.lines, stats.lossy_lines);
         }
+        Command::IngestSessions { files, quiet } => {
+            let s = sessions::ingest_session_files(&mut client, &files, !quiet)?;
+            println!(
+                "loaded {} of {} sessions ({} events) from {} file(s); {} already loaded; {} malformed lines skipped",
+                s.sessions - s.already_loaded, s.sessions, s.events, s.files, s.already_loaded, s.malformed_lines
+            );
+        }
         Command::Report => print!("{}", report::ingest_report(&mut client)?),
         Command::Demo { corpus } => {
             let applied = db::migrate(&mut client)?;
@@ -77,6 +93,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             drop(data);
             println!("{}", bench::run(&mut client, &payload, lines)?.render());
             println!("{}", bench::gossip(&mut client, 1_000_000, 2_000)?);
+            println!("{}", bench::similar_sessions(&mut client)?);
         }
     }
     Ok(())

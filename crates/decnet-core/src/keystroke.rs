@@ -63,6 +63,71 @@ fn parse_event(line: &str, sid: Option<&str>) -> Option<Option<Event>> {
     Some(Some(Event { t, input, data }))
 }
 
+/// The lines of one session taken out of a shard file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShardSession {
+    pub sid: String,
+    /// `hdr.timestamp` (Unix seconds) when the header was seen.
+    pub started_at_unix: Option<f64>,
+    /// The session's lines (header included), newline-terminated, in file order.
+    pub lines: String,
+    pub events: usize,
+}
+
+/// Splits a shard file into its sessions, in order of first appearance. A line
+/// that is not a JSON object with a string `sid`, or a malformed event, is
+/// counted in the second value and dropped.
+pub fn split_shard(text: &str) -> (Vec<ShardSession>, usize) {
+    let mut sessions: Vec<ShardSession> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut malformed = 0;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let sid = serde_json::from_str::<Value>(line)
+            .ok()
+            .and_then(|v| v.get("sid").and_then(Value::as_str).map(str::to_owned));
+        let (Some(sid), Some(parsed)) = (sid, parse_event(line, None)) else {
+            malformed += 1;
+            continue;
+        };
+        let i = *index.entry(sid.clone()).or_insert_with(|| {
+            sessions.push(ShardSession { sid, started_at_unix: None, lines: String::new(), events: 0 });
+            sessions.len() - 1
+        });
+        let s = &mut sessions[i];
+        if parsed.is_none() {
+            let ts = serde_json::from_str::<Value>(line).ok().and_then(|v| v.pointer("/hdr/timestamp").and_then(Value::as_f64));
+            s.started_at_unix = s.started_at_unix.or(ts);
+        } else {
+            s.events += 1;
+        }
+        s.lines.push_str(line);
+        s.lines.push('\n');
+    }
+    (sessions, malformed)
+}
+
+/// Width of one multi-index-hashing chunk: a SimHash is four 16-bit chunks.
+pub const CHUNK_BITS: u32 = 16;
+
+/// Every 16-bit value within `radius` differing bits of `v`, `v` first. Two
+/// hashes within distance d share a chunk within d / 4 bits (pigeonhole), so
+/// probing these values per chunk finds every candidate.
+pub fn chunk_neighbors(v: u16, radius: u32) -> Vec<u16> {
+    fn flip(v: u16, from: u32, left: u32, out: &mut Vec<u16>) {
+        if left == 0 {
+            return;
+        }
+        for bit in from..CHUNK_BITS {
+            let w = v ^ (1 << bit);
+            out.push(w);
+            flip(w, bit + 1, left - 1, out);
+        }
+    }
+    let mut out = vec![v];
+    flip(v, 0, radius.min(CHUNK_BITS), &mut out);
+    out
+}
+
 /// MD5-based 64-bit SimHash of weighted tokens; ties and empty input give 0 bits.
 pub fn simhash64<'a>(tokens: impl IntoIterator<Item = (&'a str, i64)>) -> u64 {
     let mut bits = [0i64; 64];
@@ -252,5 +317,29 @@ mod tests {
         assert_eq!(centroid(&[0b110, 0b011, 0b010]), Some(0b010));
         assert_eq!(centroid(&[0b1, 0b0]), Some(0)); // a tie is 0
         assert_eq!(centroid(&[0xdead_beef]), Some(0xdead_beef));
+    }
+
+    #[test]
+    fn split_shard_groups_sessions_and_counts_bad_lines() {
+        let text = "{\"sid\":\"a\",\"hdr\":{\"version\":2,\"timestamp\":1700000000}}\n{\"sid\":\"a\",\"t\":0.1,\"ch\":\"i\",\"d\":\"l\"}\n{\"sid\":\"b\",\"t\":0.2,\"ch\":\"o\",\"d\":\"$\"}\n{\"t\":1,\"ch\":\"i\"}\n{\"sid\":\"a\",\"t\":\"bad\",\"ch\":\"i\"}\n\u{fffd}garbage\n{\"sid\":\"a\",\"t\":0.3,\"ch\":\"i\",\"d\":\"s\"}\n";
+        let (sessions, malformed) = split_shard(text);
+        assert_eq!(malformed, 3);
+        assert_eq!(sessions.len(), 2);
+        assert_eq!((sessions[0].sid.as_str(), sessions[0].events, sessions[0].started_at_unix), ("a", 2, Some(1.7e9)));
+        assert_eq!(sessions[0].lines.lines().count(), 3);
+        assert_eq!((sessions[1].sid.as_str(), sessions[1].events, sessions[1].started_at_unix), ("b", 1, None));
+    }
+
+    #[test]
+    fn chunk_neighbors_cover_the_ball() {
+        assert_eq!(chunk_neighbors(7, 0), vec![7]);
+        for (r, n) in [(1, 17), (2, 137), (3, 697)] {
+            let mut v = chunk_neighbors(0xa5a5, r);
+            assert_eq!(v.len(), n);
+            assert!(v.iter().all(|&w| (w ^ 0xa5a5).count_ones() <= r));
+            v.sort();
+            v.dedup();
+            assert_eq!(v.len(), n, "no duplicates");
+        }
     }
 }
