@@ -83,8 +83,8 @@ COMMENT ON FUNCTION @extschema@.cadence_tools(double precision, double precision
 COMMENT ON FUNCTION @extschema@.jitter_pct(double precision) IS 'beacon_jitter_pct (spec D.6): cv × 100, rounded to 2 places as Python rounds.';
 COMMENT ON FUNCTION @extschema@.rollup(integer) IS
 'Drains up to max_attackers dirty attackers and recomputes their attacker_behavior from their own events; one rollup at a time (advisory lock). Returns attackers processed, events read, attackers still dirty, duration. Scheduled every minute by pg_cron (migration V4).';
-COMMENT ON FUNCTION @extschema@.behavior_details(jsonb, double precision, double precision) IS
-'Per-attacker behaviour details (spec D.9-D.11) from its lines [{e, s, t, f}] in id order and its timing mean/cv: os_guess, hop_distance, tcp_fingerprint, retransmit_count, kex_order_raw, ssh_client_banners, phase_sequence, tool_guesses.';
+COMMENT ON FUNCTION @extschema@.behavior_details(jsonb, double precision, double precision, jsonb) IS
+'Per-attacker behaviour details (spec D.9-D.11) from its lines [{e, s, t, f}] in id order, its timing mean/cv and the OS signatures (decnet.os_signature_set()): os_guess, hop_distance, tcp_fingerprint, retransmit_count, kex_order_raw, ssh_client_banners, phase_sequence, tool_guesses.';
 COMMENT ON FUNCTION @extschema@.keystroke_profile(text, text) IS
 'Keystroke profile of session sid from its sessrec JSONL lines (docs/keystrokes.md): SimHash and confidence, inter-key interval mean/stdev/p50/p95, Enter latency p50/p95, pause histogram (< 0.2 s, < 1.5 s, longer), start-of-action latency, max pause, control-key rates, top 32 bigrams, counts, duration, malformed lines. Timing and character classes only.';
 COMMENT ON FUNCTION @extschema@.kd_chunk_neighbors(integer, integer) IS
@@ -93,3 +93,15 @@ COMMENT ON FUNCTION @extschema@.session_recordings_derive() IS
 'AFTER INSERT/UPDATE statement trigger of decnet.session_recordings: (re)computes decnet.session_profiles for the written sessions, in sid order.';
 COMMENT ON FUNCTION @extschema@.similar_sessions(text, integer) IS
 'Sessions whose keystroke SimHash is within max_distance bits (default 8) of session sid''s, nearest first. Uses the four 16-bit chunk indexes (multi-index hashing) up to 19 bits.';
+COMMENT ON FUNCTION @extschema@.os_options_pattern_ok(text) IS
+'True when the text compiles as an option-order pattern (anchored regular expression); the CHECK of decnet.os_signatures.options.';
+COMMENT ON FUNCTION @extschema@.os_signature_match(jsonb, text, integer, integer, integer, integer, text) IS
+'Label of the first signature of a jsonb array of decnet.os_signatures rows matching one packet (context syn|synack, ttl, window, mss, wscale, letter-only options); NULL when none does.';
+COMMENT ON FUNCTION @extschema@.builtin_os_signatures() IS
+'The built-in OS signatures in priority order: the sniffer''s SYN table (spec G.2), nmap''s option-less SYN, and SYN-ACK rows by TTL bucket. Migration V6 seeds decnet.os_signatures from it.';
+COMMENT ON FUNCTION @extschema@.os_signature_set() IS
+'decnet.os_signatures as a jsonb array in match order (priority, id).';
+COMMENT ON FUNCTION @extschema@.os_match(integer, integer, integer, integer, text, text) IS
+'OS label of one packet by decnet.os_signatures (ttl, window, mss, wscale, letter-only options, context syn|synack); NULL when no signature matches.';
+COMMENT ON FUNCTION @extschema@.os_signatures_changed() IS
+'AFTER statement trigger of decnet.os_signatures: marks every attacker with a TCP fingerprint dirty, so the next rollups redo its OS guess.';

@@ -313,6 +313,40 @@ BEGIN
 END
 $fn$;
 
+-- decnet.os_signatures as the jsonb array the Rust matcher reads, in match order.
+CREATE FUNCTION @extschema@.os_signature_set() RETURNS jsonb
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    RETURN (SELECT jsonb_agg(to_jsonb(s) ORDER BY s.priority, s.id) FROM decnet.os_signatures s);
+END
+$fn$;
+
+-- AFTER statement trigger of decnet.os_signatures: a changed signature set
+-- changes OS guesses, so every attacker with a TCP fingerprint is rolled up again.
+CREATE FUNCTION @extschema@.os_signatures_changed() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    INSERT INTO decnet.dirty_attackers (ip)
+        SELECT b.attacker_ip FROM decnet.attacker_behavior b WHERE b.tcp_fingerprint <> '{}'::jsonb
+        ORDER BY b.attacker_ip ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END
+$fn$;
+
+-- The OS of one observed packet by decnet.os_signatures (first match by
+-- priority), like guess_os(ttl, window, mss, wscale, options) of spec G.2.
+CREATE FUNCTION @extschema@.os_match(ttl integer, "window" integer, mss integer, wscale integer, options_sig text,
+                                     context text DEFAULT 'syn')
+RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    RETURN decnet.os_signature_match(decnet.os_signature_set(), context, ttl, "window", mss, wscale, options_sig);
+END
+$fn$;
+
 -- ---- deferred behaviour ------------------------------------------------------
 
 -- Drains up to max_attackers dirty attackers (in address order) and recomputes
@@ -326,6 +360,7 @@ DECLARE
     started timestamptz := clock_timestamp();
     batch inet[];
     seen bigint := 0;
+    signatures jsonb := decnet.os_signature_set();
 BEGIN
     IF NOT pg_try_advisory_xact_lock(hashtext('decnet.rollup')) THEN
         RETURN QUERY SELECT 0, 0::bigint, (SELECT count(*) FROM decnet.dirty_attackers), 0::double precision;
@@ -344,7 +379,7 @@ BEGIN
                                      (s.stats->>'cv')::float8, sv.services::int) AS class
         FROM unnest(batch) AS t(ip)
         -- the attacker's own events: sensor observations (sniffer, prober) duplicate them
-        CROSS JOIN LATERAL (SELECT count(*) AS n, decnet.timing_stats(array_agg(l.ts)) AS stats
+        CROSS JOIN LATERAL (SELECT count(*) AS n, decnet.timing_stats(coalesce(array_agg(l.ts), '{}')) AS stats
                             FROM decnet.logs l
                             WHERE l.attacker_ip = t.ip AND (l.service IS NULL OR NOT decnet.is_sensor_service(l.service))) s
         CROSS JOIN LATERAL (SELECT count(*) AS services FROM decnet.attacker_services a WHERE a.attacker_ip = t.ip) sv
@@ -354,7 +389,7 @@ BEGIN
                    (SELECT jsonb_agg(jsonb_build_object('e', l.event_type, 's', l.service,
                                                         't', (extract(epoch FROM l.ts) * 1000000)::bigint, 'f', l.fields) ORDER BY l.id)
                     FROM decnet.logs l WHERE l.attacker_ip = c.ip),
-                   (c.stats->>'mean_iat_s')::float8, (c.stats->>'cv')::float8) AS d
+                   (c.stats->>'mean_iat_s')::float8, (c.stats->>'cv')::float8, signatures) AS d
         FROM computed c
     ), up AS (
         INSERT INTO decnet.attacker_behavior AS b

@@ -1,7 +1,7 @@
 //! Behaviour primitives as SQL functions (decnet_core::behavior; spec §D.7–D.9, §G.1–G.2).
 
 use crate::functions::PG_EPOCH_OFFSET_MICROS;
-use decnet_core::behavior;
+use decnet_core::{behavior, os_signature};
 use pgrx::datum::JsonB;
 use pgrx::prelude::*;
 
@@ -55,7 +55,12 @@ fn jitter_pct(cv: f64) -> f64 {
 /// lines in id order, given as a jsonb array of `{"e": event_type, "s": service,
 /// "t": microseconds since the epoch, "f": fields}`, and its timing summary.
 #[pg_extern(immutable, parallel_safe)]
-fn behavior_details(events: Option<JsonB>, mean_iat_s: Option<f64>, cv: Option<f64>) -> JsonB {
+fn behavior_details(
+    events: Option<JsonB>,
+    mean_iat_s: Option<f64>,
+    cv: Option<f64>,
+    signatures: default!(Option<JsonB>, "NULL"),
+) -> JsonB {
     let empty = Vec::new();
     let events = events.map(|e| e.0);
     let list = events.as_ref().and_then(|v| v.as_array()).unwrap_or(&empty);
@@ -69,7 +74,7 @@ fn behavior_details(events: Option<JsonB>, mean_iat_s: Option<f64>, cv: Option<f
             fields: e.get("f").and_then(|f| f.as_object()).unwrap_or(&no_fields),
         })
         .collect();
-    let d = behavior::details(&rows, &behavior::cadence_tools(mean_iat_s, cv));
+    let d = with_signatures(signatures.as_ref(), |sigs| behavior::details(&rows, &behavior::cadence_tools(mean_iat_s, cv), sigs));
     let nonempty = |v: Vec<String>| if v.is_empty() { serde_json::Value::Null } else { serde_json::json!(v) };
     JsonB(serde_json::json!({
         "os_guess": d.os_guess, "hop_distance": d.hop_distance, "tcp_fingerprint": d.tcp_fingerprint,
@@ -77,4 +82,94 @@ fn behavior_details(events: Option<JsonB>, mean_iat_s: Option<f64>, cv: Option<f
         "ssh_client_banners": nonempty(d.ssh_client_banners), "phase_sequence": d.phase_sequence,
         "tool_guesses": d.header_tools,
     }))
+}
+
+thread_local! {
+    /// The last signature set parsed, keyed by its jsonb text: a rollup passes the
+    /// same decnet.os_signatures for every attacker, so its patterns compile once.
+    static SIGNATURES: std::cell::RefCell<(String, Vec<os_signature::Signature>)> = Default::default();
+}
+
+/// Runs `f` over the signatures of a jsonb array of decnet.os_signatures rows
+/// (rows whose pattern does not compile are skipped; the table's CHECK keeps them out).
+fn with_signatures<T>(signatures: Option<&JsonB>, f: impl FnOnce(&[os_signature::Signature]) -> T) -> T {
+    let Some(JsonB(value)) = signatures else { return f(&[]) };
+    let key = value.to_string();
+    SIGNATURES.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.0 != key {
+            let parsed = value.as_array().map(|a| a.iter().filter_map(os_signature::Signature::from_json).collect()).unwrap_or_default();
+            *cache = (key, parsed);
+        }
+        f(&cache.1)
+    })
+}
+
+/// True when `pattern` compiles as an option-order pattern (the CHECK of decnet.os_signatures.options).
+#[pg_extern(immutable, strict, parallel_safe)]
+fn os_options_pattern_ok(pattern: &str) -> bool {
+    os_signature::options_regex(pattern).is_ok()
+}
+
+/// The label of the first signature (jsonb array of decnet.os_signatures rows, in
+/// priority order) matching one observed packet; NULL when none does.
+#[pg_extern(immutable, parallel_safe)]
+fn os_signature_match(
+    signatures: Option<JsonB>,
+    context: Option<&str>,
+    ttl: Option<i32>,
+    window: Option<i32>,
+    mss: Option<i32>,
+    wscale: Option<i32>,
+    options: Option<&str>,
+) -> Option<String> {
+    let obs = os_signature::Observation {
+        context: context.unwrap_or("syn").to_owned(),
+        ttl: ttl.map(i64::from),
+        window: window.map(i64::from),
+        mss: mss.map(i64::from),
+        wscale: wscale.map(i64::from),
+        options: options.map(str::to_owned),
+    };
+    with_signatures(signatures.as_ref(), |sigs| os_signature::first_match(sigs, &obs).map(|s| s.label.clone()))
+}
+
+/// The built-in OS signatures (decnet_core::os_signature::BUILTIN) in priority
+/// order; migration V6 seeds decnet.os_signatures from them.
+#[pg_extern(immutable, parallel_safe)]
+#[allow(clippy::type_complexity)]
+fn builtin_os_signatures() -> TableIterator<
+    'static,
+    (
+        name!(label, String),
+        name!(context, String),
+        name!(initial_ttl, Option<i32>),
+        name!(windows, Option<Vec<i32>>),
+        name!(window_min, Option<i32>),
+        name!(mss, Option<Vec<i32>>),
+        name!(wscales, Option<Vec<i32>>),
+        name!(options, Option<String>),
+        name!(sack, Option<bool>),
+        name!(timestamps, Option<bool>),
+        name!(eol, Option<bool>),
+    ),
+> {
+    let ints = |v: Option<&[i64]>| v.map(|v| v.iter().map(|&x| x as i32).collect::<Vec<i32>>());
+    TableIterator::new(os_signature::BUILTIN.iter().map(
+        move |&(label, context, ttl, windows, window_min, mss, wscales, options, sack, timestamps, eol)| {
+            (
+                label.to_owned(),
+                context.to_owned(),
+                ttl.map(|t| t as i32),
+                ints(windows),
+                window_min.map(|w| w as i32),
+                ints(mss),
+                ints(wscales),
+                options.map(str::to_owned),
+                sack,
+                timestamps,
+                eol,
+            )
+        },
+    ))
 }

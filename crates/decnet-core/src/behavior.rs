@@ -237,6 +237,7 @@ mod tests {
 // ---- per-attacker details over its events (spec §D.9 headers, §D.10, §D.11) ----
 
 use crate::timestamp::iso_utc;
+use crate::os_signature::{first_match, Observation, Signature};
 use serde_json::{json, Map, Value};
 
 /// One stored line of the attacker, in ingestion (log id) order.
@@ -355,9 +356,11 @@ fn modal<'a>(values: &[&'a str]) -> Option<&'a str> {
     .map(|(k, _)| k)
 }
 
-pub fn details(events: &[EventRow<'_>], cadence: &[&'static str]) -> Details {
+/// `signatures`: decnet.os_signatures in priority order, tried first on the last TCP fingerprint.
+pub fn details(events: &[EventRow<'_>], cadence: &[&'static str], signatures: &[Signature]) -> Details {
     let (mut labels, mut ttls, mut hops) = (Vec::new(), Vec::new(), Vec::new());
     let mut tcp_fp = Map::new();
+    let (mut context, mut options): (&str, Option<&str>) = ("syn", None);
     let (mut ipid, mut isn): (Option<String>, Option<String>) = (None, None);
     let (mut retransmits, mut kex, mut banners) = (0i64, Vec::<String>::new(), Vec::<String>::new());
     let int = |e: &EventRow<'_>, k: &str| e.get(k).and_then(|v| v.trim().parse::<i64>().ok()).map_or(Value::Null, Value::from);
@@ -385,6 +388,7 @@ pub fn details(events: &[EventRow<'_>], cadence: &[&'static str]) -> Details {
                 .as_object()
                 .cloned()
                 .expect("object");
+                (context, options) = ("syn", e.fields.get("options_sig").and_then(Value::as_str));
             }
             "tcp_flow_timing" => retransmits += e.get("retransmits").and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(0),
             "hassh_fingerprint" => {
@@ -415,15 +419,32 @@ pub fn details(events: &[EventRow<'_>], cadence: &[&'static str]) -> Details {
                 .as_object()
                 .cloned()
                 .expect("object");
+                (context, options) = ("synack", e.fields.get("options_order").and_then(Value::as_str));
             }
             _ => {}
         }
     }
-    // OS: the sensors' own labels first, then the TTL hint (the p0f step of DECNET never
-    // matches real emitter output, spec §K.10, and is not used).
-    let os_guess = modal(&labels)
-        .map(str::to_owned)
-        .or_else(|| modal(&ttls).and_then(|t| t.trim().parse::<i64>().ok()).and_then(os_from_ttl).map(str::to_owned));
+    // OS (§D.11 chain, with signatures that match real emitter output, §K.10):
+    // the first signature matching the last TCP fingerprint and the modal TTL,
+    // else the sensors' own labels, else the TTL hint.
+    let modal_ttl = modal(&ttls).and_then(|t| t.trim().parse::<i64>().ok());
+    let signature = (!tcp_fp.is_empty())
+        .then(|| {
+            let n = |k: &str| tcp_fp.get(k).and_then(Value::as_i64);
+            let obs = Observation {
+                context: context.into(),
+                ttl: modal_ttl,
+                window: n("window"),
+                mss: n("mss"),
+                wscale: n("wscale"),
+                options: options.map(str::to_owned),
+            };
+            first_match(signatures, &obs).map(|s| s.label.clone())
+        })
+        .flatten();
+    let os_guess = signature
+        .or_else(|| modal(&labels).map(str::to_owned))
+        .or_else(|| modal_ttl.and_then(os_from_ttl).map(str::to_owned));
     let hop_distance = (!hops.is_empty()).then(|| median(&mut hops) as i64);
     let mut tools: Vec<&'static str> = Vec::new();
     for t in cadence.iter().copied().chain(header_tools(events)) {
@@ -455,9 +476,15 @@ mod detail_tests {
         (Some((ts_s * 1e6) as i64), event_type, fields.as_object().unwrap().clone())
     }
 
-    fn run(evs: &[(Option<i64>, &'static str, Map<String, Value>)], cadence: &[&'static str]) -> Details {
+    type Ev = (Option<i64>, &'static str, Map<String, Value>);
+
+    fn run(evs: &[Ev], cadence: &[&'static str]) -> Details {
+        run_with(evs, cadence, &crate::os_signature::builtin())
+    }
+
+    fn run_with(evs: &[Ev], cadence: &[&'static str], signatures: &[Signature]) -> Details {
         let rows: Vec<EventRow<'_>> = evs.iter().map(|(t, e, f)| EventRow { ts_us: *t, event_type: e, service: "x", fields: f }).collect();
-        details(&rows, cadence)
+        details(&rows, cadence, signatures)
     }
 
     fn ua(v: &str) -> Value {
@@ -529,6 +556,25 @@ mod detail_tests {
             ev(2.0, "ssh_client_banner", json!({"ssh_version": "SSH-2.0-libssh2_1.10.0"}))], &[]);
         assert_eq!(d.ssh_client_banners, vec!["SSH-2.0-OpenSSH_9.2p1 Debian-2", "SSH-2.0-libssh2_1.10.0"]);
         assert_eq!(run(&[ev(0.0, "tcp_syn_fingerprint", json!({"os_guess": "linux", "ttl": "64"}))], &[]).os_guess.as_deref(), Some("linux"));
+    }
+
+    #[test]
+    fn os_signatures_come_first_and_match_letter_only_options() {
+        // §K.10: an option-less nmap SYN the sniffer could not label is nmap, and promotes the tool
+        let bare = ev(0.0, "tcp_syn_fingerprint", json!({"os_guess": "unknown", "ttl": "58", "window": "1024", "mss": "0",
+            "wscale": "", "options_sig": ""}));
+        let d = run(&[bare], &[]);
+        assert_eq!((d.os_guess.as_deref(), d.header_tools.clone()), (Some("nmap"), vec!["nmap"]));
+        // a user signature outranks the built-ins and the sensor's label, for a SYN-ACK too
+        let masscan = Signature::from_json(&json!({"label": "masscan", "initial_ttl": 255, "windows": [1024], "options": ""})).unwrap();
+        let syn = [ev(0.0, "tcp_syn_fingerprint", json!({"os_guess": "embedded", "ttl": "247", "window": "1024", "options_sig": ""}))];
+        assert_eq!(run_with(&syn, &[], &[masscan]).os_guess.as_deref(), Some("masscan"));
+        assert_eq!(run(&syn, &[]).os_guess.as_deref(), Some("embedded"));
+        let d = run(&[ev(0.0, "tcpfp_fingerprint", json!({"ttl": "52", "window_size": "64240", "mss": "1460", "window_scale": "7",
+            "sack_ok": "1", "timestamp": "1", "options_order": "M,S,T,N,W"}))], &[]);
+        assert_eq!(d.os_guess.as_deref(), Some("linux"));
+        // without signatures the chain falls back to the label, then the TTL hint
+        assert_eq!(run_with(&syn, &[], &[]).os_guess.as_deref(), Some("embedded"));
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod copy_text;
 pub mod json;
 pub mod keystroke;
 pub mod kinds;
+pub mod os_signature;
 pub mod profile;
 pub mod session_profile;
 pub mod smtp;
