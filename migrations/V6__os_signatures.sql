@@ -17,11 +17,13 @@ CREATE TABLE decnet.os_signatures (
     sack        boolean,
     timestamps  boolean,
     eol         boolean,
+    -- a p0f v2 signature line that must match too (decnet.import_p0f() loads p0f.fp files)
+    p0f         text CHECK (p0f IS NULL OR decnet.p0f_line_ok(p0f)),
     builtin     boolean NOT NULL DEFAULT false,
     note        text
 );
 COMMENT ON TABLE decnet.os_signatures IS
-'OS signatures: NULL predicates match anything; initial_ttl is the bucket (32/64/128/255) of the observed TTL; options is an anchored regular expression over the option letters (M,S,T,N,W,E,...); sack/timestamps/eol require (true) or forbid (false) S/T/E. The first match by (priority, id) names the OS. Add rows to extend; built-in rows have priority 1000 and up.';
+'OS signatures: NULL predicates match anything; initial_ttl is the bucket (32/64/128/255) of the observed TTL; options is an anchored regular expression over the option letters (M,S,T,N,W,E,...); sack/timestamps/eol require (true) or forbid (false) S/T/E; p0f is a p0f v2 line scored against the options with their MSS and scale values. The first match by (priority, id) names the OS. Add rows to extend; built-in rows have priority 1000 and up.';
 
 -- editing the signatures re-queues the attackers whose OS guess may change
 -- (seeding the built-ins below does so for attackers that exist already)
@@ -38,7 +40,9 @@ FROM decnet.builtin_os_signatures() WITH ORDINALITY
 GRANT SELECT ON decnet.os_signatures TO decnet_analyst;
 REVOKE EXECUTE ON FUNCTION decnet.os_match(integer, integer, integer, integer, text, text),
     decnet.os_signature_match(jsonb, text, integer, integer, integer, integer, text),
-    decnet.os_options_pattern_ok(text), decnet.builtin_os_signatures(), decnet.os_signature_set(), decnet.os_signatures_changed() FROM PUBLIC;
+    decnet.os_options_pattern_ok(text), decnet.builtin_os_signatures(), decnet.os_signature_set(), decnet.os_signatures_changed(),
+    decnet.p0f_line_ok(text), decnet.p0f_signatures(text), decnet.import_p0f(text, text, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION decnet.os_match(integer, integer, integer, integer, text, text),
     decnet.os_signature_match(jsonb, text, integer, integer, integer, integer, text),
-    decnet.os_options_pattern_ok(text), decnet.builtin_os_signatures(), decnet.os_signature_set() TO decnet_analyst;
+    decnet.os_options_pattern_ok(text), decnet.builtin_os_signatures(), decnet.os_signature_set(),
+    decnet.p0f_line_ok(text), decnet.p0f_signatures(text) TO decnet_analyst;

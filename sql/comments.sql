@@ -105,3 +105,9 @@ COMMENT ON FUNCTION @extschema@.os_match(integer, integer, integer, integer, tex
 'OS label of one packet by decnet.os_signatures (ttl, window, mss, wscale, letter-only options, context syn|synack); NULL when no signature matches.';
 COMMENT ON FUNCTION @extschema@.os_signatures_changed() IS
 'AFTER statement trigger of decnet.os_signatures: marks every attacker with a TCP fingerprint dirty, so the next rollups redo its OS guess.';
+COMMENT ON FUNCTION @extschema@.p0f_line_ok(text) IS
+'True when the text parses as a p0f v2 signature line (wwww:ttt:D:ss:OOO:QQ:OS:Details); the CHECK of decnet.os_signatures.p0f.';
+COMMENT ON FUNCTION @extschema@.p0f_signatures(text) IS
+'The valid signatures of a p0f v2 file in file order: line number, line, OS, flavor, specificity (spec G.2).';
+COMMENT ON FUNCTION @extschema@.import_p0f(text, text, integer) IS
+'Adds every valid signature of a p0f v2 file to decnet.os_signatures for a context (syn | synack), more specific ones first from base_priority; returns the count.';

@@ -1,7 +1,7 @@
 //! Behaviour primitives as SQL functions (decnet_core::behavior; spec §D.7–D.9, §G.1–G.2).
 
 use crate::functions::PG_EPOCH_OFFSET_MICROS;
-use decnet_core::{behavior, os_signature};
+use decnet_core::{behavior, os_signature, p0f};
 use pgrx::datum::JsonB;
 use pgrx::prelude::*;
 
@@ -172,4 +172,25 @@ fn builtin_os_signatures() -> TableIterator<
             )
         },
     ))
+}
+
+/// True when `line` parses as a p0f v2 signature (the CHECK of decnet.os_signatures.p0f).
+#[pg_extern(immutable, strict, parallel_safe)]
+fn p0f_line_ok(line: &str) -> bool {
+    p0f::parse_line(line).is_ok()
+}
+
+/// The signatures of a p0f v2 file (p0f.fp format), in file order, with their
+/// specificity; comments, blank and malformed lines are left out.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn p0f_signatures(
+    file: &str,
+) -> TableIterator<'static, (name!(line_no, i32), name!(line, String), name!(os, String), name!(flavor, String), name!(specificity, f64))> {
+    let rows: Vec<_> = file
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .filter_map(|(i, l)| p0f::parse_line(l).ok().map(|s| (i as i32 + 1, l.trim().to_owned(), s.os, s.flavor, s.specificity)))
+        .collect();
+    TableIterator::new(rows)
 }

@@ -182,7 +182,22 @@ fn os_signatures_match_emitter_lines_and_users_can_add_their_own() {
     assert_eq!(os(&mut c, "198.18.0.2").0.as_deref(), Some("masscan"));
     assert_eq!(os(&mut c, "198.18.0.1").0.as_deref(), Some("nmap"), "TTL bucket 64 is not masscan's");
 
+    // a p0f v2 file: its signatures match letter-only options once MSS and scale are put back
+    let file = "# p0f.fp excerpt\n\nnot a signature\nS4:64:1:*:M*,S,T,N,W7:.:Linux:2.6 (p0f)\n";
+    let added: i32 = c.query_one("SELECT decnet.import_p0f($1, 'syn', 50)", &[&file]).unwrap().get(0);
+    assert_eq!(added, 1);
+    let linux_syn = line(30.0, "web-01", "sniffer", "tcp_syn_fingerprint", &[
+        ("src_ip", "198.18.0.4".into()), ("ttl", "60".into()), ("window", "5840".into()), ("mss", "1460".into()), ("wscale", "7".into()),
+        ("options_sig", "M,S,T,N,W".into()), ("has_sack", "true".into()), ("has_timestamps", "true".into()), ("os_guess", "unknown".into()),
+    ]);
+    ingest_bytes(&mut c, linux_syn.as_bytes());
+    rollup_all(&mut c);
+    assert_eq!(os(&mut c, "198.18.0.4").0.as_deref(), Some("Linux"));
+    assert_eq!(os(&mut c, "198.18.0.3").0.as_deref(), Some("linux"), "a p0f SYN row never labels a SYN-ACK");
+
     // a pattern that does not compile is refused with a check violation
     let err = c.batch_execute("INSERT INTO decnet.os_signatures (label, options) VALUES ('broken', 'M,(')").unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("23514"));
+    let err = c.batch_execute("INSERT INTO decnet.os_signatures (label, p0f) VALUES ('broken', '5840:64')").unwrap_err();
     assert_eq!(err.code().map(|c| c.code()), Some("23514"));
 }

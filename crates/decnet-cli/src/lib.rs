@@ -5,6 +5,7 @@ pub mod db;
 pub mod error;
 pub mod ingest;
 pub mod report;
+pub mod rollup_bench;
 pub mod sessions;
 
 pub use error::CliError;

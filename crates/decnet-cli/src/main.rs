@@ -1,7 +1,7 @@
 //! `decnet`: migrate a database, ingest log files, run the demo or the benchmark.
 
 use clap::{Parser, Subcommand};
-use decnet_cli::{bench, db, ingest, report, sessions, CliError};
+use decnet_cli::{bench, db, ingest, report, rollup_bench, sessions, CliError};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -47,6 +47,9 @@ enum Command {
         #[arg(long)]
         corpus: String,
     },
+    /// Plant 100k attackers / 10M lines and time rollups of 1,000 dirty attackers at 1M and 10M lines, and rebuild().
+    /// Empties the decnet tables first: run it on a throwaway database.
+    BenchRollup,
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
@@ -75,7 +78,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let applied = db::migrate(&mut client)?;
             println!("migrated: {} migration(s) applied{}", applied.len(), list(&applied));
             let start = std::time::Instant::now();
-            let stats = ingest::ingest_files(&mut client, &[corpus.clone()], true)?;
+            let stats = ingest::ingest_files(&mut client, std::slice::from_ref(&corpus), true)?;
             let secs = start.elapsed().as_secs_f64();
             println!(
                 "ingested {} lines from {corpus} in {secs:.2} s ({:.0} lines/s)\n",
@@ -94,6 +97,10 @@ fn run(cli: Cli) -> Result<(), CliError> {
             println!("{}", bench::run(&mut client, &payload, lines)?.render());
             println!("{}", bench::gossip(&mut client, 1_000_000, 2_000)?);
             println!("{}", bench::similar_sessions(&mut client)?);
+        }
+        Command::BenchRollup => {
+            db::migrate(&mut client)?;
+            print!("{}", rollup_bench::run(&mut client)?);
         }
     }
     Ok(())

@@ -65,7 +65,7 @@ pub fn ingest_report(client: &mut Client) -> Result<String, CliError> {
         n(0), n(1), n(2), n(3), n(4)
     )
     .ok();
-    writeln!(out, "  {:<28} {:>6} {:>5} {:>6} {:>5}  {:<34} {}", "attacker", "events", "creds", "bounty", "cmds", "services", "deckies / traversal").ok();
+    writeln!(out, "  {:<28} {:>6} {:>5} {:>6} {:>5}  {:<34} deckies / traversal", "attacker", "events", "creds", "bounty", "cmds", "services").ok();
     let top = q(
         client,
         "SELECT host(ip), event_count, credential_count, bounty_count, command_count,

@@ -43,7 +43,7 @@ fn ingest(client: &mut Client, groups: &[&Group], rng: &mut SplitMix64) -> Resul
     let start = Instant::now();
     let mut tx = client.transaction().map_err(db)?;
     let (mut payload, mut in_statement, mut total) = (Vec::new(), 0u64, 0u64);
-    let mut flush = |tx: &mut postgres::Transaction<'_>, payload: &mut Vec<u8>| -> Result<(), CliError> {
+    let flush = |tx: &mut postgres::Transaction<'_>, payload: &mut Vec<u8>| -> Result<(), CliError> {
         let mut w = tx.copy_in(COPY_LOGS).map_err(db)?;
         w.write_all(payload).map_err(|e| CliError::new(format!("COPY stream failed: {e}"), "see the server log"))?;
         w.finish().map_err(db)?;
@@ -107,7 +107,7 @@ pub fn run(client: &mut Client) -> Result<String, CliError> {
 
     let (lines_1, secs_1) = ingest(client, &[&small, &large, &filler_1m], &mut rng)?;
     client.batch_execute("VACUUM ANALYZE decnet.logs, decnet.attackers, decnet.attacker_services").map_err(db)?;
-    let mut report = |out: &mut String, client: &mut Client, logs: u64| -> Result<(), CliError> {
+    let report = |out: &mut String, client: &mut Client, logs: u64| -> Result<(), CliError> {
         for g in [&small, &large] {
             let (ms, attackers, events) = timed_rollup(client, g)?;
             out.push_str(&format!(

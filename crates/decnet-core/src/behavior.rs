@@ -404,7 +404,7 @@ pub fn details(events: &[EventRow<'_>], cadence: &[&'static str], signatures: &[
             "tcpfp_fingerprint" => {
                 if let Some(t) = e.get("ttl") {
                     ttls.push(t);
-                    if let Some(ttl) = t.trim().parse::<i64>().ok() {
+                    if let Ok(ttl) = t.trim().parse::<i64>() {
                         if let Some(hint) = os_from_ttl(ttl) {
                             let hop = [("linux", 64), ("windows", 128), ("embedded", 255)].iter().find(|(h, _)| *h == hint).expect("hint").1 - ttl;
                             if hop > 0 {

@@ -9,6 +9,7 @@ pub mod json;
 pub mod keystroke;
 pub mod kinds;
 pub mod os_signature;
+pub mod p0f;
 pub mod profile;
 pub mod session_profile;
 pub mod smtp;

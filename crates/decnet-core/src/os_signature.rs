@@ -6,6 +6,7 @@
 //! `decnet.os_signatures`; the built-in rows come from [`BUILTIN`].
 
 use crate::behavior::initial_ttl;
+use crate::p0f::{parse_line, valued_options, P0fObservation, P0fSignature};
 use regex::Regex;
 use serde_json::Value;
 
@@ -38,6 +39,9 @@ pub struct Signature {
     pub sack: Option<bool>,
     pub timestamps: Option<bool>,
     pub eol: Option<bool>,
+    /// A p0f v2 signature line that must also score (spec §G.2), against the
+    /// options with their MSS and scale values put back.
+    pub p0f: Option<P0fSignature>,
 }
 
 /// Anchors an options pattern so `M,S` never matches inside `M,S,T`.
@@ -63,6 +67,16 @@ impl Signature {
             && flag(self.sack, "S")
             && flag(self.timestamps, "T")
             && flag(self.eol, "E")
+            && self.p0f.as_ref().is_none_or(|p| {
+                let obs = P0fObservation {
+                    window: o.window,
+                    ttl: o.ttl.map(|t| i64::from(initial_ttl(i32::try_from(t).unwrap_or(i32::MAX)))),
+                    options: o.options.as_deref().map(|l| valued_options(l, o.mss, o.wscale)),
+                    mss: o.mss,
+                    ..Default::default()
+                };
+                p.score(&obs).is_some()
+            })
     }
 
     /// A signature from a `decnet.os_signatures` row as jsonb; `None` when its options pattern does not compile.
@@ -72,6 +86,10 @@ impl Signature {
         let boolean = |k: &str| v.get(k).and_then(Value::as_bool);
         let options = match v.get("options").and_then(Value::as_str) {
             Some(p) => Some(options_regex(p).ok()?),
+            None => None,
+        };
+        let p0f = match v.get("p0f").and_then(Value::as_str) {
+            Some(line) => Some(parse_line(line).ok()?),
             None => None,
         };
         Some(Signature {
@@ -86,6 +104,7 @@ impl Signature {
             sack: boolean("sack"),
             timestamps: boolean("timestamps"),
             eol: boolean("eol"),
+            p0f,
         })
     }
 }
@@ -149,6 +168,7 @@ pub fn builtin() -> Vec<Signature> {
             sack,
             timestamps,
             eol,
+            p0f: None,
         })
         .collect()
 }
@@ -215,5 +235,11 @@ mod tests {
         assert!(!masscan.matches(&Observation { options: None, ..syn(247, 1024, 0, None, "") }), "options not reported");
         assert!(Signature::from_json(&serde_json::json!({"label": "bad", "options": "("})).is_none());
         assert!(Signature::from_json(&serde_json::json!({"options": "M"})).is_none(), "a label is required");
+        // a p0f v2 line matches the letter-only options once MSS and scale are put back (§K.10)
+        let p0f = sig(serde_json::json!({"label": "Linux", "p0f": "S4:64:1:*:M*,S,T,N,W7:.:Linux:2.6"}));
+        assert!(p0f.matches(&syn(58, 5840, 1460, Some(7), "M,S,T,N,W")));
+        assert!(!p0f.matches(&syn(58, 5840, 1460, Some(6), "M,S,T,N,W")));
+        assert!(!p0f.matches(&syn(58, 5840, 1460, Some(7), "M,S,T,N")));
+        assert!(Signature::from_json(&serde_json::json!({"label": "bad", "p0f": "5840:64"})).is_none());
     }
 }
