@@ -111,3 +111,23 @@ COMMENT ON FUNCTION @extschema@.p0f_signatures(text) IS
 'The valid signatures of a p0f v2 file in file order: line number, line, OS, flavor, specificity (spec G.2).';
 COMMENT ON FUNCTION @extschema@.import_p0f(text, text, integer) IS
 'Adds every valid signature of a p0f v2 file to decnet.os_signatures for a context (syn | synack), more specific ones first from base_priority; returns the count.';
+COMMENT ON FUNCTION @extschema@.rir_ranges(text) IS
+'Usable ranges of an RIR delegated-statistics file (standard or extended; IPv4 host counts, IPv6 prefix lengths), in file order: line_no, registry, start_ip, end_ip, country_code. Other lines are skipped.';
+COMMENT ON FUNCTION @extschema@.iptoasn_ranges(text) IS
+'Usable ranges of an iptoasn TSV file (start, end, AS, country, description), in file order; AS 0, bad addresses and reversed ranges are skipped.';
+COMMENT ON FUNCTION @extschema@.range_prefix(inet, inet, inet) IS
+'The most specific CIDR of the minimal CIDR cover of [start_ip, end_ip] that holds ip, as text; NULL when ip is outside.';
+COMMENT ON FUNCTION @extschema@.is_public_address(inet) IS
+'False for private, loopback, link-local, multicast, reserved, unspecified and documentation addresses (Python ipaddress definitions), true otherwise.';
+COMMENT ON FUNCTION @extschema@.country_of(inet) IS
+'Country code of a public address from decnet.country_ranges (loaded with decnet.load_rir), or NULL.';
+COMMENT ON FUNCTION @extschema@.asn_of(inet) IS
+'AS number, AS name, BGP prefix and country of a public address from decnet.asn_ranges (loaded with decnet.load_iptoasn); no row when unknown.';
+COMMENT ON FUNCTION @extschema@.attacker_enrichment_columns() IS
+'The decnet.attackers columns filled by enrichment: kept by rebuild(), ignored by verify().';
+COMMENT ON FUNCTION @extschema@.enrich_attackers(inet[]) IS
+'Internal: sets country and AS of the given attackers from the loaded ranges; returns the rows changed.';
+COMMENT ON FUNCTION @extschema@.load_rir(text) IS
+'Loads an RIR delegated-statistics file''s text (unchanged: header, summary and comment lines are skipped): replaces the ranges of its registries, records the load, refreshes every attacker''s country. Returns ranges per registry.';
+COMMENT ON FUNCTION @extschema@.load_iptoasn(text) IS
+'Loads an iptoasn TSV file''s text: replaces the ranges of its address families, records the load, refreshes every attacker''s AS. Returns the ranges loaded.';

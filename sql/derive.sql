@@ -62,6 +62,11 @@ BEGIN
     -- their behaviour is recomputed later, by decnet.rollup()
     INSERT INTO decnet.dirty_attackers (ip) SELECT unnest(affected) ORDER BY 1 ON CONFLICT DO NOTHING;
 
+    -- country and AS of new attackers: index lookups in the loaded ranges, no network
+    IF new_ips IS NOT NULL THEN
+        PERFORM decnet.enrich_attackers(new_ips);
+    END IF;
+
     -- 2. per (attacker, service); 3. per (attacker, decky)
     INSERT INTO decnet.attacker_services AS s
         (attacker_ip, service, event_count, interaction_count, scan_count, noise_count, first_seen, last_seen)
@@ -213,7 +218,8 @@ $fn$;
 CREATE FUNCTION @extschema@.derived_tables() RETURNS TABLE (relation text, recomputed text, key_columns text[], ignored_columns text[])
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-VALUES ('attackers',         'recomputed_attackers',         ARRAY['ip'],                         ARRAY['uuid', 'created_at', 'updated_at']),
+VALUES ('attackers',         'recomputed_attackers',         ARRAY['ip'],
+                                                            ARRAY['uuid', 'created_at', 'updated_at'] || decnet.attacker_enrichment_columns()),
        ('attacker_services', 'recomputed_attacker_services', ARRAY['attacker_ip', 'service'],     ARRAY['bucket']),
        ('attacker_deckies',  'recomputed_attacker_deckies',  ARRAY['attacker_ip', 'decky'],       ARRAY[]::text[]),
        ('attacker_commands', 'recomputed_attacker_commands', ARRAY['attacker_ip', 'log_id'],      ARRAY[]::text[]),
@@ -260,13 +266,19 @@ BEGIN
                decnet.bounties, decnet.credentials, decnet.smtp_targets, decnet.session_profiles IN EXCLUSIVE MODE;
     LOCK TABLE decnet.session_recordings IN SHARE MODE;
     DROP TABLE IF EXISTS pg_temp.decnet_rebuild_ids;
-    CREATE TEMP TABLE decnet_rebuild_ids ON COMMIT DROP AS SELECT ip, uuid, created_at FROM decnet.attackers;
+    -- what is not derived from the lines survives: identity and enrichment
+    CREATE TEMP TABLE decnet_rebuild_ids ON COMMIT DROP AS
+        SELECT a.ip, a.uuid, a.created_at,
+               (SELECT jsonb_object_agg(k, v) FROM jsonb_each(to_jsonb(a)) AS e(k, v)
+                WHERE k = ANY (decnet.attacker_enrichment_columns())) AS enrichment
+        FROM decnet.attackers a;
     TRUNCATE decnet.attacker_services, decnet.attacker_deckies, decnet.attacker_commands, decnet.bounties,
              decnet.credentials, decnet.smtp_targets, decnet.attackers, decnet.session_profiles;
     INSERT INTO decnet.attackers
     SELECT (jsonb_populate_record(NULL::decnet.attackers,
               to_jsonb(r) || jsonb_build_object('uuid', coalesce(old.uuid, gen_random_uuid()),
-                                                'created_at', coalesce(old.created_at, now()), 'updated_at', now()))).*
+                                                'created_at', coalesce(old.created_at, now()), 'updated_at', now())
+                          || coalesce(old.enrichment, '{}'))).*
     FROM decnet.recomputed_attackers r LEFT JOIN decnet_rebuild_ids old ON old.ip = r.ip;
     INSERT INTO decnet.attacker_services SELECT * FROM decnet.recomputed_attacker_services;
     INSERT INTO decnet.attacker_deckies SELECT * FROM decnet.recomputed_attacker_deckies;

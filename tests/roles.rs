@@ -84,6 +84,14 @@ fn each_role_can_do_its_job_and_nothing_else() {
         denied(&mut gossip, sql);
     }
 
+    // enrichment: analysts look up, only the owner loads data
+    assert_eq!(count(&mut analyst, "SELECT count(decnet.country_of('8.8.8.8'))"), 0);
+    for sql in ["SELECT * FROM decnet.load_rir('')", "SELECT decnet.load_iptoasn('')", "DELETE FROM decnet.country_ranges"] {
+        denied(&mut analyst, sql);
+        denied(&mut ingest, sql);
+    }
+    denied(&mut gossip, "SELECT decnet.country_of('8.8.8.8')");
+
     // the answer carries no attacker detail: exactly these four columns
     let cols: Vec<String> = gossip
         .prepare("SELECT * FROM decnet.smtp_target_seen('acme.com')")

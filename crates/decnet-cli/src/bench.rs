@@ -222,3 +222,45 @@ pub fn similar_sessions(client: &mut Client) -> Result<String, CliError> {
         typists * per_typist
     ))
 }
+
+/// Country and AS lookups per second over 250k loaded ranges each (synthetic
+/// ranges of 256 addresses every 1,024 from 1.0.0.0; 200k random addresses in
+/// that span, a quarter of them in a range), plus the load times.
+pub fn enrichment_lookups(client: &mut Client) -> Result<String, CliError> {
+    let db = |e| CliError::from_db("enrichment bench", e);
+    let ranges: u32 = 250_000;
+    let first = u32::from(std::net::Ipv4Addr::new(1, 0, 0, 0));
+    let start = |i: u32| std::net::Ipv4Addr::from(first + i * 1024);
+    let mut rir = String::from("2|arin|20261122|250000|19700101|20261122|+0000\narin|*|ipv4|*|250000|summary\n");
+    let mut asn = String::new();
+    for i in 0..ranges {
+        rir.push_str(&format!("arin|US|ipv4|{}|256|20200101|allocated|x{i}\n", start(i)));
+        asn.push_str(&format!("{}\t{}\t{}\tUS\tAS-{i}\n", start(i), std::net::Ipv4Addr::from(first + i * 1024 + 255), 64_512 + i % 1000));
+    }
+    let timed = |client: &mut Client, sql: &str, text: &str| -> Result<f64, CliError> {
+        let t = Instant::now();
+        client.query(sql, &[&text]).map_err(db)?;
+        Ok(t.elapsed().as_secs_f64())
+    };
+    let load_rir = timed(client, "SELECT * FROM decnet.load_rir($1)", &rir)?;
+    let load_asn = timed(client, "SELECT decnet.load_iptoasn($1)", &asn)?;
+    client.batch_execute("ANALYZE decnet.country_ranges, decnet.asn_ranges").map_err(db)?;
+    let span = u64::from(ranges) * 1024;
+    let lookups = 200_000;
+    let per_second = |client: &mut Client, sql: String| -> Result<(f64, i64), CliError> {
+        let t = Instant::now();
+        let hits: i64 = client.query_one(&sql, &[]).map_err(db)?.get(0);
+        Ok((lookups as f64 / t.elapsed().as_secs_f64(), hits))
+    };
+    let addr = format!("'1.0.0.0'::inet + (hashint8(g) & x'7fffffff'::bigint) % {span}");
+    let (country, country_hits) = per_second(client, format!("SELECT count(decnet.country_of({addr})) FROM generate_series(1, {lookups}) g"))?;
+    let (asn_rate, asn_hits) =
+        per_second(client, format!("SELECT count(x.asn) FROM generate_series(1, {lookups}) g, LATERAL decnet.asn_of({addr}) x"))?;
+    client
+        .batch_execute("TRUNCATE decnet.country_ranges, decnet.asn_ranges, decnet.enrichment_loads")
+        .map_err(db)?;
+    Ok(format!(
+        "enrichment over {ranges} ranges each: load_rir {load_rir:.1} s, load_iptoasn {load_asn:.1} s; \
+         country_of {country:.0} lookups/s ({country_hits} of {lookups} found), asn_of {asn_rate:.0} lookups/s ({asn_hits} found)"
+    ))
+}

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod db;
+pub mod enrich;
 pub mod error;
 pub mod ingest;
 pub mod report;

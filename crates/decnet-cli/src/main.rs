@@ -1,7 +1,7 @@
 //! `decnet`: migrate a database, ingest log files, run the demo or the benchmark.
 
 use clap::{Parser, Subcommand};
-use decnet_cli::{bench, db, ingest, report, rollup_bench, sessions, CliError};
+use decnet_cli::{bench, db, enrich, ingest, report, rollup_bench, sessions, CliError};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -32,6 +32,20 @@ enum Command {
         #[arg(required = true)]
         files: Vec<String>,
         /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Load RIR delegated-statistics files (delegated-<rir>-[extended-]latest, unchanged) for country lookups.
+    LoadRir {
+        #[arg(required = true)]
+        files: Vec<String>,
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Load iptoasn TSV files (ip2asn-v4.tsv[.gz], ip2asn-v6.tsv[.gz]) for AS lookups.
+    LoadAsn {
+        #[arg(required = true)]
+        files: Vec<String>,
         #[arg(long)]
         quiet: bool,
     },
@@ -73,6 +87,16 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 s.sessions - s.already_loaded, s.sessions, s.events, s.files, s.already_loaded, s.malformed_lines
             );
         }
+        Command::LoadRir { files, quiet } => {
+            for line in enrich::load_files(&mut client, enrich::Source::Rir, &files, !quiet)? {
+                println!("{line}");
+            }
+        }
+        Command::LoadAsn { files, quiet } => {
+            for line in enrich::load_files(&mut client, enrich::Source::Iptoasn, &files, !quiet)? {
+                println!("{line}");
+            }
+        }
         Command::Report => print!("{}", report::ingest_report(&mut client)?),
         Command::Demo { corpus } => {
             let applied = db::migrate(&mut client)?;
@@ -97,6 +121,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             println!("{}", bench::run(&mut client, &payload, lines)?.render());
             println!("{}", bench::gossip(&mut client, 1_000_000, 2_000)?);
             println!("{}", bench::similar_sessions(&mut client)?);
+            println!("{}", bench::enrichment_lookups(&mut client)?);
         }
         Command::BenchRollup => {
             db::migrate(&mut client)?;

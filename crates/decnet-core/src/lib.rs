@@ -5,6 +5,7 @@ pub mod addr;
 pub mod behavior;
 pub mod bounty;
 pub mod copy_text;
+pub mod enrich;
 pub mod json;
 pub mod keystroke;
 pub mod kinds;

@@ -1,0 +1,140 @@
+-- Offline enrichment (issue 6, docs/enrichment.md): country from RIR
+-- delegated statistics, AS from iptoasn. Tables live in migrations/V7__enrichment.sql.
+
+-- False for addresses that are not globally routed, as Python's ipaddress
+-- defines them (private, loopback, link-local, multicast, reserved,
+-- unspecified; the documentation ranges count as private; 100.64/10 does not).
+CREATE FUNCTION @extschema@.is_public_address(ip inet) RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+SELECT NOT (ip <<= ANY ('{0.0.0.0/8, 10.0.0.0/8, 127.0.0.0/8, 169.254.0.0/16, 172.16.0.0/12, 192.0.0.0/29,
+                          192.0.0.170/31, 192.0.2.0/24, 192.168.0.0/16, 198.18.0.0/15, 198.51.100.0/24,
+                          203.0.113.0/24, 224.0.0.0/4, 240.0.0.0/4,
+                          ::/8, ::ffff:0:0/96, 100::/64, 100::/8, 200::/7, 400::/6, 800::/5, 1000::/4,
+                          2001::/23, 2001:db8::/32, 4000::/3, 6000::/3, 8000::/3, a000::/3, c000::/3,
+                          e000::/4, f000::/5, f800::/6, fc00::/7, fe00::/9, fe80::/10, fec0::/10, ff00::/8}'::inet[]))
+$$;
+
+-- Country of an address from decnet.country_ranges: the range with the
+-- greatest start at or below it, if it reaches the address (spec F.1);
+-- NULL for addresses that are not public.
+CREATE FUNCTION @extschema@.country_of(ip inet) RETURNS text
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    r record;
+BEGIN
+    IF NOT decnet.is_public_address(ip) THEN
+        RETURN NULL;
+    END IF;
+    SELECT c.end_ip, c.country_code INTO r FROM decnet.country_ranges c
+    WHERE c.start_ip <= ip ORDER BY c.start_ip DESC LIMIT 1;
+    IF FOUND AND family(r.end_ip) = family(ip) AND ip <= r.end_ip THEN
+        RETURN r.country_code;
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+
+-- AS of an address from decnet.asn_ranges, with the BGP prefix that holds it
+-- (spec F.3); no row for addresses that are not public or not announced.
+CREATE FUNCTION @extschema@.asn_of(ip inet)
+RETURNS TABLE (asn bigint, as_name text, bgp_prefix cidr, country text)
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    r record;
+BEGIN
+    IF NOT decnet.is_public_address(ip) THEN
+        RETURN;
+    END IF;
+    SELECT a.start_ip, a.end_ip, a.asn, a.as_name, a.country INTO r FROM decnet.asn_ranges a
+    WHERE a.start_ip <= ip ORDER BY a.start_ip DESC LIMIT 1;
+    IF FOUND AND family(r.end_ip) = family(ip) AND ip <= r.end_ip THEN
+        RETURN QUERY SELECT r.asn, nullif(r.as_name, ''), decnet.range_prefix(r.start_ip, r.end_ip, ip)::cidr, r.country;
+    END IF;
+END
+$fn$;
+
+-- The attacker columns enrichment owns: rebuild() keeps them, verify() ignores them.
+CREATE FUNCTION @extschema@.attacker_enrichment_columns() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT ARRAY['country_code', 'country_source', 'asn', 'as_name', 'asn_source'] $$;
+
+-- Sets country and AS of the given attackers from the loaded ranges (each
+-- lookup on its own: a missing country never holds back the AS). Returns the
+-- rows changed.
+CREATE FUNCTION @extschema@.enrich_attackers(ips inet[]) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    changed bigint;
+BEGIN
+    UPDATE decnet.attackers a
+    SET country_code = e.cc, country_source = CASE WHEN e.cc IS NOT NULL THEN 'rir' END,
+        asn = e.asn, as_name = e.as_name, asn_source = CASE WHEN e.asn IS NOT NULL THEN 'iptoasn' END
+    FROM (
+        SELECT t.ip, decnet.country_of(t.ip) AS cc, x.asn, x.as_name
+        FROM unnest(ips) AS t(ip) LEFT JOIN LATERAL decnet.asn_of(t.ip) x ON true
+    ) e
+    WHERE a.ip = e.ip
+      AND (a.country_code, a.asn, a.as_name) IS DISTINCT FROM (e.cc, e.asn, e.as_name);
+    GET DIAGNOSTICS changed = ROW_COUNT;
+    RETURN changed;
+END
+$fn$;
+
+-- Loads an RIR delegated-statistics file (the text of delegated-<rir>-latest
+-- or -extended-latest, unchanged): replaces the ranges of the registries it
+-- names, duplicates of a start keep the last line, records the load, and
+-- refreshes every attacker's country. Returns the ranges (distinct starts) per registry.
+CREATE FUNCTION @extschema@.load_rir(file text)
+RETURNS TABLE (registry text, ranges bigint)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    registries text[];
+BEGIN
+    CREATE TEMP TABLE decnet_rir_load ON COMMIT DROP AS SELECT * FROM decnet.rir_ranges(file);
+    SELECT array_agg(DISTINCT l.registry) INTO registries FROM decnet_rir_load l;
+    DELETE FROM decnet.country_ranges c WHERE c.registry = ANY (registries);
+    INSERT INTO decnet.country_ranges AS c (start_ip, end_ip, country_code, registry)
+        SELECT DISTINCT ON (l.start_ip) l.start_ip, l.end_ip, l.country_code, l.registry
+        FROM decnet_rir_load l ORDER BY l.start_ip, l.line_no DESC
+    ON CONFLICT (start_ip) DO UPDATE SET end_ip = excluded.end_ip, country_code = excluded.country_code,
+                                          registry = excluded.registry;
+    INSERT INTO decnet.enrichment_loads AS e (source, loaded_at, ranges)
+        SELECT 'rir:' || l.registry, now(), count(DISTINCT l.start_ip) FROM decnet_rir_load l GROUP BY l.registry ORDER BY 1
+    ON CONFLICT (source) DO UPDATE SET loaded_at = excluded.loaded_at, ranges = excluded.ranges;
+    PERFORM decnet.enrich_attackers(ARRAY(SELECT a.ip FROM decnet.attackers a ORDER BY a.ip));
+    RETURN QUERY SELECT l.registry, count(DISTINCT l.start_ip) FROM decnet_rir_load l GROUP BY l.registry ORDER BY 1;
+    DROP TABLE decnet_rir_load;
+END
+$fn$;
+
+-- Loads an iptoasn TSV file (ip2asn-v4.tsv or ip2asn-v6.tsv, decompressed):
+-- replaces the ranges of the address families it holds, duplicates of a
+-- start keep the last line, records the load, and refreshes every attacker's
+-- AS. Returns the ranges loaded (distinct starts).
+CREATE FUNCTION @extschema@.load_iptoasn(file text) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    families integer[];
+    loaded bigint;
+BEGIN
+    CREATE TEMP TABLE decnet_asn_load ON COMMIT DROP AS SELECT * FROM decnet.iptoasn_ranges(file);
+    SELECT array_agg(DISTINCT family(l.start_ip)), count(DISTINCT l.start_ip) INTO families, loaded FROM decnet_asn_load l;
+    DELETE FROM decnet.asn_ranges a WHERE family(a.start_ip) = ANY (families);
+    INSERT INTO decnet.asn_ranges AS a (start_ip, end_ip, asn, as_name, country)
+        SELECT DISTINCT ON (l.start_ip) l.start_ip, l.end_ip, l.asn, l.as_name, l.country
+        FROM decnet_asn_load l ORDER BY l.start_ip, l.line_no DESC;
+    INSERT INTO decnet.enrichment_loads AS e (source, loaded_at, ranges)
+        SELECT 'iptoasn-v' || f, now(), (SELECT count(DISTINCT l.start_ip) FROM decnet_asn_load l WHERE family(l.start_ip) = f)
+        FROM unnest(families) f ORDER BY 1
+    ON CONFLICT (source) DO UPDATE SET loaded_at = excluded.loaded_at, ranges = excluded.ranges;
+    PERFORM decnet.enrich_attackers(ARRAY(SELECT a.ip FROM decnet.attackers a ORDER BY a.ip));
+    DROP TABLE decnet_asn_load;
+    RETURN loaded;
+END
+$fn$;

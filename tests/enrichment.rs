@@ -1,0 +1,137 @@
+//! Offline enrichment: RIR and iptoasn files in their published formats,
+//! loaded through the CLI and SQL; country and AS lookups (decnet-cases §5.1,
+//! §5.2, §5.5); attackers enriched when they appear and again when data is
+//! reloaded; rebuild() keeps it; stale data is flagged.
+
+use decnet_it::*;
+use postgres::Client;
+use std::io::Write;
+use std::process::Command;
+
+fn decnet(args: &[&str], dsn: &str) -> String {
+    let bin = std::env::var("DECNET_BIN").expect("DECNET_BIN is not set: run through `./x test`");
+    let out = Command::new(bin).args(args).env("DECNET_DSN", dsn).output().expect("decnet runs");
+    assert!(out.status.success(), "decnet {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn country(c: &mut Client, ip: &str) -> Option<String> {
+    c.query_one("SELECT decnet.country_of($1::text::inet)", &[&ip]).unwrap().get(0)
+}
+
+fn asn(c: &mut Client, ip: &str) -> Option<(i64, Option<String>, String)> {
+    c.query_opt("SELECT asn, as_name, bgp_prefix::text FROM decnet.asn_of($1::text::inet)", &[&ip])
+        .unwrap()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+}
+
+/// An extended-format RIR file as published: version line, summaries,
+/// comments, `*` rows, ASN and IPv6 rows, opaque ids and extra columns.
+const RIPE_EXTENDED: &str = "2.3|ripencc|1763769600|146521|19830705|20261121|+0100
+ripencc|*|ipv4|*|87219|summary
+ripencc|*|asn|*|38119|summary
+ripencc|*|ipv6|*|21183|summary
+# a comment
+ripencc||ipv4|5.0.0.0|256|20200101|available|
+ripencc|DE|ipv4|85.214.0.0|65536|20060814|allocated|a1b2c3d4-aaaa
+ripencc|GB|ipv4|46.101.0.0|65536|20120101|assigned|e5f6
+ripencc|ZZ|ipv4|6.0.0.0|256|20200101|reserved|ripencc
+ripencc|IT|asn|12345|1|20100101|allocated|x
+ripencc|FR|ipv6|2a01::|16|20100101|allocated|ghi|extra
+ripencc|AU|ipv4|1.0.0.0|256|20100101|allocated|first
+ripencc|CN|ipv4|1.0.0.0|256|20100101|allocated|second
+";
+
+#[test]
+fn rir_and_iptoasn_files_load_unchanged_and_answer_lookups() {
+    let db = "it_enrich_lookup";
+    let mut c = migrated_db(db);
+    let dir = scratch_file("enrich");
+    std::fs::create_dir_all(&dir).unwrap();
+    let ripe = dir.join("delegated-ripencc-extended-latest");
+    std::fs::write(&ripe, RIPE_EXTENDED).unwrap();
+    let arin = dir.join("delegated-arin-extended-latest");
+    std::fs::write(&arin, "2|arin|20261121|3|19700101|20261121|-0500\narin|US|ipv4|8.8.8.0|256|20000101|allocated|xyz\n").unwrap();
+    let out = decnet(&["load-rir", "--quiet", ripe.to_str().unwrap(), arin.to_str().unwrap()], &dsn_for(db));
+    assert!(out.contains("4 ranges of ripencc") && out.contains("1 ranges of arin"), "{out}");
+
+    // decnet-cases §5.2 (and IPv6, which DECNET never answers)
+    for (ip, want) in [
+        ("8.8.8.8", Some("US")), ("85.214.128.1", Some("DE")), ("46.101.10.20", Some("GB")), ("9.0.0.0", None),
+        ("10.0.0.1", None), ("192.168.1.1", None), ("172.16.0.1", None), ("127.0.0.1", None), ("0.0.0.0", None),
+        ("2001:db8::1", None), ("::1", None), ("1.0.0.5", Some("CN")), ("8.8.8.0", Some("US")), ("8.8.8.255", Some("US")),
+        ("8.8.9.0", None), ("2a01:e0a::1", Some("FR")), ("6.0.0.1", None), ("5.0.0.1", None),
+    ] {
+        assert_eq!(country(&mut c, ip).as_deref(), want, "{ip}");
+    }
+
+    // iptoasn, gzipped as published (§5.5)
+    let tsv = "1.0.0.0\t1.0.0.191\t13335\tUS\tCLOUDFLARENET\n8.8.8.0\t8.8.8.255\t15169\tUS\tGOOGLE\n\
+               100.64.0.0\t100.127.255.255\t0\tNone\tNot routed\ngarbage\tnonsense\t12345\tXX\twhatever\n\
+               10.0.0.10\t10.0.0.5\t99999\tXX\tBackwards\n46.101.0.0\t46.101.255.255\t14061\tDE\t\n\
+               1.2.3.4\t1.2.3.4\t1\tUS\tONE\n1.2.3.4\t1.2.3.4\t2\tUS\tTWO\n";
+    let gz = dir.join("ip2asn-v4.tsv.gz");
+    let mut enc = flate2_writer(std::fs::File::create(&gz).unwrap());
+    enc.write_all(tsv.as_bytes()).unwrap();
+    enc.finish().unwrap();
+    let out = decnet(&["load-asn", "--quiet", gz.to_str().unwrap()], &dsn_for(db));
+    assert!(out.contains("4 AS ranges"), "{out}");
+    assert_eq!(asn(&mut c, "8.8.8.8"), Some((15169, Some("GOOGLE".into()), "8.8.8.0/24".into())));
+    assert_eq!(asn(&mut c, "8.8.8.255").unwrap().2, "8.8.8.0/24");
+    assert_eq!(asn(&mut c, "1.0.0.5"), Some((13335, Some("CLOUDFLARENET".into()), "1.0.0.0/25".into())));
+    assert_eq!(asn(&mut c, "1.0.0.130").unwrap().2, "1.0.0.128/26");
+    assert_eq!(asn(&mut c, "46.101.10.20"), Some((14061, None, "46.101.0.0/16".into())));
+    assert_eq!(asn(&mut c, "1.2.3.4"), Some((2, Some("TWO".into()), "1.2.3.4/32".into())), "the last duplicate wins");
+    for ip in ["9.0.0.0", "10.0.0.1", "0.0.0.0", "2606:4700::1", "100.64.0.1", "1.0.0.192"] {
+        assert_eq!(asn(&mut c, ip), None, "{ip}");
+    }
+    let rows = c.query("SELECT source, ranges, stale FROM decnet.enrichment_status ORDER BY source", &[]).unwrap();
+    let status: Vec<(String, i64, bool)> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+    assert_eq!(status, [("iptoasn-v4".into(), 4, false), ("rir:arin".into(), 1, false), ("rir:ripencc".into(), 4, false)]);
+    c.batch_execute("UPDATE decnet.enrichment_loads SET loaded_at = now() - interval '31 days' WHERE source = 'rir:arin'").unwrap();
+    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.enrichment_status WHERE stale"), 1);
+}
+
+fn flate2_writer(f: std::fs::File) -> flate2::write::GzEncoder<std::fs::File> {
+    flate2::write::GzEncoder::new(f, flate2::Compression::default())
+}
+
+fn line(ip: &str) -> String {
+    format!("<134>1 2026-05-01T00:00:01+00:00 web-01 ssh - connection [relay@55555 src_ip=\"{ip}\"]\n")
+}
+
+#[test]
+fn attackers_are_enriched_when_they_appear_and_when_data_is_reloaded() {
+    let mut c = migrated_db("it_enrich_attackers");
+    // no data yet: attackers still arrive, unenriched
+    ingest_bytes(&mut c, line("8.8.8.8").as_bytes());
+    c.query("SELECT * FROM decnet.load_rir($1)", &[&"arin|US|ipv4|8.8.8.0|256|20000101|allocated|x\narin|US|ipv4|9.9.9.0|256|20000101|allocated|x\n"])
+        .unwrap();
+    c.query("SELECT decnet.load_iptoasn($1)", &[&"8.8.8.0\t8.8.8.255\t15169\tUS\tGOOGLE\n"]).unwrap();
+    // the load refreshed the existing attacker; a new one is enriched by its own INSERT
+    ingest_bytes(&mut c, [line("9.9.9.9"), line("192.168.1.9")].concat().as_bytes());
+    let rows = c
+        .query("SELECT host(ip), country_code, country_source, asn, as_name, asn_source FROM decnet.attackers ORDER BY ip", &[])
+        .unwrap();
+    type Row = (String, Option<String>, Option<String>, Option<i64>, Option<String>, Option<String>);
+    let got: Vec<Row> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5))).collect();
+    let us = || Some("US".to_string());
+    assert_eq!(
+        got,
+        vec![
+            ("8.8.8.8".into(), us(), Some("rir".into()), Some(15169), Some("GOOGLE".into()), Some("iptoasn".into())),
+            // a country but no AS: one lookup failing never holds back the other
+            ("9.9.9.9".into(), us(), Some("rir".into()), None, None, None),
+            ("192.168.1.9".into(), None, None, None, None, None),
+        ]
+    );
+    // new data moves an attacker: reloading the registry replaces its ranges and refreshes the row
+    c.query("SELECT * FROM decnet.load_rir($1)", &[&"arin|CA|ipv4|9.9.9.0|256|20000101|allocated|x\n"]).unwrap();
+    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.attackers WHERE host(ip) = '9.9.9.9' AND country_code = 'CA'"), 1);
+    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.attackers WHERE host(ip) = '8.8.8.8' AND country_code IS NULL"), 1, "8.8.8.0/24 left the data");
+    // rebuild() recomputes from the lines and keeps what enrichment set; verify() agrees
+    c.batch_execute("SELECT * FROM decnet.rebuild()").unwrap();
+    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.attackers WHERE asn = 15169 AND country_code IS NULL"), 1);
+    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.attackers WHERE country_code = 'CA'"), 1);
+    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.verify()"), 0);
+}
