@@ -131,3 +131,9 @@ COMMENT ON FUNCTION @extschema@.load_rir(text) IS
 'Loads an RIR delegated-statistics file''s text (unchanged: header, summary and comment lines are skipped): replaces the ranges of its registries, records the load, refreshes every attacker''s country. Returns ranges per registry.';
 COMMENT ON FUNCTION @extschema@.load_iptoasn(text) IS
 'Loads an iptoasn TSV file''s text: replaces the ranges of its address families, records the load, refreshes every attacker''s AS. Returns the ranges loaded.';
+COMMENT ON FUNCTION @extschema@.enrich_ptr(inet) IS
+'Reverse DNS name of one address (hickory-resolver), or NULL: no PTR, a DNS failure, a timeout (decnet.ptr_timeout_ms), a non-public address (no DNS traffic) or decnet.ptr_enabled off. Never raises for a DNS problem; statement_timeout and cancel stop it.';
+COMMENT ON FUNCTION @extschema@.resolve_ptrs(text[]) IS
+'Reverse DNS of many addresses, decnet.ptr_concurrency at a time: (ip, ptr), ptr NULL without an answer; no rows when decnet.ptr_enabled is off.';
+COMMENT ON FUNCTION @extschema@.resolve_pending_ptr(integer) IS
+'Resolves attackers never attempted (oldest first) and stores ptr_record and ptr_attempted_at; no row lock during DNS. Scheduled by pg_cron (decnet-ptr). Returns attempted, resolved, remaining.';

@@ -1,20 +1,6 @@
 -- Offline enrichment (issue 6, docs/enrichment.md): country from RIR
 -- delegated statistics, AS from iptoasn. Tables live in migrations/V7__enrichment.sql.
 
--- False for addresses that are not globally routed, as Python's ipaddress
--- defines them (private, loopback, link-local, multicast, reserved,
--- unspecified; the documentation ranges count as private; 100.64/10 does not).
-CREATE FUNCTION @extschema@.is_public_address(ip inet) RETURNS boolean
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-AS $$
-SELECT NOT (ip <<= ANY ('{0.0.0.0/8, 10.0.0.0/8, 127.0.0.0/8, 169.254.0.0/16, 172.16.0.0/12, 192.0.0.0/29,
-                          192.0.0.170/31, 192.0.2.0/24, 192.168.0.0/16, 198.18.0.0/15, 198.51.100.0/24,
-                          203.0.113.0/24, 224.0.0.0/4, 240.0.0.0/4,
-                          ::/8, ::ffff:0:0/96, 100::/64, 100::/8, 200::/7, 400::/6, 800::/5, 1000::/4,
-                          2001::/23, 2001:db8::/32, 4000::/3, 6000::/3, 8000::/3, a000::/3, c000::/3,
-                          e000::/4, f000::/5, f800::/6, fc00::/7, fe00::/9, fe80::/10, fec0::/10, ff00::/8}'::inet[]))
-$$;
-
 -- Country of an address from decnet.country_ranges: the range with the
 -- greatest start at or below it, if it reaches the address (spec F.1);
 -- NULL for addresses that are not public.
@@ -59,7 +45,7 @@ $fn$;
 -- The attacker columns enrichment owns: rebuild() keeps them, verify() ignores them.
 CREATE FUNCTION @extschema@.attacker_enrichment_columns() RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$ SELECT ARRAY['country_code', 'country_source', 'asn', 'as_name', 'asn_source'] $$;
+AS $$ SELECT ARRAY['country_code', 'country_source', 'asn', 'as_name', 'asn_source', 'ptr_record', 'ptr_attempted_at'] $$;
 
 -- Sets country and AS of the given attackers from the loaded ranges (each
 -- lookup on its own: a missing country never holds back the AS). Returns the
@@ -136,5 +122,39 @@ BEGIN
     PERFORM decnet.enrich_attackers(ARRAY(SELECT a.ip FROM decnet.attackers a ORDER BY a.ip));
     DROP TABLE decnet_asn_load;
     RETURN loaded;
+END
+$fn$;
+
+-- Reverse DNS of up to max_attackers attackers never attempted, oldest first,
+-- decnet.ptr_concurrency lookups at a time (decnet.resolve_ptrs). Stores the
+-- name, or NULL for no answer, with the attempt time: "never attempted" is
+-- ptr_attempted_at NULL. No row lock is held while DNS runs (ingest never
+-- waits for it); the rows are then locked in address order, as ingest does.
+-- One run at a time; with decnet.ptr_enabled off it leaves the queue alone.
+CREATE FUNCTION @extschema@.resolve_pending_ptr(max_attackers integer DEFAULT 300)
+RETURNS TABLE (attempted integer, resolved integer, remaining bigint)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    batch inet[];
+    n_attempted integer := 0;
+    n_resolved integer := 0;
+BEGIN
+    IF pg_try_advisory_xact_lock(hashtext('decnet.resolve_pending_ptr')) THEN
+        SELECT array_agg(q.ip ORDER BY q.first_seen, q.ip) INTO batch FROM (
+            SELECT a.ip, a.first_seen FROM decnet.attackers a WHERE a.ptr_attempted_at IS NULL
+            ORDER BY a.first_seen, a.ip LIMIT max_attackers) q;
+        IF batch IS NOT NULL THEN
+            CREATE TEMP TABLE decnet_ptr_answers ON COMMIT DROP AS
+                SELECT r.ip::inet AS ip, r.ptr FROM decnet.resolve_ptrs(ARRAY(SELECT host(b) FROM unnest(batch) b)) r;
+            PERFORM 1 FROM decnet.attackers a WHERE a.ip IN (SELECT x.ip FROM decnet_ptr_answers x) ORDER BY a.ip FOR UPDATE;
+            UPDATE decnet.attackers a SET ptr_record = x.ptr, ptr_attempted_at = now()
+            FROM decnet_ptr_answers x WHERE a.ip = x.ip;
+            GET DIAGNOSTICS n_attempted = ROW_COUNT;
+            SELECT count(x.ptr) INTO n_resolved FROM decnet_ptr_answers x;
+            DROP TABLE decnet_ptr_answers;
+        END IF;
+    END IF;
+    RETURN QUERY SELECT n_attempted, n_resolved, (SELECT count(*) FROM decnet.attackers a WHERE a.ptr_attempted_at IS NULL);
 END
 $fn$;

@@ -11,6 +11,7 @@ fn migrate() {
     Spi::run(include_str!("../migrations/V5__session_profiles.sql")).expect("V5 migration applies");
     Spi::run(include_str!("../migrations/V6__os_signatures.sql")).expect("V6 migration applies");
     Spi::run(include_str!("../migrations/V7__enrichment.sql")).expect("V7 migration applies");
+    Spi::run(include_str!("../migrations/V8__reverse_dns.sql")).expect("V8 migration applies");
 }
 
 fn one<T: IntoDatum + FromDatum>(sql: &str) -> Option<T> {

@@ -9,7 +9,9 @@ fn pg_cron_runs_the_scheduled_rollup() {
     let libs: String = c.query_one("SHOW shared_preload_libraries", &[]).unwrap().get(0);
     assert!(libs.contains("pg_cron"), "{libs}");
     decnet_cli::db::migrate(&mut c).expect("migrate the main database");
-    assert_eq!(count(&mut c, "SELECT count(*) FROM cron.job WHERE jobname = 'decnet-rollup' AND schedule = '* * * * *'"), 1);
+    for job in ["decnet-rollup", "decnet-ptr"] {
+        assert_eq!(count(&mut c, &format!("SELECT count(*) FROM cron.job WHERE jobname = '{job}' AND schedule = '* * * * *'")), 1, "{job}");
+    }
     // a beacon to classify; nothing calls rollup() but pg_cron
     let mut lines = String::new();
     for i in 0..11 {
@@ -30,6 +32,13 @@ fn pg_cron_runs_the_scheduled_rollup() {
         std::thread::sleep(std::time::Duration::from_secs(2));
     }
     assert!(count(&mut c, "SELECT count(*) FROM cron.job_run_details d JOIN cron.job j USING (jobid) WHERE j.jobname = 'decnet-rollup' AND d.status = 'succeeded'") >= 1);
+    // the reverse-DNS job runs beside it; the throwaway cluster has decnet.ptr_enabled off, so the attacker stays queued
+    let ptr_runs = "SELECT count(*) FROM cron.job_run_details d JOIN cron.job j USING (jobid) WHERE j.jobname = 'decnet-ptr' AND d.status = 'succeeded'";
+    while count(&mut c, ptr_runs) == 0 {
+        assert!(std::time::Instant::now() < deadline + std::time::Duration::from_secs(60), "pg_cron did not run decnet.resolve_pending_ptr()");
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    }
+    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.attackers WHERE host(ip) = '198.18.7.7' AND ptr_attempted_at IS NULL"), 1);
     // the scheduler keeps a background worker
     assert!(count(&mut c, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_cron launcher'") >= 1);
 }

@@ -340,3 +340,4 @@ pub mod typist {
         "history -c",
     ];
 }
+pub mod dns;

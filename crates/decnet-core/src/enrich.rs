@@ -123,6 +123,45 @@ pub fn prefix_within(range: &Range, ip: IpAddr) -> Option<(IpAddr, u8)> {
     }
 }
 
+/// Ranges that are not globally routed, as Python's `ipaddress` defines them
+/// (private, loopback, link-local, multicast, reserved, unspecified; the
+/// documentation ranges count as private, 100.64/10 does not). §F.1, §F.2.
+const NOT_PUBLIC: &[(&str, u8)] = &[
+    ("0.0.0.0", 8), ("10.0.0.0", 8), ("127.0.0.0", 8), ("169.254.0.0", 16), ("172.16.0.0", 12), ("192.0.0.0", 29),
+    ("192.0.0.170", 31), ("192.0.2.0", 24), ("192.168.0.0", 16), ("198.18.0.0", 15), ("198.51.100.0", 24),
+    ("203.0.113.0", 24), ("224.0.0.0", 4), ("240.0.0.0", 4),
+    ("::", 8), ("::ffff:0:0", 96), ("100::", 64), ("100::", 8), ("200::", 7), ("400::", 6), ("800::", 5), ("1000::", 4),
+    ("2001::", 23), ("2001:db8::", 32), ("4000::", 3), ("6000::", 3), ("8000::", 3), ("a000::", 3), ("c000::", 3),
+    ("e000::", 4), ("f000::", 5), ("f800::", 6), ("fc00::", 7), ("fe00::", 9), ("fe80::", 10), ("fec0::", 10), ("ff00::", 8),
+];
+
+fn in_block(ip: IpAddr, base: &str, len: u8) -> bool {
+    match (ip, base.parse::<IpAddr>()) {
+        (IpAddr::V4(a), Ok(IpAddr::V4(b))) => len == 0 || (u32::from(a) ^ u32::from(b)) >> (32 - u32::from(len)) == 0,
+        (IpAddr::V6(a), Ok(IpAddr::V6(b))) => len == 0 || (u128::from(a) ^ u128::from(b)) >> (128 - u32::from(len)) == 0,
+        _ => false,
+    }
+}
+
+/// False for addresses enrichment never looks up (and never sends to DNS).
+pub fn is_public(ip: IpAddr) -> bool {
+    !NOT_PUBLIC.iter().any(|&(base, len)| in_block(ip, base, len))
+}
+
+/// `decnet.ptr_nameservers`: comma-separated `ip`, `ip:port` or `[v6]:port`
+/// (port 53 by default). Empty means the system resolver.
+pub fn parse_nameservers(s: &str) -> Result<Vec<std::net::SocketAddr>, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            t.parse::<std::net::SocketAddr>()
+                .or_else(|_| t.parse::<IpAddr>().map(|ip| std::net::SocketAddr::new(ip, 53)))
+                .map_err(|_| format!("{t:?} is not an address or address:port"))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     //! decnet-cases §5.1 and §5.5 (parsing and prefixes).
@@ -206,5 +245,24 @@ ripencc|DE|ipv4|1.2.3.0|many|20200101|allocated|x";
         assert_eq!(p(&r("200.0.0.0", "200.0.2.255"), "200.0.2.7").as_deref(), Some("200.0.2.0/24"));
         assert_eq!(p(&r("8.8.8.0", "8.8.8.255"), "8.8.9.0"), None);
         assert_eq!(p(&r("2001:db8::", "2001:db8::ffff"), "2001:db8::12").as_deref(), Some("2001:db8::/112"));
+    }
+
+    #[test]
+    fn cases_5_4_public_addresses() {
+        for ip in ["127.0.0.1", "10.0.0.1", "192.168.1.5", "172.16.0.1", "169.254.1.1", "224.0.0.1", "::1", "fe80::1",
+            "0.0.0.0", "192.0.2.1", "198.51.100.7", "203.0.113.9", "240.0.0.1", "2001:db8::1", "::", "fc00::1"] {
+            assert!(!is_public(v4(ip)), "{ip}");
+        }
+        for ip in ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "100.64.0.1", "85.214.1.1"] {
+            assert!(is_public(v4(ip)), "{ip}");
+        }
+    }
+
+    #[test]
+    fn nameserver_lists() {
+        assert_eq!(parse_nameservers(""), Ok(vec![]));
+        let got = parse_nameservers("127.0.0.1:5353, 10.0.0.2, [::1]:53").unwrap();
+        assert_eq!(got.iter().map(|a| a.to_string()).collect::<Vec<_>>(), ["127.0.0.1:5353", "10.0.0.2:53", "[::1]:53"]);
+        assert!(parse_nameservers("dns.example").is_err());
     }
 }
