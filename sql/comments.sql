@@ -137,3 +137,34 @@ COMMENT ON FUNCTION @extschema@.resolve_ptrs(text[]) IS
 'Reverse DNS of many addresses, decnet.ptr_concurrency at a time: (ip, ptr), ptr NULL without an answer; no rows when decnet.ptr_enabled is off.';
 COMMENT ON FUNCTION @extschema@.resolve_pending_ptr(integer) IS
 'Resolves attackers never attempted (oldest first) and stores ptr_record and ptr_attempted_at; no row lock during DNS. Scheduled by pg_cron (decnet-ptr). Returns attempted, resolved, remaining.';
+-- identities (issue 8, docs/identities.md)
+COMMENT ON FUNCTION @extschema@.statement_probes() IS 'Internal: takes the current statement''s prober hash observations.';
+COMMENT ON FUNCTION @extschema@.statement_ipv6_leaks() IS 'Internal: takes the current statement''s IPv6 link-local leaks.';
+COMMENT ON FUNCTION @extschema@.probe_event_types() IS 'Prober event types whose hash is tracked for rotation: jarm_fingerprint, hassh_fingerprint, tcpfp_fingerprint.';
+COMMENT ON FUNCTION @extschema@.probe_observation(text, jsonb) IS 'The (probe_type, port, hash) a stored line observes: zero or one row (no row for an empty hash or a bad port).';
+COMMENT ON FUNCTION @extschema@.leaked_link_local(text, jsonb) IS 'The link-local (fe80::/10) source of an ipv6_link_local_leak line, else NULL.';
+COMMENT ON FUNCTION @extschema@.leak_attacker_v4(jsonb) IS 'The IPv4 address a leak line ties its link-local source to (attacker_v4), else NULL.';
+COMMENT ON FUNCTION @extschema@.ipv6_iid_kind(inet) IS 'eui64 when the IPv6 interface id embeds a MAC (ff:fe), stable_privacy for any other IPv6 address, unknown otherwise (spec G.6).';
+COMMENT ON FUNCTION @extschema@.ipv6_mac_oui(inet) IS 'The OUI (universal/local bit restored) of an EUI-64 interface id, else NULL.';
+COMMENT ON FUNCTION @extschema@.ipv6_eui64_mac(inet) IS 'The MAC address an EUI-64 interface id embeds, else NULL.';
+COMMENT ON FUNCTION @extschema@.fingerprint_summary(jsonb) IS 'Sorted distinct JA3, JA4, HASSH, TLS certificate SHA-256, JA4H and JA4-QUIC values of a list of bounty rows or payloads (spec D.12); a family without values is null.';
+COMMENT ON FUNCTION @extschema@.identity_similarity(jsonb, jsonb) IS 'Identity edge weight of two attacker observations: 1.0 shared strong fingerprint (with the veto), 0.6 command Jaccard per phase, 0.2 credential Jaccard, 0.05 same AS, 0.6 keystroke rhythm (spec G.4, H.5).';
+COMMENT ON FUNCTION @extschema@.identity_edge(jsonb, jsonb) IS 'Whether identity_similarity reaches the edge threshold (1.0).';
+COMMENT ON FUNCTION @extschema@.campaign_similarity(jsonb, jsonb) IS 'Campaign edge weight of two identities: 1.0 decky handoff, 1.0 shared infrastructure, 0.4 temporal overlap, 0.1 cohort, 0.6 keystroke rhythm (spec G.5).';
+COMMENT ON FUNCTION @extschema@.campaign_edge(jsonb, jsonb) IS 'Whether campaign_similarity reaches the edge threshold (1.0).';
+COMMENT ON FUNCTION @extschema@.command_phase(text) IS 'Kill-chain phase a command points to (discovery, persistence, command_and_control, lateral_movement), or NULL.';
+COMMENT ON FUNCTION @extschema@.connected_components(text[], text[]) IS 'Connected components of the graph with edges a[i]-b[i]: each node with the smallest node of its component.';
+COMMENT ON FUNCTION @extschema@.keep_previous_groups(text[], text[]) IS 'Internal: for a fresh clustering (component, previous group per member), which component claims and which keeps each previous group.';
+COMMENT ON FUNCTION @extschema@.merge_probe_observations() IS 'Internal (ingest trigger): merges the statement''s prober observations into fingerprint_state and fingerprint_rotations and notifies decnet_rotation.';
+COMMENT ON FUNCTION @extschema@.merge_ipv6_leaks() IS 'Internal (ingest trigger): merges the statement''s IPv6 leaks and refreshes the five leak columns of their attackers.';
+COMMENT ON FUNCTION @extschema@.identity_signal_max_attackers() IS 'A signal value shared by more attackers than this (a popular tool''s JA3, a common command) links nobody.';
+COMMENT ON FUNCTION @extschema@.json_text_array(jsonb) IS 'A jsonb array of strings as text[]; NULL for anything else.';
+COMMENT ON FUNCTION @extschema@.identity_signals_of(inet[]) IS 'Internal: the identity signals of some attackers (strong fingerprints, EUI-64 MACs, and command, credential and keystroke-chunk candidate keys).';
+COMMENT ON FUNCTION @extschema@.identity_observations(inet[]) IS 'Internal: what identity_similarity compares, per attacker.';
+COMMENT ON FUNCTION @extschema@.refresh_identities(uuid[]) IS 'Internal: recomputes the member count, time span, fingerprints, leaked interface ids and keystroke centroid of identities.';
+COMMENT ON FUNCTION @extschema@.identity_edges(inet[]) IS 'Internal: identity edges touching some attackers (NULL: all), from candidate pairs sharing a rare signal value.';
+COMMENT ON FUNCTION @extschema@.resolve_identities(inet[]) IS 'Incremental identity pass for some attackers (run by rollup()): refreshes their signals, finds their edges, merges the identities they join (smallest uuid wins). Returns attackers, edges, new identities, merges.';
+COMMENT ON FUNCTION @extschema@.recluster_identities() IS 'Full identity pass over every attacker, keeping identity ids stable; splits identities whose evidence is gone. Scheduled hourly by pg_cron (decnet-identities).';
+COMMENT ON FUNCTION @extschema@.resolve_identity(uuid) IS 'The live identity an identity uuid stands for now, following merged_into.';
+COMMENT ON FUNCTION @extschema@.identity_of(inet) IS 'The identity of an attacker address, or NULL before a rollup resolved it.';
+COMMENT ON FUNCTION @extschema@.cluster_campaigns() IS 'Groups live identities into campaigns (spec G.5) from scratch, keeping campaign ids stable. Scheduled every 10 minutes by pg_cron (decnet-campaigns).';

@@ -161,6 +161,10 @@ BEGIN
         first_seen = least(t.first_seen, excluded.first_seen),
         last_seen = greatest(t.last_seen, excluded.last_seen);
 
+    -- 5c. prober hash rotations and IPv6 link-local leaks (sql/identity.sql)
+    PERFORM decnet.merge_probe_observations();
+    PERFORM decnet.merge_ipv6_leaks();
+
     -- 6. one update per affected attacker: the new counts, and the list columns
     --    (rebuilt from the child rows only where they can have changed)
     UPDATE decnet.attackers a SET
@@ -227,6 +231,9 @@ VALUES ('attackers',         'recomputed_attackers',         ARRAY['ip'],
        ('smtp_targets',      'recomputed_smtp_targets',      ARRAY['attacker_ip', 'domain'],      ARRAY[]::text[]),
        ('credentials',       'recomputed_credentials',       ARRAY['attacker_ip', 'decky', 'service', 'secret_kind', 'secret_sha256', 'principal_key'],
                                                             ARRAY['id', 'attacker_uuid']),
+       ('fingerprint_state', 'recomputed_fingerprint_state', ARRAY['attacker_ip', 'probe_type', 'port'], ARRAY[]::text[]),
+       ('fingerprint_rotations', 'recomputed_fingerprint_rotations', ARRAY['attacker_ip', 'probe_type', 'port', 'rotated_at', 'new_hash'], ARRAY[]::text[]),
+       ('attacker_ipv6_leaks', 'recomputed_attacker_ipv6_leaks', ARRAY['attacker_ip', 'link_local'], ARRAY[]::text[]),
        ('session_profiles',  'recomputed_session_profiles',  ARRAY['sid'],
                                                             ARRAY['profiled_at', 'kd_chunk0', 'kd_chunk1', 'kd_chunk2', 'kd_chunk3'])
 $$;
@@ -263,7 +270,8 @@ AS $fn$
 BEGIN
     LOCK TABLE decnet.logs IN SHARE MODE;
     LOCK TABLE decnet.attackers, decnet.attacker_services, decnet.attacker_deckies, decnet.attacker_commands,
-               decnet.bounties, decnet.credentials, decnet.smtp_targets, decnet.session_profiles IN EXCLUSIVE MODE;
+               decnet.bounties, decnet.credentials, decnet.smtp_targets, decnet.session_profiles,
+               decnet.fingerprint_state, decnet.fingerprint_rotations, decnet.attacker_ipv6_leaks IN EXCLUSIVE MODE;
     LOCK TABLE decnet.session_recordings IN SHARE MODE;
     DROP TABLE IF EXISTS pg_temp.decnet_rebuild_ids;
     -- what is not derived from the lines survives: identity and enrichment
@@ -273,7 +281,8 @@ BEGIN
                 WHERE k = ANY (decnet.attacker_enrichment_columns())) AS enrichment
         FROM decnet.attackers a;
     TRUNCATE decnet.attacker_services, decnet.attacker_deckies, decnet.attacker_commands, decnet.bounties,
-             decnet.credentials, decnet.smtp_targets, decnet.attackers, decnet.session_profiles;
+             decnet.credentials, decnet.smtp_targets, decnet.attackers, decnet.session_profiles,
+             decnet.fingerprint_state, decnet.fingerprint_rotations, decnet.attacker_ipv6_leaks;
     INSERT INTO decnet.attackers
     SELECT (jsonb_populate_record(NULL::decnet.attackers,
               to_jsonb(r) || jsonb_build_object('uuid', coalesce(old.uuid, gen_random_uuid()),
@@ -293,6 +302,10 @@ BEGIN
                r.secret_b64, r.secret_printable, r.outcome, r.outcome_log_id, r.first_seen, r.last_seen, r.first_log_id, r.attempt_count
         FROM decnet.recomputed_credentials r LEFT JOIN decnet.attackers a ON a.ip = r.attacker_ip;
     INSERT INTO decnet.session_profiles SELECT v.*, now() FROM decnet.recomputed_session_profiles v ORDER BY v.sid;
+    INSERT INTO decnet.fingerprint_rotations SELECT * FROM decnet.recomputed_fingerprint_rotations;
+    INSERT INTO decnet.fingerprint_state SELECT * FROM decnet.recomputed_fingerprint_state;
+    INSERT INTO decnet.attacker_ipv6_leaks SELECT * FROM decnet.recomputed_attacker_ipv6_leaks;
+    -- identities are not derived from the lines alone: the next rollups re-resolve every attacker
     INSERT INTO decnet.dirty_attackers (ip) SELECT ip FROM decnet.attackers ORDER BY ip ON CONFLICT DO NOTHING;
     RETURN QUERY
         SELECT 'attackers', count(*) FROM decnet.attackers UNION ALL
@@ -302,7 +315,10 @@ BEGIN
         SELECT 'bounties', count(*) FROM decnet.bounties UNION ALL
         SELECT 'smtp_targets', count(*) FROM decnet.smtp_targets UNION ALL
         SELECT 'credentials', count(*) FROM decnet.credentials UNION ALL
-        SELECT 'session_profiles', count(*) FROM decnet.session_profiles;
+        SELECT 'session_profiles', count(*) FROM decnet.session_profiles UNION ALL
+        SELECT 'fingerprint_state', count(*) FROM decnet.fingerprint_state UNION ALL
+        SELECT 'fingerprint_rotations', count(*) FROM decnet.fingerprint_rotations UNION ALL
+        SELECT 'attacker_ipv6_leaks', count(*) FROM decnet.attacker_ipv6_leaks;
 END
 $fn$;
 
@@ -454,6 +470,9 @@ BEGIN
         RETURNING b.event_count
     )
     SELECT coalesce(sum(up.event_count), 0) INTO seen FROM up;
+
+    -- who they are: identity signals, edges and merges of the drained attackers
+    PERFORM decnet.resolve_identities(batch);
 
     IF cardinality(batch) > 0 THEN
         INSERT INTO decnet.rollup_runs (started_at, duration_ms, attackers, events, remaining)

@@ -13,6 +13,10 @@ BEGIN
     INSERT INTO decnet.session_profiles
         SELECT v.*, now() FROM decnet.recomputed_session_profiles v
         WHERE v.sid IN (SELECT sid FROM new_rows) ORDER BY v.sid;
+    -- a new typing rhythm can link the attacker to an identity: the next rollup looks again
+    INSERT INTO decnet.dirty_attackers (ip)
+        SELECT a.ip FROM decnet.attackers a WHERE a.ip IN (SELECT attacker_ip FROM new_rows)
+        ORDER BY a.ip ON CONFLICT DO NOTHING;
     RETURN NULL;
 END
 $fn$;

@@ -12,6 +12,7 @@ fn migrate() {
     Spi::run(include_str!("../migrations/V6__os_signatures.sql")).expect("V6 migration applies");
     Spi::run(include_str!("../migrations/V7__enrichment.sql")).expect("V7 migration applies");
     Spi::run(include_str!("../migrations/V8__reverse_dns.sql")).expect("V8 migration applies");
+    Spi::run(include_str!("../migrations/V9__identities.sql")).expect("V9 migration applies");
 }
 
 fn one<T: IntoDatum + FromDatum>(sql: &str) -> Option<T> {
@@ -421,4 +422,140 @@ fn rollup_classifies_dirty_attackers() {
     assert_eq!(os, (Some("linux".into()), Some(12)));
     assert_eq!(one::<i64>("SELECT count(*) FROM decnet.attacker_behavior WHERE attacker_ip = '5.5.5.5' AND phase_sequence->>'exfil_start_ts' = '2026-05-01T01:00:00+00:00'
                                           AND phase_sequence->>'recon_end_ts' IS NULL AND kex_order_raw IS NULL"), Some(1)); // DNS queries count as exfil (spec K.17)
+}
+
+// ---- issue 8: rotations, IPv6 leaks, identities ----------------------------------
+
+fn probe(ts: &str, ip: &str, port: u16, kind: &str, hash: &str) -> String {
+    let (event, field) = match kind {
+        "hassh" => ("hassh_fingerprint", "hassh_server_hash"),
+        "jarm" => ("jarm_fingerprint", "jarm_hash"),
+        _ => ("tcpfp_fingerprint", "tcpfp_hash"),
+    };
+    format!(r#"('<134>1 {ts} decnet-prober prober - {event} [relay@55555 target_ip="{ip}" target_port="{port}" {field}="{hash}"]')"#)
+}
+
+fn insert(rows: &[String]) {
+    Spi::run(&format!("INSERT INTO decnet.logs (raw_line) VALUES {}", rows.join(","))).unwrap();
+}
+
+// cases 6.7: first sighting, unchanged, rotated, independent triples, idempotent replay
+#[pg_test]
+fn fingerprint_rotation_cases() {
+    migrate();
+    let t0 = "2026-05-03T12:00:00+00:00";
+    insert(&[probe(t0, "1.2.3.4", 22, "hassh", "hash-1")]);
+    let st = Spi::get_three::<String, i32, i64>("SELECT last_hash, rotation_count, observation_count FROM decnet.fingerprint_state").unwrap();
+    assert_eq!(st, (Some("hash-1".into()), Some(0), Some(1)), "first sighting");
+    assert_eq!(one::<i64>("SELECT count(*) FROM decnet.fingerprint_rotations"), Some(0));
+    let a = Spi::get_two::<i32, TimestampWithTimeZone>("SELECT rotation_count, last_rotation_at FROM decnet.attackers WHERE ip = '1.2.3.4'").unwrap();
+    assert_eq!(a, (Some(0), None));
+    insert(&[probe("2026-05-03T12:10:00+00:00", "1.2.3.4", 22, "hassh", "hash-1")]);
+    assert_eq!(one::<i64>("SELECT count(*) FROM decnet.fingerprint_rotations"), Some(0), "unchanged");
+    assert_eq!(one::<bool>("SELECT last_seen = '2026-05-03 12:10:00+00' FROM decnet.fingerprint_state"), Some(true));
+    insert(&[probe("2026-05-03T13:00:00+00:00", "1.2.3.4", 22, "hassh", "hash-2")]);
+    let r = Spi::get_three::<String, String, bool>("SELECT old_hash, new_hash, rotated_at = '2026-05-03 13:00:00+00' FROM decnet.fingerprint_rotations").unwrap();
+    assert_eq!(r, (Some("hash-1".into()), Some("hash-2".into()), Some(true)));
+    let a = Spi::get_two::<i32, bool>("SELECT rotation_count, last_rotation_at = '2026-05-03 13:00:00+00' FROM decnet.attackers WHERE ip = '1.2.3.4'").unwrap();
+    assert_eq!(a, (Some(1), Some(true)));
+    // jarm/hassh/tcpfp on one port, and two ports: independent triples; h1 → h2 → h3 in one statement
+    insert(&[
+        probe(t0, "1.2.3.4", 22, "jarm", "j1"),
+        probe(t0, "1.2.3.4", 22, "tcpfp", "t1"),
+        probe(t0, "1.2.3.4", 2222, "hassh", "h1"),
+        probe("2026-05-03T12:01:00+00:00", "1.2.3.4", 2222, "hassh", "h2"),
+        probe("2026-05-03T12:02:00+00:00", "1.2.3.4", 2222, "hassh", "h3"),
+        probe(t0, "1.2.3.4", 443, "jarm", ""), // an empty JARM is no result
+    ]);
+    assert_eq!(one::<i64>("SELECT count(*) FROM decnet.fingerprint_state"), Some(4));
+    let st = Spi::get_two::<String, i32>("SELECT last_hash, rotation_count FROM decnet.fingerprint_state WHERE port = 2222").unwrap();
+    assert_eq!(st, (Some("h3".into()), Some(2)));
+    assert_eq!(one::<i32>("SELECT rotation_count FROM decnet.attackers WHERE ip = '1.2.3.4'"), Some(3));
+    // replaying everything (late lines: recomputed) adds nothing
+    let all: Vec<String> = [
+        probe(t0, "1.2.3.4", 22, "hassh", "hash-1"),
+        probe("2026-05-03T12:10:00+00:00", "1.2.3.4", 22, "hassh", "hash-1"),
+        probe("2026-05-03T13:00:00+00:00", "1.2.3.4", 22, "hassh", "hash-2"),
+        probe("2026-05-03T12:01:00+00:00", "1.2.3.4", 2222, "hassh", "h2"),
+    ]
+    .to_vec();
+    insert(&all);
+    assert_eq!(one::<i64>("SELECT count(*) FROM decnet.fingerprint_rotations"), Some(3));
+    assert_eq!(one::<i32>("SELECT rotation_count FROM decnet.attackers WHERE ip = '1.2.3.4'"), Some(3));
+    // a late observation in between does rotate: h1 @12:00, x @12:00:30 (late), h2 @12:01, h3 @12:02
+    insert(&[probe("2026-05-03T12:00:30+00:00", "1.2.3.4", 2222, "hassh", "x")]);
+    assert_eq!(
+        one::<String>("SELECT string_agg(old_hash || '>' || new_hash, ' ' ORDER BY rotated_at) FROM decnet.fingerprint_rotations WHERE port = 2222"),
+        Some("h1>x x>h2 h2>h3".into())
+    );
+    assert_eq!(one::<i64>("SELECT count(*) FROM decnet.verify()"), Some(0));
+}
+
+// cases 6.5 and G.6 storage: EUI-64 / stable-privacy leaks on the attacker and its five columns
+#[pg_test]
+fn ipv6_leaks_fill_the_attacker() {
+    migrate();
+    assert_eq!(one::<String>("SELECT decnet.ipv6_iid_kind('fe80::aabb:ccff:fedd:eeff')"), Some("eui64".into()));
+    assert_eq!(one::<String>("SELECT decnet.ipv6_mac_oui('fe80::aabb:ccff:fedd:eeff')"), Some("a8:bb:cc".into()));
+    assert_eq!(one::<String>("SELECT decnet.ipv6_iid_kind('fe80::1234:5678:9abc:def0')"), Some("stable_privacy".into()));
+    assert_eq!(one::<String>("SELECT decnet.ipv6_mac_oui('fe80::1234:5678:9abc:def0')"), None);
+    let leak = |ts: &str, src: &str, v4: &str| {
+        format!(r#"('<134>1 {ts} decky-01 sniffer - ipv6_link_local_leak [relay@55555 src_ip="{src}" dst_ip="fe80::1" iid_kind="eui64" mac_oui="a8:bb:cc" on_iface="eth0" attacker_v4="{v4}" observed_at="{ts}"]')"#)
+    };
+    insert(&[
+        leak("2026-05-01T00:00:01+00:00", "fe80::aabb:ccff:fedd:eeff", ""),
+        leak("2026-05-01T00:00:05+00:00", "fe80::aabb:ccff:fedd:eeff", "10.0.0.9"),
+        leak("2026-05-01T00:00:03+00:00", "2001:db8::1", ""), // a global source is no leak
+    ]);
+    let a = Spi::get_three::<i64, String, String>(
+        "SELECT ipv6_leak_count, last_ipv6_iid_kind, last_ipv6_mac_oui FROM decnet.attackers WHERE ip = 'fe80::aabb:ccff:fedd:eeff'",
+    )
+    .unwrap();
+    assert_eq!(a, (Some(2), Some("eui64".into()), Some("a8:bb:cc".into())));
+    assert_eq!(one::<bool>("SELECT last_ipv6_leak_at = '2026-05-01 00:00:05+00' AND last_ipv6_link_local = 'fe80::aabb:ccff:fedd:eeff' FROM decnet.attackers WHERE ip = 'fe80::aabb:ccff:fedd:eeff'"), Some(true));
+    assert_eq!(one::<String>("SELECT mac || ' ' || attacker_v4::text FROM decnet.attacker_ipv6_leaks"), Some("a8:bb:cc:dd:ee:ff {10.0.0.9}".into()));
+    assert_eq!(one::<i64>("SELECT ipv6_leak_count FROM decnet.attackers WHERE ip = '2001:db8::1'"), Some(0));
+    assert_eq!(one::<i64>("SELECT count(*) FROM decnet.verify()"), Some(0));
+}
+
+// G.4 / K.2: two addresses sharing a HASSH are one identity; merges are soft and followed
+#[pg_test]
+fn shared_hassh_makes_one_identity() {
+    migrate();
+    insert(&[
+        probe("2026-05-01T00:00:00+00:00", "7.7.7.1", 22, "hassh", "hassh-shared"),
+        probe("2026-05-01T00:00:00+00:00", "7.7.7.3", 22, "hassh", "hassh-other"),
+    ]);
+    Spi::run("SELECT * FROM decnet.rollup()").unwrap();
+    let first = one::<pgrx::Uuid>("SELECT decnet.identity_of('7.7.7.1')").expect("identity");
+    assert_ne!(Some(first), one::<pgrx::Uuid>("SELECT decnet.identity_of('7.7.7.3')"));
+    insert(&[probe("2026-05-01T01:00:00+00:00", "7.7.7.2", 22, "hassh", "hassh-shared")]);
+    Spi::run("SELECT * FROM decnet.rollup()").unwrap();
+    assert_eq!(one::<pgrx::Uuid>("SELECT decnet.identity_of('7.7.7.2')"), Some(first), "joins the existing identity");
+    let i = Spi::get_two::<i32, Vec<String>>(&format!("SELECT member_count, hassh_hashes FROM decnet.attacker_identities WHERE uuid = '{first}'")).unwrap();
+    assert_eq!(i, (Some(2), Some(vec!["hassh-shared".to_string()])));
+    assert_eq!(one::<Vec<String>>(&format!("SELECT ja3_hashes FROM decnet.attacker_identities WHERE uuid = '{first}'")), None, "no JA3: NULL, not empty");
+    // 7.7.7.3 then shows the shared hash too: two identities merge, the smallest uuid wins
+    let third = one::<pgrx::Uuid>("SELECT decnet.identity_of('7.7.7.3')").unwrap();
+    insert(&[probe("2026-05-01T02:00:00+00:00", "7.7.7.3", 2222, "hassh", "hassh-shared")]);
+    Spi::run("SELECT * FROM decnet.rollup()").unwrap();
+    let winner = one::<pgrx::Uuid>("SELECT decnet.identity_of('7.7.7.1')").unwrap();
+    assert_eq!(one::<pgrx::Uuid>("SELECT decnet.identity_of('7.7.7.3')"), Some(winner));
+    assert_eq!(winner.to_string(), std::cmp::min(first.to_string(), third.to_string()));
+    let loser = if winner == first { third } else { first };
+    assert_eq!(one::<pgrx::Uuid>(&format!("SELECT decnet.resolve_identity('{loser}')")), Some(winner), "lookups follow merged_into");
+    assert_eq!(one::<i64>("SELECT count(*) FROM decnet.identity_summary WHERE member_count = 3"), Some(1));
+    // the full pass agrees and keeps the id
+    Spi::run("SELECT * FROM decnet.recluster_identities()").unwrap();
+    assert_eq!(one::<pgrx::Uuid>("SELECT decnet.identity_of('7.7.7.2')"), Some(winner));
+}
+
+#[pg_test]
+fn fingerprint_summary_sql() {
+    let s = one::<pgrx::JsonB>(r#"SELECT decnet.fingerprint_summary('[{"bounty_type":"fingerprint","payload":{"fingerprint_type":"ja3","ja3":"b"}},{"payload":{"fingerprint_type":"ja3","ja3":"a"}}]')"#).unwrap();
+    assert_eq!(s.0["ja3_hashes"], serde_json::json!(["a", "b"]));
+    assert_eq!(s.0["hassh_hashes"], serde_json::Value::Null);
+    assert_eq!(one::<bool>(r#"SELECT decnet.identity_edge('{"fingerprints":["hassh:x"]}', '{"fingerprints":["hassh:x"]}')"#), Some(true));
+    assert_eq!(one::<bool>(r#"SELECT decnet.identity_edge('{"asn":1}', '{"asn":1}')"#), Some(false));
+    assert_eq!(one::<String>("SELECT string_agg(node || '=' || component, ' ' ORDER BY node) FROM decnet.connected_components(ARRAY['b','c','x'], ARRAY['a','b','x'])"), Some("a=a b=a c=a x=x".into()));
 }

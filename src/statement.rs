@@ -244,6 +244,49 @@ fn statement_credentials() -> TableIterator<
     TableIterator::new(rows)
 }
 
+/// This statement's prober hash observations, in (attacker, probe type, port, ts, hash) order.
+#[pg_extern(volatile, parallel_unsafe)]
+fn statement_probes() -> TableIterator<
+    'static,
+    (
+        name!(attacker_ip, Inet),
+        name!(probe_type, String),
+        name!(port, i32),
+        name!(ts, TimestampWithTimeZone),
+        name!(hash, String),
+        name!(log_id, i64),
+    ),
+> {
+    let mut all = TAKEN.with_borrow_mut(|t| std::mem::take(&mut t.probes));
+    all.sort_unstable_by(|a, b| (a.attacker_ip, a.probe_type, a.port, a.ts, &a.hash).cmp(&(b.attacker_ip, b.probe_type, b.port, b.ts, &b.hash)));
+    let rows: Vec<_> = all
+        .into_iter()
+        .filter_map(|p| Some((inet(p.attacker_ip), p.probe_type.to_owned(), p.port, to_timestamptz(p.ts)?, p.hash, p.log_id)))
+        .collect();
+    TableIterator::new(rows)
+}
+
+/// This statement's IPv6 link-local leaks per (attacker, link-local address).
+#[pg_extern(volatile, parallel_unsafe)]
+fn statement_ipv6_leaks() -> TableIterator<
+    'static,
+    (
+        name!(attacker_ip, Inet),
+        name!(link_local, Inet),
+        name!(leaks, i64),
+        name!(first_seen, Option<TimestampWithTimeZone>),
+        name!(last_seen, Option<TimestampWithTimeZone>),
+        name!(attacker_v4, Vec<Inet>),
+    ),
+> {
+    let rows: Vec<_> = TAKEN
+        .with_borrow_mut(|t| std::mem::take(&mut t.ipv6_leaks))
+        .into_iter()
+        .map(|((ip, ll), l)| (inet(ip), inet(ll), l.leaks, ts(l.span.first), ts(l.span.last), l.attacker_v4.into_iter().map(inet).collect()))
+        .collect();
+    TableIterator::new(rows)
+}
+
 // ---- the rules, exposed for the recomputation views (one definition, in decnet-core) ----
 
 #[pg_extern(immutable, strict, parallel_safe)]

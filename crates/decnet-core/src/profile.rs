@@ -7,7 +7,7 @@ use crate::bounty::{self, Config};
 use crate::kinds::{classify_event_kind, EventKind};
 use crate::syslog::ParsedLine;
 use serde_json::{Map, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 
 /// Services that are sensors observing the attacker, not services it used.
@@ -138,6 +138,29 @@ pub struct StatementDelta {
     pub credentials: HashMap<CredentialKey, CredentialDelta>,
     /// Recipients per (attacker, victim domain).
     pub smtp_targets: HashMap<(IpAddr, String), SmtpDelta>,
+    /// Prober hash observations (fingerprint rotation), one per line.
+    pub probes: Vec<ProbeRow>,
+    /// IPv6 link-local leaks per (attacker, link-local address).
+    pub ipv6_leaks: HashMap<(IpAddr, IpAddr), LeakDelta>,
+}
+
+/// One prober line's hash for (attacker, probe type, port), spec G.3.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeRow {
+    pub attacker_ip: IpAddr,
+    pub probe_type: &'static str,
+    pub port: i32,
+    pub hash: String,
+    pub ts: i64,
+    pub log_id: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeakDelta {
+    pub leaks: i64,
+    pub span: Span,
+    /// The IPv4 addresses the sensor tied the leak to.
+    pub attacker_v4: BTreeSet<IpAddr>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -195,6 +218,17 @@ impl StatementDelta {
         }
         if may_have_bounty(p.event_type, |k| p.field(k).is_some()) {
             self.add_bounties(log_id, p, cfg);
+        }
+        if let (Some(ip), Some(ts)) = (p.attacker_ip, p.ts) {
+            if let Some((probe_type, port, hash)) = crate::identity::probe_observation(p.event_type, |k| p.field(k)) {
+                self.probes.push(ProbeRow { attacker_ip: ip, probe_type, port, hash: hash.to_owned(), ts, log_id });
+            }
+        }
+        if let Some((ip, link_local)) = ipv6_leak(p) {
+            let l = self.ipv6_leaks.entry((ip, link_local)).or_insert(LeakDelta { leaks: 0, span: Span::default(), attacker_v4: BTreeSet::new() });
+            l.leaks += 1;
+            l.span.add(p.ts);
+            l.attacker_v4.extend(crate::identity::leak_attacker_v4(p.field("attacker_v4")));
         }
     }
 
@@ -260,6 +294,11 @@ impl StatementDelta {
         }
         self.commands.iter().flat_map(|(ip, rows)| rows.iter().map(move |r| (*ip, r)))
     }
+}
+
+/// The (attacker, link-local source) of an IPv6 leak line (spec G.6).
+pub fn ipv6_leak(p: &ParsedLine<'_>) -> Option<(IpAddr, IpAddr)> {
+    Some((p.attacker_ip?, crate::identity::leaked_link_local(p.event_type, p.field("src_ip"))?))
 }
 
 /// Sorts by (ts, id) and keeps the first and last `keep`.
@@ -338,6 +377,23 @@ mod tests {
         assert_eq!(d.smtp_targets[&(ip, "one.com".to_string())].recipients, 2);
         assert_eq!(d.smtp_targets[&(ip, "two.com".to_string())].recipients, 1);
         assert_eq!(d.smtp_targets.len(), 2);
+    }
+
+    #[test]
+    fn probes_and_leaks() {
+        let d = delta(&[
+            r#"<134>1 2026-05-01T00:00:01+00:00 decnet-prober prober - hassh_fingerprint [relay@55555 target_ip="1.1.1.1" target_port="22" hassh_server_hash="h1"]"#,
+            r#"<134>1 2026-05-01T00:00:02+00:00 decnet-prober prober - jarm_fingerprint [relay@55555 target_ip="1.1.1.1" target_port="443" jarm_hash=""]"#,
+            r#"<134>1 2026-05-01T00:00:03+00:00 decky-01 sniffer - ipv6_link_local_leak [relay@55555 src_ip="fe80::aabb:ccff:fedd:eeff" dst_ip="fe80::1" iid_kind="eui64" mac_oui="a8:bb:cc" on_iface="eth0" attacker_v4=""]"#,
+            r#"<134>1 2026-05-01T00:00:04+00:00 decky-01 sniffer - ipv6_link_local_leak [relay@55555 src_ip="fe80::aabb:ccff:fedd:eeff" dst_ip="fe80::1" attacker_v4="10.0.0.9"]"#,
+            r#"<134>1 2026-05-01T00:00:05+00:00 decky-01 sniffer - ipv6_link_local_leak [relay@55555 src_ip="2001:db8::1" dst_ip="fe80::1"]"#,
+        ]);
+        assert_eq!(d.probes.len(), 1);
+        assert_eq!((d.probes[0].probe_type, d.probes[0].port, d.probes[0].hash.as_str(), d.probes[0].log_id), ("hassh", 22, "h1", 1));
+        let ll: IpAddr = "fe80::aabb:ccff:fedd:eeff".parse().unwrap();
+        assert_eq!(d.ipv6_leaks.len(), 1, "a global source is not a link-local leak");
+        let l = &d.ipv6_leaks[&(ll, ll)];
+        assert_eq!((l.leaks, l.attacker_v4.iter().collect::<Vec<_>>()), (2, vec![&"10.0.0.9".parse::<IpAddr>().unwrap()]));
     }
 
     #[test]

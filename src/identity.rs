@@ -1,0 +1,128 @@
+//! Rotation, IPv6 leak and identity/campaign rules for SQL (decnet_core::identity;
+//! spec G.3–G.6, D.12, H.5). The tables and passes are in sql/identity.sql.
+
+use decnet_core::identity::{self, CampaignView, Observation};
+use pgrx::datum::{Inet, JsonB};
+use pgrx::prelude::*;
+use std::collections::HashMap;
+
+/// Prober event types that carry a rotation-tracked hash.
+#[pg_extern(immutable, parallel_safe)]
+fn probe_event_types() -> Vec<&'static str> {
+    identity::PROBES.iter().map(|(e, _, _)| *e).collect()
+}
+
+/// The (probe type, port, hash) one stored line observes: zero or one row.
+#[pg_extern(immutable, parallel_safe)]
+fn probe_observation(
+    event_type: Option<&str>,
+    fields: Option<JsonB>,
+) -> TableIterator<'static, (name!(probe_type, String), name!(port, i32), name!(hash, String))> {
+    let field = |k: &str| fields.as_ref().and_then(|f| f.0.get(k)).and_then(|v| v.as_str());
+    let row = identity::probe_observation(event_type, field).map(|(t, p, h)| (t.to_owned(), p, h.to_owned()));
+    TableIterator::new(row)
+}
+
+/// The link-local source of an `ipv6_link_local_leak` line (NULL otherwise).
+#[pg_extern(immutable, parallel_safe)]
+fn leaked_link_local(event_type: Option<&str>, fields: Option<JsonB>) -> Option<Inet> {
+    let src = fields.as_ref().and_then(|f| f.0.get("src_ip")).and_then(|v| v.as_str());
+    identity::leaked_link_local(event_type, src).map(|ip| Inet(ip.to_string()))
+}
+
+/// The IPv4 address a leak line ties its link-local source to (NULL if none).
+#[pg_extern(immutable, parallel_safe)]
+fn leak_attacker_v4(fields: Option<JsonB>) -> Option<Inet> {
+    let v = fields.as_ref().and_then(|f| f.0.get("attacker_v4")).and_then(|v| v.as_str());
+    identity::leak_attacker_v4(v).map(|ip| Inet(ip.to_string()))
+}
+
+/// `eui64`, `stable_privacy` (any other IPv6 interface id) or `unknown`.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn ipv6_iid_kind(addr: Inet) -> &'static str {
+    identity::ipv6_iid_classify(&addr.0).0
+}
+
+/// The OUI (`a8:bb:cc`) of an EUI-64 interface id; NULL for any other.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn ipv6_mac_oui(addr: Inet) -> Option<String> {
+    Some(identity::ipv6_iid_classify(&addr.0).1).filter(|o| !o.is_empty())
+}
+
+/// The MAC address an EUI-64 interface id embeds; NULL for any other.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn ipv6_eui64_mac(addr: Inet) -> Option<String> {
+    identity::eui64_mac(&addr.0)
+}
+
+/// Sorted distinct fingerprints per identity column (spec D.12) of a list of
+/// bounty rows or payloads: {"ja3_hashes": [...] | null, ...}.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn fingerprint_summary(entries: JsonB) -> JsonB {
+    JsonB(serde_json::to_value(identity::fingerprint_summary(&entries.0)).expect("strings serialise"))
+}
+
+/// Identity edge weight of two observations (spec G.4 tiers plus the keystroke
+/// rhythm); an edge exists at 1.0 or more.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn identity_similarity(a: JsonB, b: JsonB) -> f64 {
+    identity::identity_similarity(&Observation::from_json(&a.0), &Observation::from_json(&b.0))
+}
+
+/// Campaign edge weight of two identities (spec G.5); an edge exists at 1.0 or more.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn campaign_similarity(a: JsonB, b: JsonB) -> f64 {
+    identity::campaign_similarity(&CampaignView::from_json(&a.0), &CampaignView::from_json(&b.0))
+}
+
+/// Kill-chain phase of a command (discovery, persistence, command_and_control,
+/// lateral_movement), or NULL.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn command_phase(command: &str) -> Option<&'static str> {
+    identity::command_phase(command)
+}
+
+/// Connected components of the graph with edges a[i]–b[i]: every node with the
+/// smallest node of its component. NULL entries are skipped; a[i] = b[i] adds a lone node.
+#[pg_extern(immutable, parallel_safe)]
+fn connected_components(
+    a: Vec<Option<String>>,
+    b: Vec<Option<String>>,
+) -> TableIterator<'static, (name!(node, String), name!(component, String))> {
+    let edges: Vec<(&str, &str)> = a
+        .iter()
+        .zip(b.iter())
+        .filter_map(|(x, y)| Some((x.as_deref()?, y.as_deref()?)))
+        .collect();
+    let labels: HashMap<&str, &str> = identity::connected_components(edges.iter().copied());
+    let mut rows: Vec<(String, String)> = labels.into_iter().map(|(n, c)| (n.to_owned(), c.to_owned())).collect();
+    rows.sort_unstable();
+    TableIterator::new(rows)
+}
+
+/// Which previous group each component of a fresh clustering keeps
+/// (decnet_core::identity::keep_previous_groups): one row per previous group.
+#[pg_extern(immutable, parallel_safe)]
+fn keep_previous_groups(
+    component: Vec<Option<String>>,
+    previous: Vec<Option<String>>,
+) -> TableIterator<'static, (name!(previous, String), name!(component, String), name!(kept, bool))> {
+    let pairs = component.iter().zip(previous.iter()).filter_map(|(c, p)| Some((c.as_deref()?, p.as_deref()?)));
+    let rows: Vec<_> = identity::keep_previous_groups(pairs)
+        .into_iter()
+        .map(|(p, c, k)| (p.to_owned(), c.to_owned(), k))
+        .collect();
+    TableIterator::new(rows)
+}
+
+/// Whether two attacker observations are one actor (identity_similarity >= 1.0).
+#[pg_extern(immutable, strict, parallel_safe)]
+fn identity_edge(a: JsonB, b: JsonB) -> bool {
+    identity_similarity(a, b) >= identity::EDGE_THRESHOLD
+}
+
+/// Whether two identities belong to one campaign (campaign_similarity >= 1.0).
+#[pg_extern(immutable, strict, parallel_safe)]
+fn campaign_edge(a: JsonB, b: JsonB) -> bool {
+    campaign_similarity(a, b) >= identity::CAMPAIGN_EDGE_THRESHOLD
+}
