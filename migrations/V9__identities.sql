@@ -16,7 +16,7 @@ CREATE TABLE decnet.fingerprint_state (
     PRIMARY KEY (attacker_ip, probe_type, port)
 );
 COMMENT ON TABLE decnet.fingerprint_state IS
-'Latest prober hash per (attacker, probe type, port): jarm, hassh (the attacker''s SSH server) and tcpfp.';
+'Latest hash per (attacker, probe type, port): the prober''s jarm, hassh (the attacker''s SSH server) and tcpfp, and the sniffer''s client ja3 per destination port.';
 
 CREATE TABLE decnet.fingerprint_rotations (
     attacker_ip inet NOT NULL,
@@ -292,8 +292,10 @@ INSERT INTO decnet.dirty_attackers (ip) SELECT ip FROM decnet.attackers ORDER BY
 GRANT SELECT ON decnet.fingerprint_state, decnet.fingerprint_rotations, decnet.attacker_ipv6_leaks,
     decnet.attacker_identities, decnet.identity_members, decnet.campaigns, decnet.identity_runs,
     decnet.identity_summary, decnet.campaign_summary TO decnet_analyst;
-REVOKE EXECUTE ON FUNCTION decnet.resolve_identities(inet[]), decnet.recluster_identities(),
-    decnet.cluster_campaigns() FROM PUBLIC;
+-- the passes change identities: only the owner and pg_cron run them (V3 granted analysts every function)
+REVOKE EXECUTE ON FUNCTION decnet.resolve_identities(inet[]), decnet.recluster_identities(), decnet.cluster_campaigns(),
+    decnet.refresh_identities(uuid[]), decnet.merge_probe_observations(), decnet.merge_ipv6_leaks(),
+    decnet.statement_probes(), decnet.statement_ipv6_leaks() FROM PUBLIC, decnet_analyst;
 
 DO $$
 BEGIN

@@ -140,7 +140,7 @@ COMMENT ON FUNCTION @extschema@.resolve_pending_ptr(integer) IS
 -- identities (issue 8, docs/identities.md)
 COMMENT ON FUNCTION @extschema@.statement_probes() IS 'Internal: takes the current statement''s prober hash observations.';
 COMMENT ON FUNCTION @extschema@.statement_ipv6_leaks() IS 'Internal: takes the current statement''s IPv6 link-local leaks.';
-COMMENT ON FUNCTION @extschema@.probe_event_types() IS 'Prober event types whose hash is tracked for rotation: jarm_fingerprint, hassh_fingerprint, tcpfp_fingerprint.';
+COMMENT ON FUNCTION @extschema@.probe_event_types() IS 'Event types whose hash is tracked for rotation: the prober''s jarm_fingerprint, hassh_fingerprint, tcpfp_fingerprint and the sniffer''s tls_client_hello (client JA3 per destination port).';
 COMMENT ON FUNCTION @extschema@.probe_observation(text, jsonb) IS 'The (probe_type, port, hash) a stored line observes: zero or one row (no row for an empty hash or a bad port).';
 COMMENT ON FUNCTION @extschema@.leaked_link_local(text, jsonb) IS 'The link-local (fe80::/10) source of an ipv6_link_local_leak line, else NULL.';
 COMMENT ON FUNCTION @extschema@.leak_attacker_v4(jsonb) IS 'The IPv4 address a leak line ties its link-local source to (attacker_v4), else NULL.';

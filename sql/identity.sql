@@ -15,6 +15,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     o_ip inet[]; o_type text[]; o_port integer[]; o_ts timestamptz[]; o_hash text[]; o_id bigint[];
+    late_ip inet[]; late_type text[]; late_port integer[];
     late record;
     added jsonb := '[]';
     more jsonb;
@@ -26,19 +27,19 @@ BEGIN
         RETURN 0;
     END IF;
 
-    CREATE TEMP TABLE IF NOT EXISTS decnet_probe_late (attacker_ip inet, probe_type text, port integer) ON COMMIT DROP;
-    TRUNCATE decnet_probe_late;
-    INSERT INTO decnet_probe_late
-        SELECT DISTINCT o.ip, o.t, o.p
-        FROM unnest(o_ip, o_type, o_port, o_ts, o_hash) AS o(ip, t, p, ts, h)
-        JOIN decnet.fingerprint_state s ON s.attacker_ip = o.ip AND s.probe_type = o.t AND s.port = o.p
-        WHERE (o.ts, o.h) < (s.last_seen, s.last_hash);
+    SELECT array_agg(x.ip), array_agg(x.t), array_agg(x.p) INTO late_ip, late_type, late_port
+    FROM (SELECT DISTINCT o.ip, o.t, o.p
+          FROM unnest(o_ip, o_type, o_port, o_ts, o_hash) AS o(ip, t, p, ts, h)
+          JOIN decnet.fingerprint_state s ON s.attacker_ip = o.ip AND s.probe_type = o.t AND s.port = o.p
+          WHERE (o.ts, o.h) < (s.last_seen, s.last_hash)
+          ORDER BY 1, 2, 3) x;
 
     -- in-order triples: chain on from the stored latest hash
     WITH obs AS (
         SELECT ip, t, p, ts, h, min(id) AS id, count(*) AS n
         FROM unnest(o_ip, o_type, o_port, o_ts, o_hash, o_id) AS o(ip, t, p, ts, h, id)
-        WHERE NOT EXISTS (SELECT 1 FROM decnet_probe_late l WHERE l.attacker_ip = o.ip AND l.probe_type = o.t AND l.port = o.p)
+        WHERE NOT EXISTS (SELECT 1 FROM unnest(late_ip, late_type, late_port) AS l(ip, t, p)
+                          WHERE l.ip = o.ip AND l.t = o.t AND l.p = o.p)
         GROUP BY ip, t, p, ts, h
     ), chained AS (
         SELECT *, lag(h) OVER (PARTITION BY ip, t, p ORDER BY ts, h, stored DESC) AS previous
@@ -68,7 +69,7 @@ BEGIN
     SELECT coalesce(jsonb_agg(to_jsonb(rot) ORDER BY attacker_ip, probe_type, port, rotated_at), '[]') INTO added FROM rot;
 
     -- late triples (rare): recompute each from its lines
-    FOR late IN SELECT * FROM decnet_probe_late ORDER BY 1, 2, 3 LOOP
+    FOR late IN SELECT * FROM unnest(late_ip, late_type, late_port) AS l(attacker_ip, probe_type, port) LOOP
         WITH want AS (
             SELECT * FROM decnet.recomputed_fingerprint_rotations r
             WHERE r.attacker_ip = late.attacker_ip AND r.probe_type = late.probe_type AND r.port = late.port
@@ -184,52 +185,72 @@ BEGIN
     SELECT DISTINCT s.kind, s.value, s.attacker_ip FROM (
         SELECT kv.kind, v.value, f.attacker_ip
         FROM (SELECT b.attacker_ip, decnet.fingerprint_summary(jsonb_agg(b.payload)) AS summary
-              FROM decnet.bounties b
-              WHERE b.attacker_ip = ANY (ips) AND b.bounty_type = 'fingerprint'
+              FROM unnest(ips) AS t(ip) JOIN decnet.bounties b ON b.attacker_ip = t.ip
+              WHERE b.bounty_type = 'fingerprint'
               GROUP BY b.attacker_ip) f
         CROSS JOIN (VALUES ('ja3', 'ja3_hashes'), ('ja4', 'ja4_hashes'), ('hassh', 'hassh_hashes'),
                            ('tls_cert', 'tls_cert_sha256')) AS kv(kind, col)
         CROSS JOIN LATERAL unnest(decnet.json_text_array(f.summary -> kv.col)) AS v(value)
         UNION ALL
-        SELECT 'mac', l.mac, l.attacker_ip FROM decnet.attacker_ipv6_leaks l
-        WHERE l.attacker_ip = ANY (ips) AND l.mac IS NOT NULL
+        SELECT 'mac', l.mac, l.attacker_ip FROM unnest(ips) AS t(ip) JOIN decnet.attacker_ipv6_leaks l ON l.attacker_ip = t.ip
+        WHERE l.mac IS NOT NULL
         UNION ALL
         SELECT 'mac', l.mac, v4 FROM decnet.attacker_ipv6_leaks l CROSS JOIN LATERAL unnest(l.attacker_v4) AS v4
-        WHERE l.attacker_v4 && ips AND v4 = ANY (ips) AND l.mac IS NOT NULL
+        WHERE l.mac IS NOT NULL AND v4 IN (SELECT unnest(ips))
         UNION ALL
-        SELECT 'cmd', md5(c.command), c.attacker_ip FROM decnet.attacker_commands c WHERE c.attacker_ip = ANY (ips)
+        SELECT 'cmd', md5(c.command), c.attacker_ip FROM unnest(ips) AS t(ip) JOIN decnet.attacker_commands c ON c.attacker_ip = t.ip
         UNION ALL
-        SELECT 'cred', md5(c.secret_sha256 || ':' || c.principal_key), c.attacker_ip FROM decnet.credentials c
-        WHERE c.attacker_ip = ANY (ips)
+        SELECT 'cred', md5(c.secret_sha256 || ':' || c.principal_key), c.attacker_ip
+        FROM unnest(ips) AS t(ip) JOIN decnet.credentials c ON c.attacker_ip = t.ip
         UNION ALL
         SELECT 'kd' || n, substr(encode(p.kd_simhash, 'hex'), n * 4 + 1, 4), p.attacker_ip
-        FROM decnet.session_profiles p CROSS JOIN generate_series(0, 3) AS n
-        WHERE p.attacker_ip = ANY (ips) AND p.kd_simhash IS NOT NULL
+        FROM unnest(ips) AS t(ip) JOIN decnet.session_profiles p ON p.attacker_ip = t.ip CROSS JOIN generate_series(0, 3) AS n
+        WHERE p.kd_simhash IS NOT NULL
     ) s
     WHERE s.value IS NOT NULL AND s.value <> '';
 END
 $fn$;
 
 -- What identity_similarity() compares, per attacker (decnet_core Observation).
+-- Set-based joins, not per-attacker subqueries: the full pass asks for every attacker.
 CREATE FUNCTION @extschema@.identity_observations(ips inet[]) RETURNS TABLE (attacker_ip inet, observation jsonb)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $fn$
 #variable_conflict use_column
 BEGIN
     RETURN QUERY
-    SELECT a.ip, jsonb_build_object(
-        'fingerprints', coalesce((SELECT jsonb_agg(s.kind || ':' || s.value) FROM decnet.identity_signals s
-                                  WHERE s.attacker_ip = a.ip AND s.kind IN ('ja3', 'ja4', 'hassh', 'tls_cert', 'mac')), '[]'),
-        'commands', coalesce((SELECT jsonb_object_agg(phase, commands)
-                              FROM (SELECT coalesce(decnet.command_phase(c.command), 'other') AS phase,
-                                           jsonb_agg(DISTINCT c.command) AS commands
-                                    FROM decnet.attacker_commands c WHERE c.attacker_ip = a.ip GROUP BY 1) x), '{}'),
-        'credentials', coalesce((SELECT jsonb_agg(DISTINCT jsonb_build_array(c.principal_key, c.secret_sha256))
-                                 FROM decnet.credentials c WHERE c.attacker_ip = a.ip), '[]'),
-        'asn', a.asn,
-        'kd', (SELECT encode(decnet.kd_centroid(p.kd_simhash), 'hex') FROM decnet.session_profiles p
-               WHERE p.attacker_ip = a.ip AND p.kd_simhash IS NOT NULL))
-    FROM decnet.attackers a WHERE a.ip = ANY (ips);
+    WITH wanted AS MATERIALIZED (
+        SELECT DISTINCT t.ip FROM unnest(ips) AS t(ip)
+    ), fps AS (
+        SELECT s.attacker_ip, jsonb_agg(s.kind || ':' || s.value) AS v
+        FROM wanted w JOIN decnet.identity_signals s ON s.attacker_ip = w.ip
+        WHERE s.kind IN ('ja3', 'ja4', 'hassh', 'tls_cert', 'mac')
+        GROUP BY s.attacker_ip
+    ), cmds AS (
+        SELECT x.attacker_ip, jsonb_object_agg(x.phase, x.commands) AS v
+        FROM (SELECT c.attacker_ip, coalesce(decnet.command_phase(c.command), 'other') AS phase,
+                     jsonb_agg(DISTINCT c.command) AS commands
+              FROM wanted w JOIN decnet.attacker_commands c ON c.attacker_ip = w.ip
+              GROUP BY 1, 2) x
+        GROUP BY x.attacker_ip
+    ), creds AS (
+        SELECT c.attacker_ip, jsonb_agg(DISTINCT jsonb_build_array(c.principal_key, c.secret_sha256)) AS v
+        FROM wanted w JOIN decnet.credentials c ON c.attacker_ip = w.ip
+        GROUP BY c.attacker_ip
+    ), kd AS (
+        SELECT p.attacker_ip, encode(decnet.kd_centroid(p.kd_simhash), 'hex') AS v
+        FROM wanted w JOIN decnet.session_profiles p ON p.attacker_ip = w.ip
+        WHERE p.kd_simhash IS NOT NULL
+        GROUP BY p.attacker_ip
+    )
+    SELECT a.ip, jsonb_build_object('fingerprints', coalesce(fps.v, '[]'), 'commands', coalesce(cmds.v, '{}'),
+                                    'credentials', coalesce(creds.v, '[]'), 'asn', a.asn, 'kd', kd.v)
+    FROM wanted w
+    JOIN decnet.attackers a ON a.ip = w.ip
+    LEFT JOIN fps ON fps.attacker_ip = a.ip
+    LEFT JOIN cmds ON cmds.attacker_ip = a.ip
+    LEFT JOIN creds ON creds.attacker_ip = a.ip
+    LEFT JOIN kd ON kd.attacker_ip = a.ip;
 END
 $fn$;
 
@@ -242,31 +263,42 @@ AS $fn$
 DECLARE
     n integer;
 BEGIN
+    -- set-based (grouped joins), so refreshing every identity costs one pass over the members
+    WITH members AS MATERIALIZED (
+        SELECT m.identity_id, m.attacker_ip FROM unnest(ids) AS t(id) JOIN decnet.identity_members m ON m.identity_id = t.id
+    ), span AS (
+        SELECT m.identity_id, count(*)::integer AS n, min(a.first_seen) AS first_seen, max(a.last_seen) AS last_seen
+        FROM members m JOIN decnet.attackers a ON a.ip = m.attacker_ip GROUP BY m.identity_id
+    ), fp AS (
+        SELECT m.identity_id, decnet.fingerprint_summary(jsonb_agg(b.payload)) AS summary
+        FROM members m JOIN decnet.bounties b ON b.attacker_ip = m.attacker_ip AND b.bounty_type = 'fingerprint'
+        GROUP BY m.identity_id
+    ), leaks AS (
+        SELECT x.identity_id, jsonb_agg(jsonb_build_object('iid', host(x.link_local), 'oui', x.mac_oui, 'kind', x.iid_kind,
+                                                           'first_seen', x.first_seen) ORDER BY x.link_local) AS iids
+        FROM (SELECT m.identity_id, l.link_local, min(l.mac_oui) AS mac_oui, min(l.iid_kind) AS iid_kind, min(l.first_seen) AS first_seen
+              FROM members m JOIN decnet.attacker_ipv6_leaks l ON l.attacker_ip = m.attacker_ip
+              GROUP BY m.identity_id, l.link_local) x
+        GROUP BY x.identity_id
+    ), kd AS (
+        SELECT m.identity_id, decnet.kd_centroid(p.kd_simhash) AS centroid
+        FROM members m JOIN decnet.session_profiles p ON p.attacker_ip = m.attacker_ip
+        WHERE p.kd_simhash IS NOT NULL GROUP BY m.identity_id
+    )
     UPDATE decnet.attacker_identities i SET
-        member_count = s.n, first_seen = s.first_seen, last_seen = s.last_seen,
-        ja3_hashes = decnet.json_text_array(f.summary -> 'ja3_hashes'),
-        ja4_hashes = decnet.json_text_array(f.summary -> 'ja4_hashes'),
-        hassh_hashes = decnet.json_text_array(f.summary -> 'hassh_hashes'),
-        tls_cert_sha256 = decnet.json_text_array(f.summary -> 'tls_cert_sha256'),
-        ja4h_hashes = decnet.json_text_array(f.summary -> 'ja4h_hashes'),
-        ja4_quic_hashes = decnet.json_text_array(f.summary -> 'ja4_quic_hashes'),
-        ipv6_link_local_iids = lk.iids, kd_digraph_simhash = kd.centroid, updated_at = now()
+        member_count = coalesce(span.n, 0), first_seen = span.first_seen, last_seen = span.last_seen,
+        ja3_hashes = decnet.json_text_array(fp.summary -> 'ja3_hashes'),
+        ja4_hashes = decnet.json_text_array(fp.summary -> 'ja4_hashes'),
+        hassh_hashes = decnet.json_text_array(fp.summary -> 'hassh_hashes'),
+        tls_cert_sha256 = decnet.json_text_array(fp.summary -> 'tls_cert_sha256'),
+        ja4h_hashes = decnet.json_text_array(fp.summary -> 'ja4h_hashes'),
+        ja4_quic_hashes = decnet.json_text_array(fp.summary -> 'ja4_quic_hashes'),
+        ipv6_link_local_iids = leaks.iids, kd_digraph_simhash = kd.centroid, updated_at = now()
     FROM unnest(ids) AS t(id)
-    CROSS JOIN LATERAL (SELECT count(*)::integer AS n, min(a.first_seen) AS first_seen, max(a.last_seen) AS last_seen
-                        FROM decnet.identity_members m JOIN decnet.attackers a ON a.ip = m.attacker_ip
-                        WHERE m.identity_id = t.id) s
-    CROSS JOIN LATERAL (SELECT decnet.fingerprint_summary(coalesce(jsonb_agg(b.payload), '[]')) AS summary
-                        FROM decnet.identity_members m
-                        JOIN decnet.bounties b ON b.attacker_ip = m.attacker_ip AND b.bounty_type = 'fingerprint'
-                        WHERE m.identity_id = t.id) f
-    CROSS JOIN LATERAL (SELECT jsonb_agg(jsonb_build_object('iid', host(x.link_local), 'oui', x.mac_oui, 'kind', x.iid_kind,
-                                                            'first_seen', x.first_seen) ORDER BY x.link_local) AS iids
-                        FROM (SELECT l.link_local, min(l.mac_oui) AS mac_oui, min(l.iid_kind) AS iid_kind, min(l.first_seen) AS first_seen
-                              FROM decnet.identity_members m JOIN decnet.attacker_ipv6_leaks l ON l.attacker_ip = m.attacker_ip
-                              WHERE m.identity_id = t.id GROUP BY l.link_local) x) lk
-    CROSS JOIN LATERAL (SELECT decnet.kd_centroid(p.kd_simhash) AS centroid
-                        FROM decnet.identity_members m JOIN decnet.session_profiles p ON p.attacker_ip = m.attacker_ip
-                        WHERE m.identity_id = t.id AND p.kd_simhash IS NOT NULL) kd
+    LEFT JOIN span ON span.identity_id = t.id
+    LEFT JOIN fp ON fp.identity_id = t.id
+    LEFT JOIN leaks ON leaks.identity_id = t.id
+    LEFT JOIN kd ON kd.identity_id = t.id
     WHERE i.uuid = t.id;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
@@ -282,16 +314,21 @@ AS $fn$
 #variable_conflict use_column
 BEGIN
     RETURN QUERY
-    WITH usable AS (
+    -- MATERIALIZED: the groups are cut to the usable ones before any self-join
+    -- (a popular JA3 shared by 50,000 attackers would otherwise pair them all)
+    WITH usable AS MATERIALIZED (
         SELECT s.kind, s.value FROM decnet.identity_signals s
-        WHERE scope IS NULL OR (s.kind, s.value) IN (SELECT kind, value FROM decnet.identity_signals WHERE attacker_ip = ANY (scope))
+        WHERE scope IS NULL OR (s.kind, s.value) IN (SELECT m.kind, m.value FROM unnest(scope) AS t(ip)
+                                                     JOIN decnet.identity_signals m ON m.attacker_ip = t.ip)
         GROUP BY s.kind, s.value HAVING count(*) BETWEEN 2 AND decnet.identity_signal_max_attackers()
+    ), members AS MATERIALIZED (
+        SELECT s.kind, s.value, s.attacker_ip FROM usable u
+        JOIN decnet.identity_signals s ON s.kind = u.kind AND s.value = u.value
     ), pairs AS (
         SELECT DISTINCT x.attacker_ip AS a, y.attacker_ip AS b
-        FROM usable u
-        JOIN decnet.identity_signals x ON x.kind = u.kind AND x.value = u.value
-        JOIN decnet.identity_signals y ON y.kind = u.kind AND y.value = u.value AND y.attacker_ip > x.attacker_ip
-        WHERE scope IS NULL OR x.attacker_ip = ANY (scope) OR y.attacker_ip = ANY (scope)
+        FROM members x
+        JOIN members y ON y.kind = x.kind AND y.value = x.value AND y.attacker_ip > x.attacker_ip
+        WHERE scope IS NULL OR x.attacker_ip IN (SELECT unnest(scope)) OR y.attacker_ip IN (SELECT unnest(scope))
     ), obs AS MATERIALIZED (
         SELECT * FROM decnet.identity_observations(ARRAY(SELECT a FROM pairs UNION SELECT b FROM pairs))
     )
@@ -322,12 +359,12 @@ DECLARE
     n_ids integer;
     n_merges integer;
 BEGIN
-    batch := ARRAY(SELECT a.ip FROM decnet.attackers a WHERE a.ip = ANY (batch) ORDER BY a.ip);
+    batch := ARRAY(SELECT a.ip FROM unnest(batch) AS t(ip) JOIN decnet.attackers a ON a.ip = t.ip ORDER BY a.ip);
     IF cardinality(batch) = 0 THEN
         RETURN QUERY SELECT 0, 0, 0, 0;
         RETURN;
     END IF;
-    DELETE FROM decnet.identity_signals s WHERE s.attacker_ip = ANY (batch);
+    DELETE FROM decnet.identity_signals s USING unnest(batch) AS t(ip) WHERE s.attacker_ip = t.ip;
     INSERT INTO decnet.identity_signals (kind, value, attacker_ip)
         SELECT s.kind, s.value, s.attacker_ip FROM decnet.identity_signals_of(batch) s ORDER BY 1, 2, 3;
 
@@ -414,6 +451,7 @@ BEGIN
     TRUNCATE decnet.identity_signals;
     INSERT INTO decnet.identity_signals (kind, value, attacker_ip)
         SELECT s.kind, s.value, s.attacker_ip FROM decnet.identity_signals_of(everyone) s ORDER BY 1, 2, 3;
+    ANALYZE decnet.identity_signals;  -- emptied and refilled: the planner must not think it is empty
     SELECT array_agg(e.a), array_agg(e.b) INTO e_a, e_b FROM decnet.identity_edges(NULL) e;
     n_edges := coalesce(cardinality(e_a), 0);
     SELECT array_agg(a), array_agg(b) INTO g_a, g_b FROM (
@@ -447,7 +485,8 @@ BEGIN
         SELECT c.node::inet, w.winner FROM decnet_components c JOIN decnet_winners w USING (component) ORDER BY 1
     ON CONFLICT (attacker_ip) DO UPDATE SET identity_id = excluded.identity_id, joined_at = now()
         WHERE m.identity_id <> excluded.identity_id;
-    DELETE FROM decnet.identity_members m WHERE NOT (m.attacker_ip = ANY (everyone));
+    DELETE FROM decnet.identity_members m WHERE NOT EXISTS (SELECT 1 FROM decnet.attackers a WHERE a.ip = m.attacker_ip);
+    ANALYZE decnet.identity_members, decnet.attacker_identities;
 
     PERFORM decnet.refresh_identities(ARRAY(SELECT winner FROM decnet_winners ORDER BY 1));
     INSERT INTO decnet.identity_runs (started_at, duration_ms, mode, attackers, edges, identities, merges)
@@ -503,7 +542,7 @@ DECLARE
     n_campaigns integer;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('decnet.rollup'));
-    DROP TABLE IF EXISTS pg_temp.decnet_phases, pg_temp.decnet_views, pg_temp.decnet_components,
+    DROP TABLE IF EXISTS pg_temp.decnet_phases, pg_temp.decnet_views, pg_temp.decnet_chunks, pg_temp.decnet_components,
                          pg_temp.decnet_kept, pg_temp.decnet_winners;
     -- first and last kill-chain phase per (identity, decky), from the members' kept commands
     CREATE TEMP TABLE decnet_phases ON COMMIT DROP AS
@@ -516,23 +555,43 @@ BEGIN
         JOIN decnet.attacker_commands c ON c.attacker_ip = m.attacker_ip
         WHERE c.decky IS NOT NULL AND c.ts IS NOT NULL AND decnet.command_phase(c.command) IS NOT NULL
         GROUP BY m.identity_id, c.decky;
+    -- what campaign_similarity() compares, per live identity (grouped joins, one pass each)
     CREATE TEMP TABLE decnet_views ON COMMIT DROP AS
-        SELECT i.uuid, encode(i.kd_digraph_simhash, 'hex') AS kd, jsonb_build_object(
-                   'first', (SELECT jsonb_object_agg(p.decky, jsonb_build_array(p.first_phase, p.first_ts)) FROM decnet_phases p WHERE p.identity_id = i.uuid),
-                   'last', (SELECT jsonb_object_agg(p.decky, jsonb_build_array(p.last_phase, p.last_ts)) FROM decnet_phases p WHERE p.identity_id = i.uuid),
-                   'windows', (SELECT jsonb_agg(jsonb_build_array(extract(epoch FROM a.first_seen), extract(epoch FROM a.last_seen)))
-                               FROM decnet.identity_members m JOIN decnet.attackers a ON a.ip = m.attacker_ip
-                               WHERE m.identity_id = i.uuid AND a.first_seen IS NOT NULL),
-                   'cohort', (SELECT jsonb_agg(DISTINCT x) FROM decnet.identity_members m
-                              JOIN decnet.attackers a ON a.ip = m.attacker_ip
-                              LEFT JOIN decnet.attacker_behavior b ON b.attacker_ip = m.attacker_ip
-                              CROSS JOIN LATERAL (SELECT 'asn:' || a.asn WHERE a.asn IS NOT NULL
-                                                  UNION ALL SELECT 'decky:' || d FROM unnest(a.deckies) d
-                                                  UNION ALL SELECT 'tool:' || t FROM unnest(b.tool_guesses) t) AS c(x)
-                              WHERE m.identity_id = i.uuid),
-                   'kd', encode(i.kd_digraph_simhash, 'hex')) AS features
-        FROM decnet.attacker_identities i
-        WHERE i.merged_into IS NULL AND i.member_count > 0;
+        WITH live AS MATERIALIZED (
+            SELECT i.uuid, i.kd_digraph_simhash FROM decnet.attacker_identities i
+            WHERE i.merged_into IS NULL AND i.member_count > 0
+        ), phases AS (
+            SELECT p.identity_id, jsonb_object_agg(p.decky, jsonb_build_array(p.first_phase, p.first_ts)) AS first,
+                   jsonb_object_agg(p.decky, jsonb_build_array(p.last_phase, p.last_ts)) AS last
+            FROM decnet_phases p GROUP BY p.identity_id
+        ), windows AS (
+            SELECT m.identity_id, jsonb_agg(jsonb_build_array(extract(epoch FROM a.first_seen), extract(epoch FROM a.last_seen))) AS w
+            FROM live l JOIN decnet.identity_members m ON m.identity_id = l.uuid JOIN decnet.attackers a ON a.ip = m.attacker_ip
+            WHERE a.first_seen IS NOT NULL GROUP BY m.identity_id
+        ), cohort AS (
+            SELECT m.identity_id, jsonb_agg(DISTINCT c.x) AS c
+            FROM live l JOIN decnet.identity_members m ON m.identity_id = l.uuid
+            JOIN decnet.attackers a ON a.ip = m.attacker_ip
+            LEFT JOIN decnet.attacker_behavior b ON b.attacker_ip = m.attacker_ip
+            CROSS JOIN LATERAL (SELECT 'asn:' || a.asn WHERE a.asn IS NOT NULL
+                                UNION ALL SELECT 'decky:' || d FROM unnest(a.deckies) d
+                                UNION ALL SELECT 'tool:' || t FROM unnest(b.tool_guesses) t) AS c(x)
+            GROUP BY m.identity_id
+        )
+        SELECT l.uuid, encode(l.kd_digraph_simhash, 'hex') AS kd,
+               jsonb_build_object('first', ph.first, 'last', ph.last, 'windows', w.w, 'cohort', co.c,
+                                  'kd', encode(l.kd_digraph_simhash, 'hex')) AS features
+        FROM live l
+        LEFT JOIN phases ph ON ph.identity_id = l.uuid
+        LEFT JOIN windows w ON w.identity_id = l.uuid
+        LEFT JOIN cohort co ON co.identity_id = l.uuid;
+    CREATE INDEX ON decnet_views (uuid);
+    CREATE INDEX ON decnet_phases (decky, first_ts);
+    -- the keystroke centroids as four 16-bit chunks: candidates share one
+    CREATE TEMP TABLE decnet_chunks ON COMMIT DROP AS
+        SELECT v.uuid, n, substr(v.kd, n * 4 + 1, 4) AS chunk FROM decnet_views v CROSS JOIN generate_series(0, 3) AS n
+        WHERE v.kd IS NOT NULL;
+    ANALYZE decnet_phases, decnet_views, decnet_chunks;
     n_identities := (SELECT count(*) FROM decnet_views);
 
     WITH candidates AS (
@@ -541,11 +600,8 @@ BEGIN
         WHERE x.last_phase IN ('command_and_control', 'persistence') AND y.first_phase IN ('discovery', 'lateral_movement')
           AND y.first_ts BETWEEN x.last_ts AND x.last_ts + 86400
         UNION
-        SELECT DISTINCT least(x.uuid, y.uuid), greatest(x.uuid, y.uuid)
-        FROM decnet_views x JOIN decnet_views y ON y.uuid > x.uuid
-         AND (substr(x.kd, 1, 4) = substr(y.kd, 1, 4) OR substr(x.kd, 5, 4) = substr(y.kd, 5, 4)
-              OR substr(x.kd, 9, 4) = substr(y.kd, 9, 4) OR substr(x.kd, 13, 4) = substr(y.kd, 13, 4))
-        WHERE x.kd IS NOT NULL AND y.kd IS NOT NULL
+        SELECT DISTINCT x.uuid, y.uuid
+        FROM decnet_chunks x JOIN decnet_chunks y ON y.n = x.n AND y.chunk = x.chunk AND y.uuid > x.uuid
     ), edges AS (
         SELECT c.a, c.b FROM candidates c
         JOIN decnet_views va ON va.uuid = c.a JOIN decnet_views vb ON vb.uuid = c.b

@@ -6,10 +6,10 @@ use pgrx::datum::{Inet, JsonB};
 use pgrx::prelude::*;
 use std::collections::HashMap;
 
-/// Prober event types that carry a rotation-tracked hash.
+/// Event types that carry a rotation-tracked hash.
 #[pg_extern(immutable, parallel_safe)]
 fn probe_event_types() -> Vec<&'static str> {
-    identity::PROBES.iter().map(|(e, _, _)| *e).collect()
+    identity::PROBES.iter().map(|(e, _, _, _)| *e).collect()
 }
 
 /// The (probe type, port, hash) one stored line observes: zero or one row.

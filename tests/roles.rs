@@ -92,6 +92,20 @@ fn each_role_can_do_its_job_and_nothing_else() {
     }
     denied(&mut gossip, "SELECT decnet.country_of('8.8.8.8')");
 
+    // identities: analysts read them, only the owner (and pg_cron) runs the passes
+    admin.batch_execute("SELECT * FROM decnet.rollup()").unwrap();
+    assert_eq!(count(&mut analyst, "SELECT count(*) FROM decnet.identity_summary"), 1);
+    assert_eq!(count(&mut analyst, "SELECT count(*) FROM decnet.fingerprint_rotations"), 0);
+    for sql in ["SELECT * FROM decnet.recluster_identities()", "SELECT * FROM decnet.cluster_campaigns()",
+        "SELECT * FROM decnet.resolve_identities('{}')", "DELETE FROM decnet.identity_members"] {
+        denied(&mut analyst, sql);
+        denied(&mut ingest, sql);
+    }
+    for sql in ["SELECT * FROM decnet.identity_summary", "SELECT * FROM decnet.campaign_summary", "SELECT * FROM decnet.attacker_identities"] {
+        denied(&mut gossip, sql);
+        denied(&mut ingest, sql);
+    }
+
     // the answer carries no attacker detail: exactly these four columns
     let cols: Vec<String> = gossip
         .prepare("SELECT * FROM decnet.smtp_target_seen('acme.com')")

@@ -6,6 +6,7 @@ pub mod enrich;
 pub mod error;
 pub mod ingest;
 pub mod report;
+pub mod identity_bench;
 pub mod rollup_bench;
 pub mod sessions;
 

@@ -1,7 +1,7 @@
 //! `decnet`: migrate a database, ingest log files, run the demo or the benchmark.
 
 use clap::{Parser, Subcommand};
-use decnet_cli::{bench, db, enrich, ingest, report, rollup_bench, sessions, CliError};
+use decnet_cli::{bench, db, enrich, identity_bench, ingest, report, rollup_bench, sessions, CliError};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -64,6 +64,9 @@ enum Command {
     /// Plant 100k attackers / 10M lines and time rollups of 1,000 dirty attackers at 1M and 10M lines, and rebuild().
     /// Empties the decnet tables first: run it on a throwaway database.
     BenchRollup,
+    /// Plant 100k attackers (20k actors of 5 addresses) and time the full and the incremental identity pass.
+    /// Empties the decnet tables first: run it on a throwaway database.
+    BenchIdentities,
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
@@ -126,6 +129,10 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::BenchRollup => {
             db::migrate(&mut client)?;
             print!("{}", rollup_bench::run(&mut client)?);
+        }
+        Command::BenchIdentities => {
+            db::migrate(&mut client)?;
+            print!("{}", identity_bench::run(&mut client)?);
         }
     }
     Ok(())

@@ -10,20 +10,23 @@ use std::net::{IpAddr, Ipv6Addr};
 
 // ---- fingerprint rotation (G.3) ------------------------------------------------
 
-/// Prober event types that observe one hash per (attacker, port): (event type,
-/// probe type, hash field).
-pub const PROBES: [(&str, &str, &str); 3] = [
-    ("jarm_fingerprint", "jarm", "jarm_hash"),
-    ("hassh_fingerprint", "hassh", "hassh_server_hash"),
-    ("tcpfp_fingerprint", "tcpfp", "tcpfp_hash"),
+/// Lines that observe one hash per (attacker, port): (event type, probe type,
+/// hash field, port field). The prober's three probes (spec G.3), and the
+/// client JA3 of the sniffer's ClientHello per destination port, so a client
+/// that changes its TLS stack shows up as a rotation too.
+pub const PROBES: [(&str, &str, &str, &str); 4] = [
+    ("jarm_fingerprint", "jarm", "jarm_hash", "target_port"),
+    ("hassh_fingerprint", "hassh", "hassh_server_hash", "target_port"),
+    ("tcpfp_fingerprint", "tcpfp", "tcpfp_hash", "target_port"),
+    ("tls_client_hello", "ja3", "ja3", "dst_port"),
 ];
 
-/// The (probe type, port, hash) a prober line observes, if it is one: a known
-/// probe event with a valid `target_port` and a non-empty hash (an empty JARM
-/// hash means the probe got no answer).
+/// The (probe type, port, hash) a line observes, if it is one: a known probe
+/// event with a valid port and a non-empty hash (an empty JARM hash means the
+/// probe got no answer).
 pub fn probe_observation<'a>(event_type: Option<&str>, field: impl Fn(&str) -> Option<&'a str>) -> Option<(&'static str, i32, &'a str)> {
-    let (_, probe_type, hash_field) = PROBES.iter().find(|(e, _, _)| Some(*e) == event_type)?;
-    let port: u16 = field("target_port")?.trim().parse().ok()?;
+    let (_, probe_type, hash_field, port_field) = PROBES.iter().find(|(e, _, _, _)| Some(*e) == event_type)?;
+    let port: u16 = field(port_field)?.trim().parse().ok()?;
     let hash = field(hash_field)?.trim();
     (!hash.is_empty()).then_some((*probe_type, i32::from(port), hash))
 }
@@ -432,6 +435,8 @@ mod tests {
         assert_eq!(probe_observation(Some("jarm_fingerprint"), f(&[("target_port", "443"), ("jarm_hash", "")])), None, "empty JARM = no result");
         assert_eq!(probe_observation(Some("jarm_fingerprint"), f(&[("target_port", "x"), ("jarm_hash", "c0c")])), None);
         assert_eq!(probe_observation(Some("prober_error"), f(&[("target_port", "443")])), None);
+        assert_eq!(probe_observation(Some("tls_client_hello"), f(&[("dst_port", "443"), ("ja3", "e7d7")])), Some(("ja3", 443, "e7d7")));
+        assert_eq!(probe_observation(Some("tls_session"), f(&[("dst_port", "443"), ("ja3", "e7d7")])), None, "one handshake, one observation");
     }
 
     // cases 6.5
