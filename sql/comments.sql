@@ -168,3 +168,5 @@ COMMENT ON FUNCTION @extschema@.recluster_identities() IS 'Full identity pass ov
 COMMENT ON FUNCTION @extschema@.resolve_identity(uuid) IS 'The live identity an identity uuid stands for now, following merged_into.';
 COMMENT ON FUNCTION @extschema@.identity_of(inet) IS 'The identity of an attacker address, or NULL before a rollup resolved it.';
 COMMENT ON FUNCTION @extschema@.cluster_campaigns() IS 'Groups live identities into campaigns (spec G.5) from scratch, keeping campaign ids stable. Scheduled every 10 minutes by pg_cron (decnet-campaigns).';
+-- operations (issue 9)
+COMMENT ON FUNCTION @extschema@.stats() IS 'One row for operators: lines ingested and flagged, attackers, live identities, dirty and PTR backlogs, last rollup time and duration, time of the last line and idle time since, stale enrichment data.';

@@ -559,3 +559,22 @@ fn fingerprint_summary_sql() {
     assert_eq!(one::<bool>(r#"SELECT decnet.identity_edge('{"asn":1}', '{"asn":1}')"#), Some(false));
     assert_eq!(one::<String>("SELECT string_agg(node || '=' || component, ' ' ORDER BY node) FROM decnet.connected_components(ARRAY['b','c','x'], ARRAY['a','b','x'])"), Some("a=a b=a c=a x=x".into()));
 }
+
+// issue 9: the operator's one-row summary
+#[pg_test]
+fn stats_counts_what_is_stored_and_pending() {
+    migrate();
+    insert(&[
+        probe("2026-05-01T00:00:00+00:00", "8.8.4.4", 22, "hassh", "h"),
+        "('not a syslog line')".to_string(),
+        r#"('<134>1 2026-05-01T00:00:01+00:00 decky-01 ssh - connection [relay@55555 src_ip="9.9.9.9"]')"#.to_string(),
+    ]);
+    let r = Spi::get_three::<i64, i64, i64>("SELECT lines_ingested, lines_flagged, attackers FROM decnet.stats()").unwrap();
+    assert_eq!(r, (Some(3), Some(1), Some(2)));
+    let r = Spi::get_three::<i64, i64, bool>("SELECT dirty_backlog, ptr_backlog, last_rollup_at IS NULL FROM decnet.stats()").unwrap();
+    assert_eq!(r, (Some(2), Some(2), Some(true)));
+    Spi::run("SELECT * FROM decnet.rollup()").unwrap();
+    let r = Spi::get_three::<i64, i64, bool>("SELECT dirty_backlog, identities, last_rollup_ms >= 0 FROM decnet.stats()").unwrap();
+    assert_eq!(r, (Some(0), Some(2), Some(true)));
+    assert_eq!(one::<bool>("SELECT ingest_idle >= interval '0' AND NOT enrichment_stale FROM decnet.stats()"), Some(true));
+}

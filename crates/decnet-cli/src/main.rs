@@ -114,6 +114,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             );
             print!("{}", report::ingest_report(&mut client)?);
             print!("{}", report::behavior_report(&mut client)?);
+            print!("{}", report::stats_report(&mut client)?);
         }
         Command::Bench { corpus } => {
             db::migrate(&mut client)?;

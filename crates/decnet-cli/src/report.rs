@@ -116,3 +116,28 @@ pub fn behavior_report(client: &mut Client) -> Result<String, CliError> {
     }
     Ok(out)
 }
+
+/// decnet.stats(), as the operator sees it after a run.
+pub fn stats_report(client: &mut Client) -> Result<String, CliError> {
+    let r = &q(
+        client,
+        "SELECT lines_ingested, lines_flagged, attackers, identities, dirty_backlog, ptr_backlog,
+                coalesce(to_char(last_rollup_at, 'YYYY-MM-DD HH24:MI:SS TZ'), 'never'), coalesce(last_rollup_ms, 0),
+                coalesce(extract(epoch FROM ingest_idle), 0)::float8, enrichment_stale
+         FROM decnet.stats()",
+    )?[0];
+    Ok(format!(
+        "\ndecnet.stats(): {} lines ({} flagged), {} attackers, {} identities; backlog: {} dirty, {} PTR; \
+         last rollup {} ({:.0} ms); last line {:.0} s ago; enrichment stale: {}\n",
+        r.get::<_, i64>(0),
+        r.get::<_, i64>(1),
+        r.get::<_, i64>(2),
+        r.get::<_, i64>(3),
+        r.get::<_, i64>(4),
+        r.get::<_, i64>(5),
+        r.get::<_, String>(6),
+        r.get::<_, f64>(7),
+        r.get::<_, f64>(8),
+        r.get::<_, bool>(9),
+    ))
+}
