@@ -56,6 +56,15 @@ pub fn corpus(n: usize, seed: u64) -> PathBuf {
     out
 }
 
+/// A PostgreSQL program (initdb, pg_ctl, pg_dump, …) of the server under test.
+pub fn pg_bin(name: &str) -> PathBuf {
+    let dir = std::env::var("DECNET_PG_BIN").unwrap_or_else(|_| {
+        let out = std::process::Command::new("pg_config").arg("--bindir").output().expect("pg_config runs");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    });
+    PathBuf::from(dir).join(name)
+}
+
 /// A file path of this test run under target/ (never a shared /tmp path another user may own).
 pub fn scratch_file(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/it-tmp");
