@@ -51,9 +51,9 @@ COMMENT ON FUNCTION @extschema@.logs_append_only() IS
 COMMENT ON FUNCTION @extschema@.derived_tables() IS
 'The derived tables, their recomputation views, key columns and the columns verify() ignores.';
 COMMENT ON FUNCTION @extschema@.verify() IS
-'Rows where a derived table and its recomputation (from decnet.logs; session profiles from decnet.session_recordings) differ (relation, key, incremental, recomputed). Empty when consistent.';
+'Rows where a derived table and its recomputation (from decnet.logs; session profiles from decnet.session_recordings) differ (relation, key, incremental, recomputed). Empty when consistent. After retention, rows of attackers whose lines were dropped are not compared.';
 COMMENT ON FUNCTION @extschema@.rebuild() IS
-'Recomputes every derived table from decnet.logs (session profiles from decnet.session_recordings), keeping attacker uuids. Blocks ingest while it runs. Returns the row count of each table.';
+'Recomputes every derived table from decnet.logs (session profiles from decnet.session_recordings), keeping attacker uuids. Blocks ingest while it runs. Refuses once retention has dropped lines. Returns the row count of each table.';
 
 COMMENT ON FUNCTION @extschema@.statement_smtp_targets() IS 'Internal: per-(attacker, domain) recipients of the taken statement delta.';
 COMMENT ON FUNCTION @extschema@.normalize_smtp_domain(text) IS
@@ -170,3 +170,7 @@ COMMENT ON FUNCTION @extschema@.identity_of(inet) IS 'The identity of an attacke
 COMMENT ON FUNCTION @extschema@.cluster_campaigns() IS 'Groups live identities into campaigns (spec G.5) from scratch, keeping campaign ids stable. Scheduled every 10 minutes by pg_cron (decnet-campaigns).';
 -- operations (issue 9)
 COMMENT ON FUNCTION @extschema@.stats() IS 'One row for operators: lines ingested and flagged, attackers, live identities, dirty and PTR backlogs, last rollup time and duration, time of the last line and idle time since, stale enrichment data.';
+COMMENT ON FUNCTION @extschema@.log_partitions() IS 'The partitions of decnet.logs and their received_at ranges, oldest first (the default partition last).';
+COMMENT ON FUNCTION @extschema@.create_log_partitions() IS 'Creates the partitions of decnet.logs for the current and the next premake periods (decnet.log_partitioning) that do not exist; moves matching lines out of the default partition. Scheduled daily by pg_cron (decnet-partitions). Returns the partitions created.';
+COMMENT ON FUNCTION @extschema@.drop_logs_before(timestamptz) IS 'Retention: drops the partitions of decnet.logs received entirely before the cutoff. Derived tables keep their rows; the affected attackers go to decnet.truncated_attackers and each drop to decnet.log_retention.';
+COMMENT ON FUNCTION @extschema@.history_dropped(jsonb) IS 'Internal (verify): whether a derived row names an attacker some of whose lines retention dropped.';

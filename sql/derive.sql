@@ -59,8 +59,11 @@ BEGIN
     SELECT array_agg(ip ORDER BY ip), array_agg(ip ORDER BY ip) FILTER (WHERE inserted)
     INTO affected, new_ips FROM up;
 
-    -- their behaviour is recomputed later, by decnet.rollup()
-    INSERT INTO decnet.dirty_attackers (ip) SELECT unnest(affected) ORDER BY 1 ON CONFLICT DO NOTHING;
+    -- their behaviour is recomputed later, by decnet.rollup(). DO UPDATE, not DO
+    -- NOTHING: the row lock keeps a concurrent rollup from draining the mark
+    -- while these lines are still invisible to it (it skips locked rows)
+    INSERT INTO decnet.dirty_attackers AS d (ip) SELECT unnest(affected) ORDER BY 1
+    ON CONFLICT (ip) DO UPDATE SET marked_at = excluded.marked_at;
 
     -- country and AS of new attackers: index lookups in the loaded ranges, no network
     IF new_ips IS NOT NULL THEN
@@ -238,8 +241,28 @@ VALUES ('attackers',         'recomputed_attackers',         ARRAY['ip'],
                                                             ARRAY['profiled_at', 'kd_chunk0', 'kd_chunk1', 'kd_chunk2', 'kd_chunk3'])
 $$;
 
+-- Whether a derived row's key names an attacker some of whose lines retention
+-- dropped (decnet.drop_logs_before): its row keeps history the lines left
+-- cannot reproduce. Rows without an attacker count when attacker-less lines went.
+CREATE FUNCTION @extschema@.history_dropped(row_key jsonb) RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    key_ip text := coalesce(row_key->>'attacker_ip', row_key->>'ip');
+BEGIN
+    IF NOT (row_key ? 'attacker_ip' OR row_key ? 'ip') THEN
+        RETURN false;
+    ELSIF key_ip IS NULL THEN
+        RETURN EXISTS (SELECT 1 FROM decnet.log_retention r WHERE r.attackerless_lines > 0);
+    END IF;
+    RETURN EXISTS (SELECT 1 FROM decnet.truncated_attackers t WHERE t.ip = key_ip::inet);
+END
+$fn$;
+
 -- Rows where the incrementally maintained state and a recomputation from
--- decnet.logs disagree: none when they agree.
+-- decnet.logs disagree: none when they agree. Once retention has dropped lines,
+-- the rows of the attackers those lines named are left out (they keep the
+-- dropped history on purpose); every other row is still compared.
 CREATE FUNCTION @extschema@.verify() RETURNS TABLE (relation text, row_key jsonb, incremental jsonb, recomputed jsonb)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -255,7 +278,7 @@ BEGIN
                  e AS (SELECT jsonb_build_object(%1$s) AS k, to_jsonb(r) - %2$L::text[] AS v FROM decnet.%4$I r)
             SELECT %3$L::text, coalesce(i.k, e.k), i.v, e.v
             FROM i FULL JOIN e ON i.k = e.k
-            WHERE i.v IS DISTINCT FROM e.v
+            WHERE i.v IS DISTINCT FROM e.v AND NOT decnet.history_dropped(coalesce(i.k, e.k))
             $q$, key_expr, t.ignored_columns, t.relation, t.recomputed);
     END LOOP;
 END
@@ -265,9 +288,14 @@ $fn$;
 -- decnet.session_recordings). Attacker uuids and
 -- created_at survive for addresses that still have events. Blocks ingest while it runs.
 CREATE FUNCTION @extschema@.rebuild() RETURNS TABLE (relation text, rows bigint)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET client_min_messages = warning
 AS $fn$
 BEGIN
+    IF EXISTS (SELECT 1 FROM decnet.log_retention) THEN
+        RAISE EXCEPTION 'rebuild() would lose the history of lines dropped by retention'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'decnet.log_retention lists the dropped partitions; to rebuild from the lines left anyway, TRUNCATE decnet.log_retention, decnet.truncated_attackers first.';
+    END IF;
     LOCK TABLE decnet.logs IN SHARE MODE;
     LOCK TABLE decnet.attackers, decnet.attacker_services, decnet.attacker_deckies, decnet.attacker_commands,
                decnet.bounties, decnet.credentials, decnet.smtp_targets, decnet.session_profiles,
@@ -306,7 +334,7 @@ BEGIN
     INSERT INTO decnet.fingerprint_state SELECT * FROM decnet.recomputed_fingerprint_state;
     INSERT INTO decnet.attacker_ipv6_leaks SELECT * FROM decnet.recomputed_attacker_ipv6_leaks;
     -- identities are not derived from the lines alone: the next rollups re-resolve every attacker
-    INSERT INTO decnet.dirty_attackers (ip) SELECT ip FROM decnet.attackers ORDER BY ip ON CONFLICT DO NOTHING;
+    INSERT INTO decnet.dirty_attackers (ip) SELECT ip FROM decnet.attackers ORDER BY ip ON CONFLICT (ip) DO UPDATE SET marked_at = excluded.marked_at;
     RETURN QUERY
         SELECT 'attackers', count(*) FROM decnet.attackers UNION ALL
         SELECT 'attacker_services', count(*) FROM decnet.attacker_services UNION ALL
@@ -359,7 +387,7 @@ AS $fn$
 BEGIN
     INSERT INTO decnet.dirty_attackers (ip)
         SELECT b.attacker_ip FROM decnet.attacker_behavior b WHERE b.tcp_fingerprint <> '{}'::jsonb
-        ORDER BY b.attacker_ip ON CONFLICT DO NOTHING;
+        ORDER BY b.attacker_ip ON CONFLICT (ip) DO UPDATE SET marked_at = excluded.marked_at;
     RETURN NULL;
 END
 $fn$;
@@ -420,7 +448,8 @@ BEGIN
     END IF;
     WITH taken AS (
         DELETE FROM decnet.dirty_attackers
-        WHERE ip IN (SELECT d.ip FROM decnet.dirty_attackers d ORDER BY d.ip LIMIT max_attackers)
+        WHERE ip IN (SELECT d.ip FROM decnet.dirty_attackers d ORDER BY d.ip LIMIT max_attackers
+                     FOR UPDATE SKIP LOCKED)  -- a writer still in its transaction: next time
         RETURNING ip
     )
     SELECT array_agg(ip ORDER BY ip) INTO batch FROM taken;

@@ -344,9 +344,11 @@ $fn$;
 -- join. Merges only ever grow identities (the smallest existing uuid wins, the
 -- others point to it through merged_into); the full pass,
 -- decnet.recluster_identities(), also splits what no longer holds together.
+-- (The passes run with client_min_messages = warning: their temp-table
+-- housekeeping would otherwise send "does not exist, skipping" notices.)
 CREATE FUNCTION @extschema@.resolve_identities(batch inet[])
 RETURNS TABLE (attackers integer, edges integer, identities integer, merges integer)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off SET client_min_messages = warning
 AS $fn$
 #variable_conflict use_column
 DECLARE
@@ -432,7 +434,7 @@ $fn$;
 -- Waits for a running rollup.
 CREATE FUNCTION @extschema@.recluster_identities()
 RETURNS TABLE (attackers integer, edges integer, identities integer, merges integer, duration_ms double precision)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off SET client_min_messages = warning
 AS $fn$
 #variable_conflict use_column
 DECLARE
@@ -530,7 +532,7 @@ $fn$;
 -- campaigns; ids stay stable as in recluster_identities(). Waits for a running rollup.
 CREATE FUNCTION @extschema@.cluster_campaigns()
 RETURNS TABLE (identities integer, edges integer, campaigns integer, duration_ms double precision)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off SET client_min_messages = warning
 AS $fn$
 #variable_conflict use_column
 DECLARE

@@ -30,3 +30,108 @@ BEGIN
         coalesce((SELECT bool_or(e.stale) FROM decnet.enrichment_status e), false);
 END
 $fn$;
+
+-- ---- retention: decnet.logs partitioned by received_at (V10) --------------------
+
+-- The partitions of decnet.logs and their received_at ranges (lower NULL: from
+-- the beginning; both NULL: the default partition), oldest first.
+CREATE FUNCTION @extschema@.log_partitions()
+RETURNS TABLE (partition_name text, received_from timestamptz, received_before timestamptz, is_default boolean)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    SELECT c.relname::text,
+           (regexp_match(b.expr, 'FROM \(''([^'']*)''\)'))[1]::timestamptz,
+           (regexp_match(b.expr, 'TO \(''([^'']*)''\)'))[1]::timestamptz,
+           b.expr = 'DEFAULT'
+    FROM pg_inherits i
+    JOIN pg_class c ON c.oid = i.inhrelid
+    CROSS JOIN LATERAL (SELECT pg_get_expr(c.relpartbound, c.oid) AS expr) b
+    WHERE i.inhparent = 'decnet.logs'::regclass
+    ORDER BY 3 NULLS LAST, 2 NULLS FIRST;
+END
+$fn$;
+
+-- Creates the partitions of the current period and of decnet.log_partitioning's
+-- premake periods ahead (UTC boundaries) that do not exist yet; a period already
+-- covered by an older, wider partition starts where that one ends. Lines the
+-- default partition holds for a new range are moved into it. Returns the
+-- partitions created. Scheduled daily by pg_cron (decnet-partitions).
+CREATE FUNCTION @extschema@.create_log_partitions() RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    cfg record;
+    lo timestamptz;
+    hi timestamptz;
+    covered timestamptz;
+    name text;
+    made integer := 0;
+    step interval;
+BEGIN
+    SELECT * INTO cfg FROM decnet.log_partitioning;
+    step := ('1 ' || cfg.period)::interval;
+    lo := date_trunc(cfg.period, now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
+    FOR k IN 0 .. cfg.premake LOOP
+        hi := ((lo AT TIME ZONE 'UTC') + step) AT TIME ZONE 'UTC';
+        SELECT max(p.received_before) INTO covered FROM decnet.log_partitions() p
+        WHERE NOT p.is_default AND p.received_before > lo AND coalesce(p.received_from, '-infinity') < hi;
+        IF covered IS NULL OR covered < hi THEN
+            lo := greatest(lo, coalesce(covered, lo));
+            name := 'logs_' || to_char(lo AT TIME ZONE 'UTC', 'YYYYMMDD');
+            IF EXISTS (SELECT 1 FROM decnet.logs_default d WHERE d.received_at >= lo AND d.received_at < hi) THEN
+                -- archive lines that landed in the default partition move into their range
+                EXECUTE format('CREATE TABLE decnet.%I (LIKE decnet.logs INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', name);
+                EXECUTE format('INSERT INTO decnet.%I SELECT * FROM decnet.logs_default WHERE received_at >= %L AND received_at < %L', name, lo, hi);
+                EXECUTE format('DELETE FROM decnet.logs_default WHERE received_at >= %L AND received_at < %L', lo, hi);
+                EXECUTE format('ALTER TABLE decnet.logs ATTACH PARTITION decnet.%I FOR VALUES FROM (%L) TO (%L)', name, lo, hi);
+            ELSE
+                EXECUTE format('CREATE TABLE decnet.%I PARTITION OF decnet.logs FOR VALUES FROM (%L) TO (%L)', name, lo, hi);
+            END IF;
+            made := made + 1;
+        END IF;
+        lo := hi;
+    END LOOP;
+    RETURN made;
+END
+$fn$;
+
+-- Drops every partition of decnet.logs whose lines were all received before
+-- cutoff (the default partition is never dropped). The derived tables keep what
+-- those lines contributed; their attackers are recorded in
+-- decnet.truncated_attackers (verify() leaves them out) and each drop in
+-- decnet.log_retention. Detaching takes a brief exclusive lock on decnet.logs
+-- per partition: concurrent ingest waits for it, then continues.
+CREATE FUNCTION @extschema@.drop_logs_before(cutoff timestamptz)
+RETURNS TABLE (partition_name text, received_before timestamptz, lines bigint)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    p record;
+    n bigint;
+    attackerless bigint;
+BEGIN
+    IF cutoff IS NULL THEN
+        RAISE EXCEPTION 'drop_logs_before needs a cutoff time'
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the time before which received lines may go, e.g. now() - interval ''1 year''.';
+    END IF;
+    FOR p IN SELECT * FROM decnet.log_partitions() lp WHERE NOT lp.is_default AND lp.received_before <= cutoff LOOP
+        -- detached first (a brief exclusive lock on decnet.logs): no line can arrive in it while it is read
+        EXECUTE format('ALTER TABLE decnet.logs DETACH PARTITION decnet.%I', p.partition_name);
+        EXECUTE format('SELECT count(*), count(*) FILTER (WHERE attacker_ip IS NULL) FROM decnet.%I', p.partition_name)
+            INTO n, attackerless;
+        EXECUTE format('INSERT INTO decnet.truncated_attackers (ip) SELECT DISTINCT attacker_ip FROM decnet.%I
+                        WHERE attacker_ip IS NOT NULL ORDER BY 1 ON CONFLICT DO NOTHING', p.partition_name);
+        EXECUTE format('DROP TABLE decnet.%I', p.partition_name);
+        INSERT INTO decnet.log_retention (partition_name, received_from, received_before, lines, attackerless_lines)
+        VALUES (p.partition_name, p.received_from, p.received_before, n, attackerless);
+        partition_name := p.partition_name;
+        received_before := p.received_before;
+        lines := n;
+        RETURN NEXT;
+    END LOOP;
+END
+$fn$;

@@ -16,7 +16,7 @@ BEGIN
     -- a new typing rhythm can link the attacker to an identity: the next rollup looks again
     INSERT INTO decnet.dirty_attackers (ip)
         SELECT a.ip FROM decnet.attackers a WHERE a.ip IN (SELECT attacker_ip FROM new_rows)
-        ORDER BY a.ip ON CONFLICT DO NOTHING;
+        ORDER BY a.ip ON CONFLICT (ip) DO UPDATE SET marked_at = excluded.marked_at;
     RETURN NULL;
 END
 $fn$;
