@@ -92,17 +92,13 @@ struct OwnCluster {
 
 fn as_postgres(program: &Path) -> Command {
     // Postgres refuses to run as root: run it as the postgres user then.
-    if unsafe_is_root() {
+    if unsafe { libc::geteuid() } == 0 {
         let mut c = Command::new("runuser");
         c.args(["-u", "postgres", "--"]).arg(program);
         c
     } else {
         Command::new(program)
     }
-}
-
-fn unsafe_is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
 }
 
 impl OwnCluster {
@@ -148,17 +144,36 @@ impl OwnCluster {
     /// SIGKILL the postmaster, then every process it left (a power cut, as far as the server can tell).
     fn kill_everything(&self) {
         let pm = self.postmaster_pid();
-        let children = Command::new("pgrep").args(["-P", &pm.to_string()]).output().unwrap();
-        assert!(Command::new("kill").args(["-KILL", &pm.to_string()]).status().unwrap().success());
-        for pid in String::from_utf8_lossy(&children.stdout).split_whitespace() {
-            let _ = Command::new("kill").args(["-KILL", pid]).status();
+        let all: Vec<i32> = std::iter::once(pm).chain(children_of(pm)).collect();
+        for pid in &all {
+            unsafe { libc::kill(*pid, libc::SIGKILL) };
         }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Command::new("kill").args(["-0", &pm.to_string()]).status().unwrap().success() {
-            assert!(Instant::now() < deadline, "postmaster survived SIGKILL");
+        // gone for good (reaped), so the restart finds neither a live pid nor attached shared memory
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while all.iter().any(|pid| Path::new(&format!("/proc/{pid}")).exists()) {
+            assert!(Instant::now() < deadline, "processes survived SIGKILL: {:?}", all.iter().filter(|p| is_zombie(**p)).collect::<Vec<_>>());
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// Processes whose parent is `parent`, from /proc (no procps needed).
+fn children_of(parent: i32) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| stat_field(*pid, 1).as_deref() == Some(&parent.to_string()))
+        .collect()
+}
+
+fn is_zombie(pid: i32) -> bool {
+    stat_field(pid, 0).as_deref() == Some("Z")
+}
+
+/// Field `n` after the command name in /proc/<pid>/stat (0: state, 1: ppid).
+fn stat_field(pid: i32, n: usize) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.split_whitespace().nth(n).map(str::to_owned)
 }
 
 impl Drop for OwnCluster {
