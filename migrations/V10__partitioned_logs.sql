@@ -61,7 +61,8 @@ BEGIN
     DROP TRIGGER logs_append_only ON decnet.logs_legacy;
     DROP TRIGGER logs_statement_begin ON decnet.logs_legacy;
     DROP TRIGGER logs_derive ON decnet.logs_legacy;
-    ALTER TABLE decnet.logs_legacy RENAME CONSTRAINT logs_pkey TO logs_legacy_pkey;
+    -- the partitioned key is (id, received_at): attaching builds that index
+    ALTER TABLE decnet.logs_legacy DROP CONSTRAINT logs_pkey;
     ALTER INDEX decnet.logs_attacker_ip_ts RENAME TO logs_legacy_attacker_ip_ts;
     ALTER INDEX decnet.logs_flagged RENAME TO logs_legacy_flagged;
     ALTER INDEX decnet.logs_session_recorded_sid RENAME TO logs_legacy_session_recorded_sid;

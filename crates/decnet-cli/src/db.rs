@@ -37,8 +37,31 @@ pub fn migrate(client: &mut Client) -> Result<Vec<String>, CliError> {
     let report = migrations::runner()
         .set_migration_table_name(MIGRATION_TABLE)
         .run(client)
-        .map_err(|e| CliError::new(format!("migration failed: {e}"), "fix the failing migration; applied ones are recorded in decnet.schema_migrations"))?;
+        .map_err(|e| CliError::new(format!("migration failed: {}", chain(&e)), "fix the failing migration; applied ones are recorded in decnet.schema_migrations"))?;
     Ok(report.applied_migrations().iter().map(|m| m.to_string()).collect())
+}
+
+/// Applies the migrations up to `version` only, leaving the extension as it
+/// is: how the upgrade test rebuilds an older release's schema.
+pub fn migrate_up_to(client: &mut Client, version: u32) -> Result<Vec<String>, CliError> {
+    let mut runner = migrations::runner().set_target(refinery::Target::Version(version));
+    runner.set_migration_table_name(MIGRATION_TABLE);
+    let report = runner
+        .run(client)
+        .map_err(|e| CliError::new(format!("migration failed: {}", chain(&e)), "fix the failing migration"))?;
+    Ok(report.applied_migrations().iter().map(|m| m.to_string()).collect())
+}
+
+/// An error and its causes on one line (refinery's own message hides the server's).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
 }
 
 /// Names of every embedded migration, in order (what a fresh install applies).
