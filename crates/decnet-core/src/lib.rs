@@ -6,6 +6,7 @@ pub mod behavior;
 pub mod bounty;
 pub mod copy_text;
 pub mod enrich;
+pub mod fuzzing;
 pub mod identity;
 pub mod json;
 pub mod keystroke;
