@@ -9,9 +9,14 @@ fn pg_cron_runs_the_scheduled_rollup() {
     let libs: String = c.query_one("SHOW shared_preload_libraries", &[]).unwrap().get(0);
     assert!(libs.contains("pg_cron"), "{libs}");
     decnet_cli::db::migrate(&mut c).expect("migrate the main database");
-    for job in ["decnet-rollup", "decnet-ptr"] {
-        assert_eq!(count(&mut c, &format!("SELECT count(*) FROM cron.job WHERE jobname = '{job}' AND schedule = '* * * * *'")), 1, "{job}");
+    for (job, schedule) in [("decnet-rollup", "* * * * *"), ("decnet-ptr", "* * * * *"), ("decnet-identities", "17 * * * *"),
+                            ("decnet-campaigns", "*/10 * * * *"), ("decnet-partitions", "7 3 * * *")] {
+        assert_eq!(count(&mut c, &format!("SELECT count(*) FROM cron.job WHERE jobname = '{job}' AND schedule = '{schedule}'")), 1, "{job}");
     }
+    // the partitions of this month and the next three exist; the scheduled job finds nothing left to do
+    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.log_partitions()
+                              WHERE received_before > now() AND received_from <= now() + interval '3 months'"), 4);
+    assert_eq!(count(&mut c, "SELECT decnet.create_log_partitions()::bigint"), 0);
     // a beacon to classify; nothing calls rollup() but pg_cron
     let mut lines = String::new();
     for i in 0..11 {
