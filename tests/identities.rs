@@ -17,6 +17,7 @@ const ACTOR: [&str; 6] = ["198.51.100.1", "198.51.100.2", "198.51.100.3", "198.5
 const ROTATOR: &str = "203.0.113.50";
 const HANDOFF: [&str; 2] = ["192.0.2.77", "192.0.2.88"];
 const NOISE: usize = 60;
+const MEMBERSHIP: &str = "SELECT host(attacker_ip) || '=' || identity_id FROM decnet.identity_members ORDER BY 1";
 
 fn noise_ip(i: usize) -> String {
     format!("100.64.{}.{}", i / 200, i % 200 + 1)
@@ -96,10 +97,8 @@ fn drain(c: &mut Client) {
 
 /// Member address sets of identities with more than one member.
 fn groups(c: &mut Client) -> BTreeSet<Vec<String>> {
-    c.query("SELECT ARRAY(SELECT host(m) FROM unnest(member_ips) m ORDER BY 1) FROM decnet.identity_summary WHERE member_count > 1", &[])
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
+    column(c, "SELECT ARRAY(SELECT host(m) FROM unnest(member_ips) m ORDER BY 1) FROM decnet.identity_summary WHERE member_count > 1")
+        .into_iter()
         .collect()
 }
 
@@ -132,13 +131,8 @@ fn planted_actors_are_found_and_nothing_else() {
     // exactly one multi-address identity: the actor, its sixth address linked by rhythm and commands
     let mut actor: Vec<String> = ACTOR.iter().map(|s| s.to_string()).collect();
     actor.sort();
-    let rhythm: Vec<String> = c
-        .query("SELECT s.attacker_ip::text || ':' || encode(decnet.kd_centroid(s.kd_simhash), 'hex') FROM decnet.session_profiles s
-                GROUP BY s.attacker_ip ORDER BY 1", &[])
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let rhythm: Vec<String> = column(&mut c, "SELECT s.attacker_ip::text || ':' || encode(decnet.kd_centroid(s.kd_simhash), 'hex')
+                                              FROM decnet.session_profiles s GROUP BY s.attacker_ip ORDER BY 1");
     assert_eq!(groups(&mut c), BTreeSet::from([actor.clone()]), "keystroke centroids: {rhythm:?}");
     let row = c
         .query_one("SELECT hassh_hashes, kd_digraph_simhash IS NOT NULL, ja3_hashes FROM decnet.identity_summary WHERE member_count = 6", &[])
@@ -168,30 +162,15 @@ fn planted_actors_are_found_and_nothing_else() {
     assert_eq!(notes[0]["rotations"][1]["new_hash"], "ja3-b3");
 
     // one campaign: the two identities of the handoff
-    let campaigns: Vec<Vec<String>> = c
-        .query("SELECT ARRAY(SELECT host(m) FROM unnest(member_ips) m ORDER BY 1) FROM decnet.campaign_summary", &[])
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let campaigns: Vec<Vec<String>> = column(&mut c, "SELECT ARRAY(SELECT host(m) FROM unnest(member_ips) m ORDER BY 1) FROM decnet.campaign_summary");
     assert_eq!(campaigns, vec![HANDOFF.iter().map(|s| s.to_string()).collect::<Vec<_>>()]);
 
     // replaying every line changes no identity, rotation or campaign, and verify() stays empty
-    let before: Vec<String> = c
-        .query("SELECT host(attacker_ip) || '=' || identity_id FROM decnet.identity_members ORDER BY 1", &[])
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let before: Vec<String> = column(&mut c, MEMBERSHIP);
     ingest_bytes(&mut c, lines.as_bytes());
     drain(&mut c);
     c.batch_execute("SELECT * FROM decnet.cluster_campaigns(); SELECT * FROM decnet.recluster_identities()").unwrap();
-    let after: Vec<String> = c
-        .query("SELECT host(attacker_ip) || '=' || identity_id FROM decnet.identity_members ORDER BY 1", &[])
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let after: Vec<String> = column(&mut c, MEMBERSHIP);
     assert_eq!(before, after, "identities are stable across a replay and a full pass");
     assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.fingerprint_rotations"), 2);
     assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.campaign_summary"), 1);

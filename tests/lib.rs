@@ -101,6 +101,11 @@ pub fn stored_lines(client: &mut Client) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// The first column of every row of a query.
+pub fn column<T: for<'a> postgres::types::FromSql<'a>>(client: &mut Client, sql: &str) -> Vec<T> {
+    client.query(sql, &[]).unwrap_or_else(|e| panic!("{sql}: {e}")).iter().map(|r| r.get(0)).collect()
+}
+
 pub fn count(client: &mut Client, sql: &str) -> i64 {
     client.query_one(sql, &[]).unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
 }
