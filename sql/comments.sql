@@ -159,7 +159,7 @@ COMMENT ON FUNCTION @extschema@.merge_probe_observations() IS 'Internal (ingest 
 COMMENT ON FUNCTION @extschema@.merge_ipv6_leaks() IS 'Internal (ingest trigger): merges the statement''s IPv6 leaks and refreshes the five leak columns of their attackers.';
 COMMENT ON FUNCTION @extschema@.identity_signal_max_attackers() IS 'A signal value shared by more attackers than this (a popular tool''s JA3, a common command) links nobody.';
 COMMENT ON FUNCTION @extschema@.json_text_array(jsonb) IS 'A jsonb array of strings as text[]; NULL for anything else.';
-COMMENT ON FUNCTION @extschema@.identity_signals_of(inet[]) IS 'Internal: the identity signals of some attackers (strong fingerprints, EUI-64 MACs, and command, credential and keystroke-chunk candidate keys).';
+COMMENT ON FUNCTION @extschema@.identity_signals_of(inet[]) IS 'Internal: the identity signals of some attackers (strong fingerprints, EUI-64 MACs, payload hashes and C2 servers, and command, credential and keystroke-chunk candidate keys).';
 COMMENT ON FUNCTION @extschema@.identity_observations(inet[]) IS 'Internal: what identity_similarity compares, per attacker.';
 COMMENT ON FUNCTION @extschema@.refresh_identities(uuid[]) IS 'Internal: recomputes the member count, time span, fingerprints, leaked interface ids and keystroke centroid of identities.';
 COMMENT ON FUNCTION @extschema@.identity_edges(inet[]) IS 'Internal: identity edges touching some attackers (NULL: all), from candidate pairs sharing a rare signal value.';
@@ -174,3 +174,4 @@ COMMENT ON FUNCTION @extschema@.log_partitions() IS 'The partitions of decnet.lo
 COMMENT ON FUNCTION @extschema@.create_log_partitions() IS 'Creates the partitions of decnet.logs for the current and the next premake periods (decnet.log_partitioning) that do not exist; moves matching lines out of the default partition. Scheduled daily by pg_cron (decnet-partitions). Returns the partitions created.';
 COMMENT ON FUNCTION @extschema@.drop_logs_before(timestamptz) IS 'Retention: drops the partitions of decnet.logs received entirely before the cutoff. Derived tables keep their rows; the affected attackers go to decnet.truncated_attackers and each drop to decnet.log_retention.';
 COMMENT ON FUNCTION @extschema@.history_dropped(jsonb) IS 'Internal (verify): whether a derived row names an attacker some of whose lines retention dropped.';
+COMMENT ON FUNCTION @extschema@.c2_endpoints(text) IS 'The servers a command reaches out to, as host:port (http/https/ftp/tftp URLs with default ports, bash /dev/tcp/host/port).';

@@ -68,6 +68,14 @@ BEGIN
     )
     SELECT coalesce(jsonb_agg(to_jsonb(rot) ORDER BY attacker_ip, probe_type, port, rotated_at), '[]') INTO added FROM rot;
 
+    -- a repeat of a stored rotation point from an earlier-numbered line (concurrent
+    -- writers) makes that line the rotation's first, as the recomputation says
+    UPDATE decnet.fingerprint_rotations r SET log_id = o.id
+    FROM (SELECT ip, t, p, ts, h, min(id) AS id
+          FROM unnest(o_ip, o_type, o_port, o_ts, o_hash, o_id) AS u(ip, t, p, ts, h, id) GROUP BY 1, 2, 3, 4, 5) o
+    WHERE r.attacker_ip = o.ip AND r.probe_type = o.t AND r.port = o.p AND r.rotated_at = o.ts AND r.new_hash = o.h
+      AND o.id < r.log_id;
+
     -- late triples (rare): recompute each from its lines
     FOR late IN SELECT * FROM unnest(late_ip, late_type, late_port) AS l(attacker_ip, probe_type, port) LOOP
         WITH want AS (
@@ -172,8 +180,9 @@ AS $$ SELECT CASE WHEN jsonb_typeof(v) = 'array' THEN ARRAY(SELECT jsonb_array_e
 -- The identity signals of some attackers, from what they left: the strong
 -- fingerprints of their bounties (through fingerprint_summary, the one place
 -- that knows the payload keys), the MACs of their EUI-64 leaks (also for the
--- IPv4 address a leak was tied to), and candidate keys for the weaker tiers:
--- kept commands, credentials and 16-bit chunks of keystroke SimHashes.
+-- IPv4 address a leak was tied to), their infrastructure (SHA-256 of captured
+-- files, servers their kept commands reach), and candidate keys for the
+-- weaker tiers: kept commands, credentials and 16-bit chunks of keystroke SimHashes.
 -- (plpgsql, like every function here that reads a table: the tables are
 -- created by the migrations, after the extension.)
 CREATE FUNCTION @extschema@.identity_signals_of(ips inet[]) RETURNS TABLE (kind text, value text, attacker_ip inet)
@@ -197,6 +206,14 @@ BEGIN
         UNION ALL
         SELECT 'mac', l.mac, v4 FROM decnet.attacker_ipv6_leaks l CROSS JOIN LATERAL unnest(l.attacker_v4) AS v4
         WHERE l.mac IS NOT NULL AND v4 IN (SELECT unnest(ips))
+        UNION ALL
+        SELECT 'payload', b.payload->>'sha256', b.attacker_ip
+        FROM unnest(ips) AS t(ip) JOIN decnet.bounties b ON b.attacker_ip = t.ip
+        WHERE b.bounty_type = 'artifact'
+        UNION ALL
+        SELECT 'c2', e.endpoint, c.attacker_ip
+        FROM unnest(ips) AS t(ip) JOIN decnet.attacker_commands c ON c.attacker_ip = t.ip
+        CROSS JOIN LATERAL unnest(decnet.c2_endpoints(c.command)) AS e(endpoint)
         UNION ALL
         SELECT 'cmd', md5(c.command), c.attacker_ip FROM unnest(ips) AS t(ip) JOIN decnet.attacker_commands c ON c.attacker_ip = t.ip
         UNION ALL
@@ -226,6 +243,13 @@ BEGIN
         FROM wanted w JOIN decnet.identity_signals s ON s.attacker_ip = w.ip
         WHERE s.kind IN ('ja3', 'ja4', 'hassh', 'tls_cert', 'mac')
         GROUP BY s.attacker_ip
+    ), infra AS (
+        SELECT s.attacker_ip,
+               coalesce(jsonb_agg(s.value) FILTER (WHERE s.kind = 'payload'), '[]') AS payload,
+               coalesce(jsonb_agg(s.value) FILTER (WHERE s.kind = 'c2'), '[]') AS c2
+        FROM wanted w JOIN decnet.identity_signals s ON s.attacker_ip = w.ip
+        WHERE s.kind IN ('payload', 'c2')
+        GROUP BY s.attacker_ip
     ), cmds AS (
         SELECT x.attacker_ip, jsonb_object_agg(x.phase, x.commands) AS v
         FROM (SELECT c.attacker_ip, coalesce(decnet.command_phase(c.command), 'other') AS phase,
@@ -244,10 +268,12 @@ BEGIN
         GROUP BY p.attacker_ip
     )
     SELECT a.ip, jsonb_build_object('fingerprints', coalesce(fps.v, '[]'), 'commands', coalesce(cmds.v, '{}'),
-                                    'credentials', coalesce(creds.v, '[]'), 'asn', a.asn, 'kd', kd.v)
+                                    'credentials', coalesce(creds.v, '[]'), 'asn', a.asn, 'kd', kd.v,
+                                    'payload_hashes', coalesce(infra.payload, '[]'), 'c2_endpoints', coalesce(infra.c2, '[]'))
     FROM wanted w
     JOIN decnet.attackers a ON a.ip = w.ip
     LEFT JOIN fps ON fps.attacker_ip = a.ip
+    LEFT JOIN infra ON infra.attacker_ip = a.ip
     LEFT JOIN cmds ON cmds.attacker_ip = a.ip
     LEFT JOIN creds ON creds.attacker_ip = a.ip
     LEFT JOIN kd ON kd.attacker_ip = a.ip;
@@ -544,7 +570,7 @@ DECLARE
     n_campaigns integer;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('decnet.rollup'));
-    DROP TABLE IF EXISTS pg_temp.decnet_phases, pg_temp.decnet_views, pg_temp.decnet_chunks, pg_temp.decnet_components,
+    DROP TABLE IF EXISTS pg_temp.decnet_phases, pg_temp.decnet_views, pg_temp.decnet_chunks, pg_temp.decnet_infra, pg_temp.decnet_components,
                          pg_temp.decnet_kept, pg_temp.decnet_winners;
     -- first and last kill-chain phase per (identity, decky), from the members' kept commands
     CREATE TEMP TABLE decnet_phases ON COMMIT DROP AS
@@ -570,6 +596,11 @@ BEGIN
             SELECT m.identity_id, jsonb_agg(jsonb_build_array(extract(epoch FROM a.first_seen), extract(epoch FROM a.last_seen))) AS w
             FROM live l JOIN decnet.identity_members m ON m.identity_id = l.uuid JOIN decnet.attackers a ON a.ip = m.attacker_ip
             WHERE a.first_seen IS NOT NULL GROUP BY m.identity_id
+        ), infra AS (
+            SELECT m.identity_id, jsonb_agg(DISTINCT s.kind || ':' || s.value) AS i
+            FROM live l JOIN decnet.identity_members m ON m.identity_id = l.uuid
+            JOIN decnet.identity_signals s ON s.attacker_ip = m.attacker_ip AND s.kind IN ('payload', 'c2')
+            GROUP BY m.identity_id
         ), cohort AS (
             SELECT m.identity_id, jsonb_agg(DISTINCT c.x) AS c
             FROM live l JOIN decnet.identity_members m ON m.identity_id = l.uuid
@@ -582,8 +613,9 @@ BEGIN
         )
         SELECT l.uuid, encode(l.kd_digraph_simhash, 'hex') AS kd,
                jsonb_build_object('first', ph.first, 'last', ph.last, 'windows', w.w, 'cohort', co.c,
-                                  'kd', encode(l.kd_digraph_simhash, 'hex')) AS features
+                                  'infrastructure', inf.i, 'kd', encode(l.kd_digraph_simhash, 'hex')) AS features
         FROM live l
+        LEFT JOIN infra inf ON inf.identity_id = l.uuid
         LEFT JOIN phases ph ON ph.identity_id = l.uuid
         LEFT JOIN windows w ON w.identity_id = l.uuid
         LEFT JOIN cohort co ON co.identity_id = l.uuid;
@@ -593,7 +625,14 @@ BEGIN
     CREATE TEMP TABLE decnet_chunks ON COMMIT DROP AS
         SELECT v.uuid, n, substr(v.kd, n * 4 + 1, 4) AS chunk FROM decnet_views v CROSS JOIN generate_series(0, 3) AS n
         WHERE v.kd IS NOT NULL;
-    ANALYZE decnet_phases, decnet_views, decnet_chunks;
+    -- infrastructure items (payload hashes, C2 servers) per identity, those few identities share
+    CREATE TEMP TABLE decnet_infra ON COMMIT DROP AS
+        SELECT DISTINCT m.identity_id, s.kind || ':' || s.value AS item
+        FROM decnet.identity_members m JOIN decnet.identity_signals s ON s.attacker_ip = m.attacker_ip
+        WHERE s.kind IN ('payload', 'c2')
+          AND (s.kind, s.value) IN (SELECT kind, value FROM decnet.identity_signals WHERE kind IN ('payload', 'c2')
+                                    GROUP BY kind, value HAVING count(*) <= decnet.identity_signal_max_attackers());
+    ANALYZE decnet_phases, decnet_views, decnet_chunks, decnet_infra;
     n_identities := (SELECT count(*) FROM decnet_views);
 
     WITH candidates AS (
@@ -604,6 +643,9 @@ BEGIN
         UNION
         SELECT DISTINCT x.uuid, y.uuid
         FROM decnet_chunks x JOIN decnet_chunks y ON y.n = x.n AND y.chunk = x.chunk AND y.uuid > x.uuid
+        UNION
+        SELECT DISTINCT least(x.identity_id, y.identity_id), greatest(x.identity_id, y.identity_id)
+        FROM decnet_infra x JOIN decnet_infra y ON y.item = x.item AND y.identity_id <> x.identity_id
     ), edges AS (
         SELECT c.a, c.b FROM candidates c
         JOIN decnet_views va ON va.uuid = c.a JOIN decnet_views vb ON vb.uuid = c.b

@@ -75,6 +75,12 @@ fn campaign_similarity(a: JsonB, b: JsonB) -> f64 {
     identity::campaign_similarity(&CampaignView::from_json(&a.0), &CampaignView::from_json(&b.0))
 }
 
+/// The servers a command reaches out to (`host:port`: URLs, /dev/tcp).
+#[pg_extern(immutable, strict, parallel_safe)]
+fn c2_endpoints(command: &str) -> Vec<String> {
+    identity::c2_endpoints(command)
+}
+
 /// Kill-chain phase of a command (discovery, persistence, command_and_control,
 /// lateral_movement), or NULL.
 #[pg_extern(immutable, strict, parallel_safe)]

