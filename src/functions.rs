@@ -11,6 +11,12 @@ pub fn to_timestamptz(unix_micros: i64) -> Option<TimestampWithTimeZone> {
     TimestampWithTimeZone::try_from(unix_micros - PG_EPOCH_OFFSET_MICROS).ok()
 }
 
+/// A string member of a stored line's `fields` (NULL fields, a missing key or
+/// a non-string value: None).
+pub fn field_str<'a>(fields: Option<&'a JsonB>, key: &str) -> Option<&'a str> {
+    fields?.0.get(key)?.as_str()
+}
+
 
 /// What the ingest trigger stores for a line, as one row.
 #[pg_extern(immutable, strict, parallel_safe)]

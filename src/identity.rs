@@ -1,6 +1,7 @@
 //! Rotation, IPv6 leak and identity/campaign rules for SQL (decnet_core::identity;
 //! spec G.3–G.6, D.12, H.5). The tables and passes are in sql/identity.sql.
 
+use crate::functions::field_str;
 use decnet_core::identity::{self, CampaignView, Observation};
 use pgrx::datum::{Inet, JsonB};
 use pgrx::prelude::*;
@@ -18,23 +19,20 @@ fn probe_observation(
     event_type: Option<&str>,
     fields: Option<JsonB>,
 ) -> TableIterator<'static, (name!(probe_type, String), name!(port, i32), name!(hash, String))> {
-    let field = |k: &str| fields.as_ref().and_then(|f| f.0.get(k)).and_then(|v| v.as_str());
-    let row = identity::probe_observation(event_type, field).map(|(t, p, h)| (t.to_owned(), p, h.to_owned()));
+    let row = identity::probe_observation(event_type, |k| field_str(fields.as_ref(), k)).map(|(t, p, h)| (t.to_owned(), p, h.to_owned()));
     TableIterator::new(row)
 }
 
 /// The link-local source of an `ipv6_link_local_leak` line (NULL otherwise).
 #[pg_extern(immutable, parallel_safe)]
 fn leaked_link_local(event_type: Option<&str>, fields: Option<JsonB>) -> Option<Inet> {
-    let src = fields.as_ref().and_then(|f| f.0.get("src_ip")).and_then(|v| v.as_str());
-    identity::leaked_link_local(event_type, src).map(|ip| Inet(ip.to_string()))
+    identity::leaked_link_local(event_type, field_str(fields.as_ref(), "src_ip")).map(|ip| Inet(ip.to_string()))
 }
 
 /// The IPv4 address a leak line ties its link-local source to (NULL if none).
 #[pg_extern(immutable, parallel_safe)]
 fn leak_attacker_v4(fields: Option<JsonB>) -> Option<Inet> {
-    let v = fields.as_ref().and_then(|f| f.0.get("attacker_v4")).and_then(|v| v.as_str());
-    identity::leak_attacker_v4(v).map(|ip| Inet(ip.to_string()))
+    identity::leak_attacker_v4(field_str(fields.as_ref(), "attacker_v4")).map(|ip| Inet(ip.to_string()))
 }
 
 /// `eui64`, `stable_privacy` (any other IPv6 interface id) or `unknown`.

@@ -9,7 +9,7 @@
 //! failed is recognised and dropped: its transaction is over (other local
 //! transaction id) or its subtransaction was rolled back (no longer active).
 
-use crate::functions::to_timestamptz;
+use crate::functions::{field_str, to_timestamptz};
 use decnet_core::bounty::Config;
 use decnet_core::profile::{self, StatementDelta};
 use decnet_core::syslog::ParsedLine;
@@ -302,7 +302,7 @@ fn is_infrastructure_decky(decky: &str) -> bool {
 #[pg_extern(immutable, parallel_safe)]
 fn command_text(event_type: Option<&str>, fields: Option<JsonB>) -> Option<String> {
     let fields = fields?;
-    profile::command_text(event_type, |k| fields.0.get(k).and_then(|v| v.as_str())).map(str::to_owned)
+    profile::command_text(event_type, |k| field_str(Some(&fields), k)).map(str::to_owned)
 }
 
 #[pg_extern(immutable, parallel_safe)]
@@ -360,6 +360,6 @@ fn normalize_smtp_domain(address: &str) -> Option<String> {
 /// The recipient domain one stored line adds to decnet.smtp_targets (for the recomputation).
 #[pg_extern(immutable, parallel_safe)]
 fn recipient_domain(service: Option<&str>, event_type: Option<&str>, fields: Option<JsonB>) -> Option<String> {
-    let value = fields.as_ref().and_then(|f| f.0.get("value")).and_then(|v| v.as_str());
+    let value = field_str(fields.as_ref(), "value");
     decnet_core::smtp::recipient_domain(service?, event_type?, value)
 }
