@@ -175,3 +175,4 @@ COMMENT ON FUNCTION @extschema@.create_log_partitions() IS 'Creates the partitio
 COMMENT ON FUNCTION @extschema@.drop_logs_before(timestamptz) IS 'Retention: drops the partitions of decnet.logs received entirely before the cutoff. Derived tables keep their rows; the affected attackers go to decnet.truncated_attackers and each drop to decnet.log_retention.';
 COMMENT ON FUNCTION @extschema@.history_dropped(jsonb) IS 'Internal (verify): whether a derived row names an attacker some of whose lines retention dropped.';
 COMMENT ON FUNCTION @extschema@.c2_endpoints(text) IS 'The servers a command reaches out to, as host:port (http/https/ftp/tftp URLs with default ports, bash /dev/tcp/host/port).';
+COMMENT ON FUNCTION @extschema@.mark_dirty(inet[]) IS 'Internal: marks attackers for the next rollup (an upsert that row-locks each mark until the caller commits).';

@@ -222,9 +222,7 @@ BEGIN
         SELECT v.*, now() FROM decnet.recomputed_session_profiles v
         WHERE v.sid IN (SELECT sid FROM new_rows) ORDER BY v.sid;
     -- a new typing rhythm can link the attacker to an identity: the next rollup looks again
-    INSERT INTO decnet.dirty_attackers (ip)
-        SELECT a.ip FROM decnet.attackers a WHERE a.ip IN (SELECT attacker_ip FROM new_rows)
-        ORDER BY a.ip ON CONFLICT (ip) DO UPDATE SET marked_at = excluded.marked_at;
+    PERFORM decnet.mark_dirty(ARRAY(SELECT a.ip FROM decnet.attackers a WHERE a.ip IN (SELECT attacker_ip FROM new_rows)));
     RETURN NULL;
 END
 $fn$;
@@ -803,15 +801,20 @@ BEGIN
                          pg_temp.decnet_kept, pg_temp.decnet_winners;
     -- first and last kill-chain phase per (identity, decky), from the members' kept commands
     CREATE TEMP TABLE decnet_phases ON COMMIT DROP AS
-        SELECT m.identity_id, c.decky,
-               (array_agg(decnet.command_phase(c.command) ORDER BY c.ts, c.log_id))[1] AS first_phase,
-               extract(epoch FROM min(c.ts))::float8 AS first_ts,
-               (array_agg(decnet.command_phase(c.command) ORDER BY c.ts DESC, c.log_id DESC))[1] AS last_phase,
-               extract(epoch FROM max(c.ts))::float8 AS last_ts
-        FROM decnet.identity_members m
-        JOIN decnet.attacker_commands c ON c.attacker_ip = m.attacker_ip
-        WHERE c.decky IS NOT NULL AND c.ts IS NOT NULL AND decnet.command_phase(c.command) IS NOT NULL
-        GROUP BY m.identity_id, c.decky;
+        WITH phased AS MATERIALIZED (  -- the phase once per command (inlined, it would run in WHERE and in both aggregates)
+            SELECT m.identity_id, c.decky, c.ts, c.log_id, decnet.command_phase(c.command) AS phase
+            FROM decnet.identity_members m
+            JOIN decnet.attacker_commands c ON c.attacker_ip = m.attacker_ip
+            WHERE c.decky IS NOT NULL AND c.ts IS NOT NULL
+        )
+        SELECT x.identity_id, x.decky,
+               (array_agg(x.phase ORDER BY x.ts, x.log_id))[1] AS first_phase,
+               extract(epoch FROM min(x.ts))::float8 AS first_ts,
+               (array_agg(x.phase ORDER BY x.ts DESC, x.log_id DESC))[1] AS last_phase,
+               extract(epoch FROM max(x.ts))::float8 AS last_ts
+        FROM phased x
+        WHERE x.phase IS NOT NULL
+        GROUP BY x.identity_id, x.decky;
     -- what campaign_similarity() compares, per live identity (grouped joins, one pass each)
     CREATE TEMP TABLE decnet_views ON COMMIT DROP AS
         WITH live AS MATERIALIZED (
@@ -928,6 +931,15 @@ BEGIN
 END
 $fn$;
 
+CREATE FUNCTION @extschema@.mark_dirty(ips inet[]) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    INSERT INTO decnet.dirty_attackers (ip) SELECT DISTINCT ip FROM unnest(ips) AS t(ip) WHERE ip IS NOT NULL ORDER BY 1
+    ON CONFLICT (ip) DO UPDATE SET marked_at = excluded.marked_at;
+END
+$fn$;
+
 CREATE OR REPLACE FUNCTION @extschema@.logs_derive() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off
 AS $fn$
@@ -961,11 +973,8 @@ BEGIN
     SELECT array_agg(ip ORDER BY ip), array_agg(ip ORDER BY ip) FILTER (WHERE inserted)
     INTO affected, new_ips FROM up;
 
-    -- their behaviour is recomputed later, by decnet.rollup(). DO UPDATE, not DO
-    -- NOTHING: the row lock keeps a concurrent rollup from draining the mark
-    -- while these lines are still invisible to it (it skips locked rows)
-    INSERT INTO decnet.dirty_attackers AS d (ip) SELECT unnest(affected) ORDER BY 1
-    ON CONFLICT (ip) DO UPDATE SET marked_at = excluded.marked_at;
+    -- their behaviour is recomputed later, by decnet.rollup()
+    PERFORM decnet.mark_dirty(affected);
 
     -- country and AS of new attackers: index lookups in the loaded ranges, no network
     IF new_ips IS NOT NULL THEN
@@ -1212,7 +1221,7 @@ BEGIN
     INSERT INTO decnet.fingerprint_state SELECT * FROM decnet.recomputed_fingerprint_state;
     INSERT INTO decnet.attacker_ipv6_leaks SELECT * FROM decnet.recomputed_attacker_ipv6_leaks;
     -- identities are not derived from the lines alone: the next rollups re-resolve every attacker
-    INSERT INTO decnet.dirty_attackers (ip) SELECT ip FROM decnet.attackers ORDER BY ip ON CONFLICT (ip) DO UPDATE SET marked_at = excluded.marked_at;
+    PERFORM decnet.mark_dirty(ARRAY(SELECT ip FROM decnet.attackers));
     RETURN QUERY
         SELECT 'attackers', count(*) FROM decnet.attackers UNION ALL
         SELECT 'attacker_services', count(*) FROM decnet.attacker_services UNION ALL
@@ -1232,9 +1241,7 @@ CREATE OR REPLACE FUNCTION @extschema@.os_signatures_changed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
-    INSERT INTO decnet.dirty_attackers (ip)
-        SELECT b.attacker_ip FROM decnet.attacker_behavior b WHERE b.tcp_fingerprint <> '{}'::jsonb
-        ORDER BY b.attacker_ip ON CONFLICT (ip) DO UPDATE SET marked_at = excluded.marked_at;
+    PERFORM decnet.mark_dirty(ARRAY(SELECT b.attacker_ip FROM decnet.attacker_behavior b WHERE b.tcp_fingerprint <> '{}'::jsonb));
     RETURN NULL;
 END
 $fn$;
@@ -1398,11 +1405,13 @@ COMMENT ON FUNCTION @extschema@.history_dropped(jsonb) IS 'Internal (verify): wh
 
 COMMENT ON FUNCTION @extschema@.c2_endpoints(text) IS 'The servers a command reaches out to, as host:port (http/https/ftp/tftp URLs with default ports, bash /dev/tcp/host/port).';
 
+COMMENT ON FUNCTION @extschema@.mark_dirty(inet[]) IS 'Internal: marks attackers for the next rollup (an upsert that row-locks each mark until the caller commits).';
+
 DO $upgrade$
 BEGIN
-    REVOKE EXECUTE ON FUNCTION @extschema@.stats, @extschema@.log_partitions, @extschema@.create_log_partitions, @extschema@.drop_logs_before, @extschema@.c2_endpoints, @extschema@.campaign_edge, @extschema@.campaign_similarity, @extschema@.command_phase, @extschema@.connected_components, @extschema@.fingerprint_summary, @extschema@.identity_edge, @extschema@.identity_similarity, @extschema@.ipv6_eui64_mac, @extschema@.ipv6_iid_kind, @extschema@.ipv6_mac_oui, @extschema@.keep_previous_groups, @extschema@.leak_attacker_v4, @extschema@.leaked_link_local, @extschema@.probe_event_types, @extschema@.probe_observation, @extschema@.statement_ipv6_leaks, @extschema@.statement_probes, @extschema@.merge_probe_observations, @extschema@.merge_ipv6_leaks, @extschema@.identity_signal_max_attackers, @extschema@.json_text_array, @extschema@.identity_signals_of, @extschema@.identity_observations, @extschema@.refresh_identities, @extschema@.identity_edges, @extschema@.resolve_identities, @extschema@.recluster_identities, @extschema@.resolve_identity, @extschema@.identity_of, @extschema@.cluster_campaigns, @extschema@.history_dropped FROM PUBLIC;
+    REVOKE EXECUTE ON FUNCTION @extschema@.stats, @extschema@.log_partitions, @extschema@.create_log_partitions, @extschema@.drop_logs_before, @extschema@.c2_endpoints, @extschema@.campaign_edge, @extschema@.campaign_similarity, @extschema@.command_phase, @extschema@.connected_components, @extschema@.fingerprint_summary, @extschema@.identity_edge, @extschema@.identity_similarity, @extschema@.ipv6_eui64_mac, @extschema@.ipv6_iid_kind, @extschema@.ipv6_mac_oui, @extschema@.keep_previous_groups, @extschema@.leak_attacker_v4, @extschema@.leaked_link_local, @extschema@.probe_event_types, @extschema@.probe_observation, @extschema@.statement_ipv6_leaks, @extschema@.statement_probes, @extschema@.merge_probe_observations, @extschema@.merge_ipv6_leaks, @extschema@.identity_signal_max_attackers, @extschema@.json_text_array, @extschema@.identity_signals_of, @extschema@.identity_observations, @extschema@.refresh_identities, @extschema@.identity_edges, @extschema@.resolve_identities, @extschema@.recluster_identities, @extschema@.resolve_identity, @extschema@.identity_of, @extschema@.cluster_campaigns, @extschema@.mark_dirty, @extschema@.history_dropped FROM PUBLIC;
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'decnet_analyst') THEN
-        GRANT EXECUTE ON FUNCTION @extschema@.stats, @extschema@.log_partitions, @extschema@.create_log_partitions, @extschema@.drop_logs_before, @extschema@.c2_endpoints, @extschema@.campaign_edge, @extschema@.campaign_similarity, @extschema@.command_phase, @extschema@.connected_components, @extschema@.fingerprint_summary, @extschema@.identity_edge, @extschema@.identity_similarity, @extschema@.ipv6_eui64_mac, @extschema@.ipv6_iid_kind, @extschema@.ipv6_mac_oui, @extschema@.keep_previous_groups, @extschema@.leak_attacker_v4, @extschema@.leaked_link_local, @extschema@.probe_event_types, @extschema@.probe_observation, @extschema@.statement_ipv6_leaks, @extschema@.statement_probes, @extschema@.merge_probe_observations, @extschema@.merge_ipv6_leaks, @extschema@.identity_signal_max_attackers, @extschema@.json_text_array, @extschema@.identity_signals_of, @extschema@.identity_observations, @extschema@.refresh_identities, @extschema@.identity_edges, @extschema@.resolve_identities, @extschema@.recluster_identities, @extschema@.resolve_identity, @extschema@.identity_of, @extschema@.cluster_campaigns, @extschema@.history_dropped TO decnet_analyst;
+        GRANT EXECUTE ON FUNCTION @extschema@.stats, @extschema@.log_partitions, @extschema@.create_log_partitions, @extschema@.drop_logs_before, @extschema@.c2_endpoints, @extschema@.campaign_edge, @extschema@.campaign_similarity, @extschema@.command_phase, @extschema@.connected_components, @extschema@.fingerprint_summary, @extschema@.identity_edge, @extschema@.identity_similarity, @extschema@.ipv6_eui64_mac, @extschema@.ipv6_iid_kind, @extschema@.ipv6_mac_oui, @extschema@.keep_previous_groups, @extschema@.leak_attacker_v4, @extschema@.leaked_link_local, @extschema@.probe_event_types, @extschema@.probe_observation, @extschema@.statement_ipv6_leaks, @extschema@.statement_probes, @extschema@.merge_probe_observations, @extschema@.merge_ipv6_leaks, @extschema@.identity_signal_max_attackers, @extschema@.json_text_array, @extschema@.identity_signals_of, @extschema@.identity_observations, @extschema@.refresh_identities, @extschema@.identity_edges, @extschema@.resolve_identities, @extschema@.recluster_identities, @extschema@.resolve_identity, @extschema@.identity_of, @extschema@.cluster_campaigns, @extschema@.mark_dirty, @extschema@.history_dropped TO decnet_analyst;
     END IF;
 END
 $upgrade$;

@@ -16,6 +16,19 @@ CREATE FUNCTION @extschema@.may_have_bounty(event_type text, fields jsonb) RETUR
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT fields OPERATOR(pg_catalog.?|) @extschema@.bounty_keys() OR event_type = ANY (@extschema@.bounty_event_types()) $$;
 
+-- Marks attackers for the next decnet.rollup(). An upsert, not DO NOTHING: it
+-- row-locks each mark until the caller commits, and the rollup skips locked
+-- marks, so it never drains a mark whose lines it cannot see yet. Key order,
+-- like every other writer.
+CREATE FUNCTION @extschema@.mark_dirty(ips inet[]) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    INSERT INTO decnet.dirty_attackers (ip) SELECT DISTINCT ip FROM unnest(ips) AS t(ip) WHERE ip IS NOT NULL ORDER BY 1
+    ON CONFLICT (ip) DO UPDATE SET marked_at = excluded.marked_at;
+END
+$fn$;
+
 -- ---- the statement-level ingest trigger -------------------------------------
 --
 -- The row trigger parses every line and groups what it adds in memory, per
@@ -59,11 +72,8 @@ BEGIN
     SELECT array_agg(ip ORDER BY ip), array_agg(ip ORDER BY ip) FILTER (WHERE inserted)
     INTO affected, new_ips FROM up;
 
-    -- their behaviour is recomputed later, by decnet.rollup(). DO UPDATE, not DO
-    -- NOTHING: the row lock keeps a concurrent rollup from draining the mark
-    -- while these lines are still invisible to it (it skips locked rows)
-    INSERT INTO decnet.dirty_attackers AS d (ip) SELECT unnest(affected) ORDER BY 1
-    ON CONFLICT (ip) DO UPDATE SET marked_at = excluded.marked_at;
+    -- their behaviour is recomputed later, by decnet.rollup()
+    PERFORM decnet.mark_dirty(affected);
 
     -- country and AS of new attackers: index lookups in the loaded ranges, no network
     IF new_ips IS NOT NULL THEN
@@ -334,7 +344,7 @@ BEGIN
     INSERT INTO decnet.fingerprint_state SELECT * FROM decnet.recomputed_fingerprint_state;
     INSERT INTO decnet.attacker_ipv6_leaks SELECT * FROM decnet.recomputed_attacker_ipv6_leaks;
     -- identities are not derived from the lines alone: the next rollups re-resolve every attacker
-    INSERT INTO decnet.dirty_attackers (ip) SELECT ip FROM decnet.attackers ORDER BY ip ON CONFLICT (ip) DO UPDATE SET marked_at = excluded.marked_at;
+    PERFORM decnet.mark_dirty(ARRAY(SELECT ip FROM decnet.attackers));
     RETURN QUERY
         SELECT 'attackers', count(*) FROM decnet.attackers UNION ALL
         SELECT 'attacker_services', count(*) FROM decnet.attacker_services UNION ALL
@@ -385,9 +395,7 @@ CREATE FUNCTION @extschema@.os_signatures_changed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
-    INSERT INTO decnet.dirty_attackers (ip)
-        SELECT b.attacker_ip FROM decnet.attacker_behavior b WHERE b.tcp_fingerprint <> '{}'::jsonb
-        ORDER BY b.attacker_ip ON CONFLICT (ip) DO UPDATE SET marked_at = excluded.marked_at;
+    PERFORM decnet.mark_dirty(ARRAY(SELECT b.attacker_ip FROM decnet.attacker_behavior b WHERE b.tcp_fingerprint <> '{}'::jsonb));
     RETURN NULL;
 END
 $fn$;

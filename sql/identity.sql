@@ -574,15 +574,20 @@ BEGIN
                          pg_temp.decnet_kept, pg_temp.decnet_winners;
     -- first and last kill-chain phase per (identity, decky), from the members' kept commands
     CREATE TEMP TABLE decnet_phases ON COMMIT DROP AS
-        SELECT m.identity_id, c.decky,
-               (array_agg(decnet.command_phase(c.command) ORDER BY c.ts, c.log_id))[1] AS first_phase,
-               extract(epoch FROM min(c.ts))::float8 AS first_ts,
-               (array_agg(decnet.command_phase(c.command) ORDER BY c.ts DESC, c.log_id DESC))[1] AS last_phase,
-               extract(epoch FROM max(c.ts))::float8 AS last_ts
-        FROM decnet.identity_members m
-        JOIN decnet.attacker_commands c ON c.attacker_ip = m.attacker_ip
-        WHERE c.decky IS NOT NULL AND c.ts IS NOT NULL AND decnet.command_phase(c.command) IS NOT NULL
-        GROUP BY m.identity_id, c.decky;
+        WITH phased AS MATERIALIZED (  -- the phase once per command (inlined, it would run in WHERE and in both aggregates)
+            SELECT m.identity_id, c.decky, c.ts, c.log_id, decnet.command_phase(c.command) AS phase
+            FROM decnet.identity_members m
+            JOIN decnet.attacker_commands c ON c.attacker_ip = m.attacker_ip
+            WHERE c.decky IS NOT NULL AND c.ts IS NOT NULL
+        )
+        SELECT x.identity_id, x.decky,
+               (array_agg(x.phase ORDER BY x.ts, x.log_id))[1] AS first_phase,
+               extract(epoch FROM min(x.ts))::float8 AS first_ts,
+               (array_agg(x.phase ORDER BY x.ts DESC, x.log_id DESC))[1] AS last_phase,
+               extract(epoch FROM max(x.ts))::float8 AS last_ts
+        FROM phased x
+        WHERE x.phase IS NOT NULL
+        GROUP BY x.identity_id, x.decky;
     -- what campaign_similarity() compares, per live identity (grouped joins, one pass each)
     CREATE TEMP TABLE decnet_views ON COMMIT DROP AS
         WITH live AS MATERIALIZED (

@@ -14,9 +14,7 @@ BEGIN
         SELECT v.*, now() FROM decnet.recomputed_session_profiles v
         WHERE v.sid IN (SELECT sid FROM new_rows) ORDER BY v.sid;
     -- a new typing rhythm can link the attacker to an identity: the next rollup looks again
-    INSERT INTO decnet.dirty_attackers (ip)
-        SELECT a.ip FROM decnet.attackers a WHERE a.ip IN (SELECT attacker_ip FROM new_rows)
-        ORDER BY a.ip ON CONFLICT (ip) DO UPDATE SET marked_at = excluded.marked_at;
+    PERFORM decnet.mark_dirty(ARRAY(SELECT a.ip FROM decnet.attackers a WHERE a.ip IN (SELECT attacker_ip FROM new_rows)));
     RETURN NULL;
 END
 $fn$;
