@@ -95,7 +95,7 @@ fn log_bounties(
         service: service.unwrap_or(""),
         event_type: event_type.unwrap_or(""),
         attacker_ip: ip.as_deref(),
-        fields: &map,
+        fields: bounty::Fields::Stored(&map),
     };
     let cfg = bounty::Config::with_trusted_proxies(&crate::gucs::trusted_proxies());
     let rows: Vec<_> = bounty::extract(&ev, &cfg)

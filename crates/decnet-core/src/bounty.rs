@@ -8,6 +8,7 @@ use crate::addr::parse_ip;
 use regex::{Regex, RegexBuilder};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::OnceLock;
 
@@ -15,7 +16,26 @@ pub struct LogEvent<'a> {
     pub service: &'a str,
     pub event_type: &'a str,
     pub attacker_ip: Option<&'a str>,
-    pub fields: &'a Map<String, Value>,
+    pub fields: Fields<'a>,
+}
+
+/// The fields of a line, as the ingest trigger has them (just parsed) or as
+/// rebuild() reads them back (the stored `fields` jsonb). Both give the same
+/// strings, so both extract the same bounties; the first spares every line a
+/// JSON object built only to be read.
+#[derive(Clone, Copy)]
+pub enum Fields<'a> {
+    Parsed(&'a [(Cow<'a, str>, Cow<'a, str>)]),
+    Stored(&'a Map<String, Value>),
+}
+
+impl<'a> Fields<'a> {
+    fn get(&self, key: &str) -> Option<&'a str> {
+        match *self {
+            Fields::Parsed(pairs) => pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_ref()),
+            Fields::Stored(map) => map.get(key).and_then(Value::as_str),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -72,7 +92,7 @@ fn in_net(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
 
 impl LogEvent<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        self.fields.get(key).and_then(Value::as_str)
+        self.fields.get(key)
     }
 
     /// Python truthiness of a string field.
@@ -189,8 +209,9 @@ fn credential(ev: &LogEvent<'_>) -> Option<Value> {
     use base64::engine::{general_purpose::GeneralPurpose, GeneralPurposeConfig};
     use base64::Engine as _;
     let b64 = ev.get("secret_b64")?;
-    static B64_RE: OnceLock<Regex> = OnceLock::new();
-    if !B64_RE.get_or_init(|| Regex::new(r"^[A-Za-z0-9+/]*={0,2}$").expect("static")).is_match(b64) {
+    // ^[A-Za-z0-9+/]*={0,2}$
+    let body = b64.trim_end_matches('=');
+    if b64.len() - body.len() > 2 || !body.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/') {
         return None;
     }
     // Python's b64decode(validate=True) accepts non-zero trailing bits.
@@ -215,18 +236,40 @@ fn truncate_chars(s: &str, n: usize) -> &str {
 /// sorted at every level and no whitespace. The same content gives the same key
 /// whether it comes from the extractor or back out of a jsonb column.
 pub fn payload_key(payload: &Value) -> [u8; 32] {
-    fn sorted(v: &Value) -> Value {
+    // Written straight into a buffer (no sorted copy of the payload): scalars
+    // and keys by serde_json itself, so the text is what to_string() gives.
+    fn write_sorted(v: &Value, out: &mut Vec<u8>) {
         match v {
             Value::Object(m) => {
-                let mut m: Map<String, Value> = m.iter().map(|(k, v)| (k.clone(), sorted(v))).collect();
-                m.sort_keys();
-                Value::Object(m)
+                let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                out.push(b'{');
+                for (i, (k, v)) in entries.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    serde_json::to_writer(&mut *out, k).expect("writing to a Vec cannot fail");
+                    out.push(b':');
+                    write_sorted(v, out);
+                }
+                out.push(b'}');
             }
-            Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
-            other => other.clone(),
+            Value::Array(a) => {
+                out.push(b'[');
+                for (i, v) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_sorted(v, out);
+                }
+                out.push(b']');
+            }
+            scalar => serde_json::to_writer(&mut *out, scalar).expect("writing to a Vec cannot fail"),
         }
     }
-    Sha256::digest(sorted(payload).to_string().as_bytes()).into()
+    let mut text = Vec::with_capacity(256);
+    write_sorted(payload, &mut text);
+    Sha256::digest(&text).into()
 }
 
 pub fn hex(bytes: &[u8]) -> String {
@@ -242,9 +285,14 @@ pub fn hex(bytes: &[u8]) -> String {
 /// `fields.headers` as an ordered map (a JSON object, or a string holding one).
 fn headers_of(ev: &LogEvent<'_>) -> Vec<(String, String)> {
     let owned;
-    let obj = match ev.fields.get("headers") {
-        Some(Value::Object(o)) => o,
-        Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
+    let stored = match ev.fields {
+        Fields::Stored(map) => map.get("headers"),
+        Fields::Parsed(_) => None,
+    };
+    let text = ev.fields.get("headers");
+    let obj = match (stored, text) {
+        (Some(Value::Object(o)), _) => o,
+        (_, Some(s)) => match serde_json::from_str::<Value>(s) {
             Ok(Value::Object(o)) => {
                 owned = o;
                 &owned

@@ -14,7 +14,7 @@ fn run(service: &str, event_type: &str, ip: Option<&str>, f: Value) -> Vec<bount
 
 fn run_cfg(service: &str, event_type: &str, ip: Option<&str>, f: Value, cfg: &Config) -> Vec<bounty::Extracted> {
     let f = fields(f);
-    extract(&LogEvent { service, event_type, attacker_ip: ip, fields: &f }, cfg)
+    extract(&LogEvent { service, event_type, attacker_ip: ip, fields: bounty::Fields::Stored(&f) }, cfg)
 }
 
 fn of_type<'a>(b: &'a [bounty::Extracted], ft: &str) -> Vec<&'a bounty::Extracted> {
@@ -251,4 +251,31 @@ fn payload_key_ignores_key_order_only() {
     assert_ne!(bounty::payload_key(&a), bounty::payload_key(&json!({"b": 2, "a": {"y": [1, {"q": true, "p": null}], "x": "s"}})));
     // the text it hashes is fixed: pin one value
     assert_eq!(bounty::hex(&bounty::payload_key(&json!({"k": "v"}))), bounty::hex(&sha2::Sha256::digest(br#"{"k":"v"}"#)));
+}
+
+#[test]
+fn payload_key_hashes_the_sorted_compact_json_text() {
+    // Keys already stored in decnet.bounties were made from this text: escapes,
+    // non-ASCII, numbers and nesting must come out exactly as serde_json writes them.
+    let p = json!({"z": "tab\tquote\"back\\slash\u{1}", "é": ["ü", 1.5, -2, null, false], "a": {"d": {}, "c": []},
+                   "B": "👾", "": 0});
+    let text = r#"{"":0,"B":"👾","a":{"c":[],"d":{}},"z":"tab\tquote\"back\\slash\u0001","é":["ü",1.5,-2,null,false]}"#;
+    assert_eq!(bounty::payload_key(&p), <[u8; 32]>::from(sha2::Sha256::digest(text.as_bytes())));
+}
+
+#[test]
+fn stored_and_parsed_fields_give_the_same_bounties() {
+    use std::borrow::Cow;
+    let line = "<134>1 2026-05-01T00:00:00Z decky-01 http - request [relay@55555 remote_addr=\"203.0.113.9\" method=\"GET\" path=\"/\" headers=\"{\\\"Host\\\": \\\"x\\\", \\\"User-Agent\\\": \\\"curl/8.0\\\", \\\"X-Forwarded-For\\\": \\\"8.8.8.8\\\"}\" secret_b64=\"cGFzcw==\" username=\"root\"]";
+    let p = crate::syslog::parse_line(line);
+    let pairs: &[(Cow<'_, str>, Cow<'_, str>)] = &p.fields;
+    let stored: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&p.fields_json()).expect("fields_json is a JSON object");
+    let ip = p.attacker_ip.map(|i| i.to_string());
+    let ev = |fields| LogEvent { service: "http", event_type: "request", attacker_ip: ip.as_deref(), fields };
+    let parsed = extract(&ev(bounty::Fields::Parsed(pairs)), &Config::default());
+    let from_jsonb = extract(&ev(bounty::Fields::Stored(&stored)), &Config::default());
+    assert_eq!(parsed, from_jsonb);
+    let types: Vec<_> = parsed.iter().map(|b| b.bounty_type).collect();
+    assert!(types.contains(&"credential") && types.contains(&"ip_leak") && types.contains(&"fingerprint"), "{types:?}");
 }

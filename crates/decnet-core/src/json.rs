@@ -46,9 +46,43 @@ pub fn push_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// The pairs a jsonb object of `pairs` holds, as indices in jsonb's key order
+/// (shorter keys first, then bytewise), one per key, the last of duplicates
+/// winning as in `'{…}'::jsonb`. The ingest trigger builds the `fields` jsonb
+/// from this directly instead of writing JSON text for jsonb_in to parse.
+pub fn jsonb_object_order<K: AsRef<str>>(pairs: &[(K, impl AsRef<str>)]) -> Vec<usize> {
+    let key = |i: usize| pairs[i].0.as_ref().as_bytes();
+    let mut order: Vec<usize> = (0..pairs.len()).collect();
+    // stable: among equal keys the later pair stays later
+    order.sort_by(|&a, &b| key(a).len().cmp(&key(b).len()).then_with(|| key(a).cmp(key(b))));
+    let mut out: Vec<usize> = Vec::with_capacity(order.len());
+    for i in order {
+        match out.last_mut() {
+            Some(last) if key(*last) == key(i) => *last = i,
+            _ => out.push(i),
+        }
+    }
+    out
+}
+
+/// Bytes of a jsonb object of these string pairs, near enough to keep it
+/// under jsonb's 256 MB limit: the strings plus an 8-byte entry per string.
+pub fn jsonb_object_size<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> usize {
+    pairs.iter().map(|(k, v)| k.as_ref().len() + v.as_ref().len() + 8).sum::<usize>() + 8
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn jsonb_key_order_is_length_then_bytes_last_duplicate_wins() {
+        let pairs = [("zz", "1"), ("b", "2"), ("aaa", "3"), ("a", "4"), ("b", "5"), ("é", "6")];
+        let order = jsonb_object_order(&pairs);
+        let keys: Vec<(&str, &str)> = order.iter().map(|&i| pairs[i]).collect();
+        assert_eq!(keys, [("a", "4"), ("b", "5"), ("zz", "1"), ("é", "6"), ("aaa", "3")]);
+        assert!(jsonb_object_order::<&str>(&[] as &[(&str, &str)]).is_empty());
+    }
 
     #[test]
     fn escapes() {

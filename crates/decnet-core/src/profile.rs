@@ -6,8 +6,9 @@
 use crate::bounty::{self, Config};
 use crate::kinds::{classify_event_kind, EventKind};
 use crate::syslog::ParsedLine;
-use serde_json::{Map, Value};
-use std::collections::{BTreeSet, HashMap};
+use serde_json::Value;
+use foldhash::HashMap; // seeded per process: attacker-chosen keys cannot aim at collisions
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 /// Services that are sensors observing the attacker, not services it used.
@@ -233,14 +234,12 @@ impl StatementDelta {
     }
 
     fn add_bounties(&mut self, log_id: i64, p: &ParsedLine<'_>, cfg: &Config) {
-        let fields: Map<String, Value> =
-            p.fields.iter().map(|(k, v)| (k.to_string(), Value::String(v.to_string()))).collect();
         let own_ip = p.attacker_ip.map(|ip| ip.to_string());
         let ev = bounty::LogEvent {
             service: p.service.unwrap_or(""),
             event_type: p.event_type.unwrap_or(""),
             attacker_ip: own_ip.as_deref(),
-            fields: &fields,
+            fields: bounty::Fields::Parsed(&p.fields),
         };
         for b in bounty::extract(&ev, cfg) {
             let ip = b.attacker_ip.as_deref().and_then(crate::addr::parse_ip);
