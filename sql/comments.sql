@@ -119,6 +119,8 @@ COMMENT ON FUNCTION @extschema@.range_prefix(inet, inet, inet) IS
 'The most specific CIDR of the minimal CIDR cover of [start_ip, end_ip] that holds ip, as text; NULL when ip is outside.';
 COMMENT ON FUNCTION @extschema@.is_public_address(inet) IS
 'False for private, loopback, link-local, multicast, reserved, unspecified and documentation addresses (Python ipaddress definitions), true otherwise.';
+COMMENT ON FUNCTION @extschema@.ranges_of(inet[]) IS
+'Country code (decnet.country_ranges) and AS number, AS name, BGP prefix and AS country (decnet.asn_ranges) of each address; NULLs where unknown or not public.';
 COMMENT ON FUNCTION @extschema@.country_of(inet) IS
 'Country code of a public address from decnet.country_ranges (loaded with decnet.load_rir), or NULL.';
 COMMENT ON FUNCTION @extschema@.asn_of(inet) IS

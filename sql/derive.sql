@@ -34,17 +34,29 @@ $fn$;
 -- The row trigger parses every line and groups what it adds in memory, per
 -- statement (src/statement.rs); this AFTER STATEMENT trigger takes that delta
 -- and merges it: one grouped upsert per derived table per statement, keys in
--- ascending order. Locking: step 1 locks every affected attacker row in ip
--- order; every later step writes only rows of those attackers (or
--- attacker-less rows, again in key order), so concurrent writers queue on the
--- attackers rows and never deadlock. jit off: compiling these plans for every
--- statement costs more than running them (about 15% of ingest time).
+-- ascending order. Locking: step 1 creates the new attackers and row-locks
+-- every affected attacker in ip order; every later step writes only rows of
+-- those attackers (or attacker-less rows, again in key order), so concurrent
+-- writers queue on the attackers rows and never deadlock. Each attacker row
+-- gets one new version per statement (step 6): a lock is cheaper than an
+-- update, and an update of last_seen (indexed) cannot be HOT.
+-- jit off: compiling these plans for every statement costs more than running
+-- them (about 15% of ingest time). work_mem: the credential rows of a
+-- 100,000-line statement are sorted in memory, not on disk.
 CREATE FUNCTION @extschema@.logs_derive() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off SET work_mem = '64MB'
 AS $fn$
 DECLARE
     affected inet[];
     new_ips inet[];
+    locked_uuids uuid[];
+    locked_ips inet[];
+    a_events bigint[];
+    a_commands bigint[];
+    a_first timestamptz[];
+    a_last timestamptz[];
+    with_new_services inet[];
+    with_decky_order inet[];
     with_commands inet[];
     with_fingerprints inet[];
     counted inet[];
@@ -57,50 +69,62 @@ BEGIN
     n_rows := decnet.statement_take();
     first_id := decnet.statement_first_log_id();
 
-    -- 1. attackers: counts and time span
-    WITH up AS (
-        INSERT INTO decnet.attackers AS a (ip, first_seen, last_seen, event_count, command_count)
-        SELECT ip, first_seen, last_seen, events, commands FROM decnet.statement_attackers() ORDER BY ip
-        ON CONFLICT (ip) DO UPDATE SET
-            event_count = a.event_count + excluded.event_count,
-            command_count = a.command_count + excluded.command_count,
-            first_seen = least(a.first_seen, excluded.first_seen),
-            last_seen = greatest(a.last_seen, excluded.last_seen),
-            updated_at = now()
-        RETURNING a.ip, (a.xmax = 0) AS inserted
+    -- 1. attackers: create the new ones, then lock all of them, in ip order
+    SELECT array_agg(ip ORDER BY ip), array_agg(events ORDER BY ip), array_agg(commands ORDER BY ip),
+           array_agg(first_seen ORDER BY ip), array_agg(last_seen ORDER BY ip)
+    INTO affected, a_events, a_commands, a_first, a_last
+    FROM decnet.statement_attackers();
+
+    WITH ins AS (
+        INSERT INTO decnet.attackers AS a (ip, first_seen, last_seen)
+        SELECT t.ip, t.first_seen, t.last_seen FROM unnest(affected, a_first, a_last) AS t(ip, first_seen, last_seen)
+        ORDER BY t.ip
+        ON CONFLICT (ip) DO NOTHING
+        RETURNING a.ip
     )
-    SELECT array_agg(ip ORDER BY ip), array_agg(ip ORDER BY ip) FILTER (WHERE inserted)
-    INTO affected, new_ips FROM up;
+    SELECT array_agg(ip ORDER BY ip) INTO new_ips FROM ins;
+
+    WITH locked AS (
+        SELECT a.ip, a.uuid FROM unnest(affected) AS t(ip) JOIN decnet.attackers a ON a.ip = t.ip
+        ORDER BY a.ip FOR NO KEY UPDATE OF a
+    )
+    SELECT array_agg(ip), array_agg(uuid) INTO locked_ips, locked_uuids FROM locked;
 
     -- their behaviour is recomputed later, by decnet.rollup()
     PERFORM decnet.mark_dirty(affected);
 
-    -- country and AS of new attackers: index lookups in the loaded ranges, no network
-    IF new_ips IS NOT NULL THEN
-        PERFORM decnet.enrich_attackers(new_ips);
-    END IF;
+    -- 2. per (attacker, service); 3. per (attacker, decky). Remember whose
+    --    list can have changed: a new service; a new decky, or one whose
+    --    first contact may have moved (it now lies within this statement's lines)
+    WITH up AS (
+        INSERT INTO decnet.attacker_services AS s
+            (attacker_ip, service, event_count, interaction_count, scan_count, noise_count, first_seen, last_seen)
+        SELECT attacker_ip, service, events, interaction, scan, noise, first_seen, last_seen
+        FROM decnet.statement_services() ORDER BY attacker_ip, service
+        ON CONFLICT (attacker_ip, service) DO UPDATE SET
+            event_count = s.event_count + excluded.event_count,
+            interaction_count = s.interaction_count + excluded.interaction_count,
+            scan_count = s.scan_count + excluded.scan_count,
+            noise_count = s.noise_count + excluded.noise_count,
+            first_seen = least(s.first_seen, excluded.first_seen),
+            last_seen = greatest(s.last_seen, excluded.last_seen)
+        RETURNING s.attacker_ip, (s.xmax = 0) AS inserted
+    )
+    SELECT array_agg(DISTINCT attacker_ip) FILTER (WHERE inserted) INTO with_new_services FROM up;
 
-    -- 2. per (attacker, service); 3. per (attacker, decky)
-    INSERT INTO decnet.attacker_services AS s
-        (attacker_ip, service, event_count, interaction_count, scan_count, noise_count, first_seen, last_seen)
-    SELECT attacker_ip, service, events, interaction, scan, noise, first_seen, last_seen
-    FROM decnet.statement_services() ORDER BY attacker_ip, service
-    ON CONFLICT (attacker_ip, service) DO UPDATE SET
-        event_count = s.event_count + excluded.event_count,
-        interaction_count = s.interaction_count + excluded.interaction_count,
-        scan_count = s.scan_count + excluded.scan_count,
-        noise_count = s.noise_count + excluded.noise_count,
-        first_seen = least(s.first_seen, excluded.first_seen),
-        last_seen = greatest(s.last_seen, excluded.last_seen);
-
-    INSERT INTO decnet.attacker_deckies AS d (attacker_ip, decky, first_seen, first_log_id, last_seen, event_count)
-    SELECT attacker_ip, decky, first_seen, first_log_id, last_seen, events
-    FROM decnet.statement_deckies() ORDER BY attacker_ip, decky
-    ON CONFLICT (attacker_ip, decky) DO UPDATE SET
-        first_seen = least(d.first_seen, excluded.first_seen),
-        first_log_id = least(d.first_log_id, excluded.first_log_id),
-        last_seen = greatest(d.last_seen, excluded.last_seen),
-        event_count = d.event_count + excluded.event_count;
+    WITH up AS (
+        INSERT INTO decnet.attacker_deckies AS d (attacker_ip, decky, first_seen, first_log_id, last_seen, event_count)
+        SELECT attacker_ip, decky, first_seen, first_log_id, last_seen, events
+        FROM decnet.statement_deckies() ORDER BY attacker_ip, decky
+        ON CONFLICT (attacker_ip, decky) DO UPDATE SET
+            first_seen = least(d.first_seen, excluded.first_seen),
+            first_log_id = least(d.first_log_id, excluded.first_log_id),
+            last_seen = greatest(d.last_seen, excluded.last_seen),
+            event_count = d.event_count + excluded.event_count
+        RETURNING d.attacker_ip, (d.xmax = 0) OR d.first_seen IS NULL OR d.first_log_id >= first_id
+                  OR d.first_seen >= (SELECT min(f) FROM unnest(a_first) AS f) AS maybe_moved
+    )
+    SELECT array_agg(DISTINCT attacker_ip) FILTER (WHERE maybe_moved) INTO with_decky_order FROM up;
 
     -- 4. commands: add this statement's candidates, then keep the first and last k per attacker
     WITH ins AS (
@@ -144,7 +168,7 @@ BEGIN
                g.secret_sha256, g.secret_b64, g.secret_printable, g.outcome, g.outcome_log_id,
                g.first_seen, g.last_seen, g.first_log_id, g.attempts
         FROM decnet.statement_credentials() g
-        LEFT JOIN decnet.attackers a ON a.ip = g.attacker_ip
+        LEFT JOIN unnest(locked_ips, locked_uuids) AS a(ip, uuid) ON a.ip = g.attacker_ip
         ORDER BY g.ord  -- the dedup key order, sorted in Rust
         ON CONFLICT (attacker_ip, decky, service, secret_kind, secret_sha256, principal_key) DO UPDATE SET
             attempt_count = c.attempt_count + excluded.attempt_count,
@@ -178,33 +202,50 @@ BEGIN
     PERFORM decnet.merge_probe_observations();
     PERFORM decnet.merge_ipv6_leaks();
 
-    -- 6. one update per affected attacker: the new counts, and the list columns
-    --    (rebuilt from the child rows only where they can have changed)
+    -- 6. one update per affected attacker: the statement's counts and time
+    --    span, and the list columns (rebuilt from the child rows only where
+    --    they can have changed)
     UPDATE decnet.attackers a SET
+        event_count = a.event_count + t.events,
+        command_count = a.command_count + t.commands,
+        first_seen = least(a.first_seen, t.first_seen),
+        last_seen = greatest(a.last_seen, t.last_seen),
+        updated_at = now(),
         bounty_count = a.bounty_count + coalesce(n.nb, 0),
         credential_count = a.credential_count + coalesce(n.nc, 0),
-        services = coalesce(s.services, '{}'),
-        service_count = coalesce(cardinality(s.services), 0),
-        deckies = coalesce(d.deckies, '{}'),
-        decky_count = coalesce(cardinality(d.deckies), 0),
-        is_traversal = coalesce(cardinality(d.deckies), 0) >= 2,
-        traversal_path = CASE WHEN cardinality(d.deckies) >= 2 THEN array_to_string(d.deckies, ' → ') END,
+        services = CASE WHEN s.changed THEN s.services ELSE a.services END,
+        service_count = CASE WHEN s.changed THEN cardinality(s.services) ELSE a.service_count END,
+        deckies = CASE WHEN d.changed THEN d.deckies ELSE a.deckies END,
+        decky_count = CASE WHEN d.changed THEN cardinality(d.deckies) ELSE a.decky_count END,
+        is_traversal = CASE WHEN d.changed THEN cardinality(d.deckies) >= 2 ELSE a.is_traversal END,
+        traversal_path = CASE WHEN NOT d.changed THEN a.traversal_path
+                              WHEN cardinality(d.deckies) >= 2 THEN array_to_string(d.deckies, ' → ') END,
         commands = coalesce(cm.commands, a.commands),
         fingerprints = coalesce(fp.fingerprints, a.fingerprints)
-    FROM unnest(affected) AS t(ip)
+    FROM unnest(affected, a_events, a_commands, a_first, a_last) AS t(ip, events, commands, first_seen, last_seen)
     LEFT JOIN unnest(counted, new_bounties, new_credentials) AS n(ip, nb, nc) ON n.ip = t.ip
-    LEFT JOIN LATERAL (SELECT array_agg(service ORDER BY service) AS services
-                       FROM decnet.attacker_services WHERE attacker_ip = t.ip) s ON true
-    LEFT JOIN LATERAL (SELECT array_agg(decky ORDER BY first_seen ASC NULLS LAST, first_log_id) AS deckies
-                       FROM decnet.attacker_deckies WHERE attacker_ip = t.ip) d ON true
+    LEFT JOIN unnest(with_new_services) AS ns(ip) ON ns.ip = t.ip
+    LEFT JOIN unnest(with_decky_order) AS nd(ip) ON nd.ip = t.ip
+    LEFT JOIN unnest(with_commands) AS nm(ip) ON nm.ip = t.ip
+    LEFT JOIN unnest(with_fingerprints) AS nf(ip) ON nf.ip = t.ip
+    LEFT JOIN LATERAL (SELECT ns.ip IS NOT NULL AS changed, coalesce(array_agg(service ORDER BY service), '{}') AS services
+                       FROM decnet.attacker_services WHERE attacker_ip = t.ip AND ns.ip IS NOT NULL) s ON true
+    LEFT JOIN LATERAL (SELECT nd.ip IS NOT NULL AS changed,
+                              coalesce(array_agg(decky ORDER BY first_seen ASC NULLS LAST, first_log_id), '{}') AS deckies
+                       FROM decnet.attacker_deckies WHERE attacker_ip = t.ip AND nd.ip IS NOT NULL) d ON true
     LEFT JOIN LATERAL (SELECT jsonb_agg(jsonb_build_object('service', service, 'decky', decky, 'command', command, 'timestamp', to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
                                         ORDER BY ts ASC NULLS LAST, log_id) AS commands
-                       FROM decnet.attacker_commands WHERE attacker_ip = t.ip AND t.ip = ANY (with_commands)) cm ON true
+                       FROM decnet.attacker_commands WHERE attacker_ip = t.ip AND nm.ip IS NOT NULL) cm ON true
     LEFT JOIN LATERAL (SELECT jsonb_agg(payload ORDER BY first_log_id, payload_key) AS fingerprints
                        FROM (SELECT payload, first_log_id, payload_key FROM decnet.bounties
-                             WHERE attacker_ip = t.ip AND bounty_type = 'fingerprint' AND t.ip = ANY (with_fingerprints)
+                             WHERE attacker_ip = t.ip AND bounty_type = 'fingerprint' AND nf.ip IS NOT NULL
                              ORDER BY first_log_id, payload_key LIMIT decnet.fingerprints_kept()) f) fp ON true
     WHERE a.ip = t.ip;
+
+    -- country and AS of new attackers: index lookups in the loaded ranges, no network
+    IF new_ips IS NOT NULL THEN
+        PERFORM decnet.enrich_attackers(new_ips);
+    END IF;
 
     -- 7. one notification per statement, always under 8000 bytes (at most 100 addresses listed)
     PERFORM pg_notify('decnet_attacker', json_build_object(

@@ -85,6 +85,16 @@ fn rir_and_iptoasn_files_load_unchanged_and_answer_lookups() {
     for ip in ["9.0.0.0", "10.0.0.1", "0.0.0.0", "2606:4700::1", "100.64.0.1", "1.0.0.192"] {
         assert_eq!(asn(&mut c, ip), None, "{ip}");
     }
+    // ranges_of (the set-based lookup of the ingest trigger) answers as the two per-address functions
+    let probes = "ARRAY['8.8.8.8', '8.8.8.0', '8.8.8.255', '8.8.9.0', '1.0.0.5', '1.0.0.130', '1.0.0.191', '1.0.0.192',
+                        '1.2.3.4', '46.101.10.20', '85.214.128.1', '9.0.0.0', '10.0.0.1', '100.64.0.1', '0.0.0.0',
+                        '2a01:e0a::1', '2606:4700::1', '2001:db8::1', '::1', '255.255.255.255']::inet[]";
+    let disagree = count(&mut c, &format!(
+        "SELECT count(*) FROM decnet.ranges_of({probes}) r LEFT JOIN LATERAL decnet.asn_of(r.ip) x ON true
+         WHERE r.country_code IS DISTINCT FROM decnet.country_of(r.ip)
+            OR (r.asn, r.as_name, r.bgp_prefix, r.as_country) IS DISTINCT FROM (x.asn, x.as_name, x.bgp_prefix, x.country)"));
+    assert_eq!(disagree, 0);
+    assert_eq!(count(&mut c, &format!("SELECT count(*) FROM decnet.ranges_of({probes}) WHERE country_code IS NOT NULL AND asn IS NOT NULL")), 7);
     let rows = c.query("SELECT source, ranges, stale FROM decnet.enrichment_status ORDER BY source", &[]).unwrap();
     let status: Vec<(String, i64, bool)> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
     assert_eq!(status, [("iptoasn-v4".into(), 4, false), ("rir:arin".into(), 1, false), ("rir:ripencc".into(), 4, false)]);
