@@ -512,6 +512,7 @@ fn prober_bounties(ev: &LogEvent<'_>, push: &mut impl FnMut(&'static str, Option
     }
 }
 
+#[derive(Debug, Clone, PartialEq)]
 pub struct UaClass {
     pub category: &'static str,
     pub tool: Option<&'static str>,
@@ -524,6 +525,31 @@ fn ci(pattern: &str) -> Regex {
 
 /// E.4 `_classify_ua`.
 pub fn classify_ua(ua: &str) -> UaClass {
+    // A sensor fleet sees few distinct User-Agents, each many times: remember
+    // the last few thousand answers (the regex tables were a quarter of the
+    // ingest trigger's bounty time). Bounded, so hostile variety cannot grow it.
+    const CACHED: usize = 4096;
+    const CACHED_LEN: usize = 512;
+    thread_local! {
+        static SEEN: std::cell::RefCell<std::collections::HashMap<String, UaClass>> = Default::default();
+    }
+    if ua.len() > CACHED_LEN {
+        return classify_ua_uncached(ua);
+    }
+    if let Some(c) = SEEN.with_borrow(|seen| seen.get(ua).cloned()) {
+        return c;
+    }
+    let c = classify_ua_uncached(ua);
+    SEEN.with_borrow_mut(|seen| {
+        if seen.len() >= CACHED {
+            seen.clear();
+        }
+        seen.insert(ua.to_owned(), c.clone());
+    });
+    c
+}
+
+fn classify_ua_uncached(ua: &str) -> UaClass {
     if ua.is_empty() {
         return UaClass { category: "empty", tool: None, signals: Vec::new() };
     }

@@ -279,3 +279,17 @@ fn stored_and_parsed_fields_give_the_same_bounties() {
     let types: Vec<_> = parsed.iter().map(|b| b.bounty_type).collect();
     assert!(types.contains(&"credential") && types.contains(&"ip_leak") && types.contains(&"fingerprint"), "{types:?}");
 }
+
+#[test]
+fn classify_ua_answers_the_same_from_its_cache() {
+    // more distinct agents than the cache holds: it is cleared and refilled
+    for i in 0..5000 {
+        let ua = if i % 2 == 0 { format!("curl/7.{i}") } else { format!("Mozilla/5.0 (X11; rv:{i}) zgrab/0.x") };
+        let (first, again) = (classify_ua(&ua), classify_ua(&ua));
+        assert_eq!(first, again, "{ua}");
+        assert_eq!(first.category, if i % 2 == 0 { "cli" } else { "scanner" }, "{ua}");
+    }
+    let long = format!("sqlmap/1.0 {}", "x".repeat(600));
+    assert_eq!(classify_ua(&long), classify_ua(&long));
+    assert_eq!(classify_ua(&long).signals, vec!["suspicious_long"]);
+}
