@@ -2,14 +2,12 @@
 //! and write the typed columns. It never raises for a bad line: whatever the
 //! input, the row is stored with a parse status and reason.
 
+use crate::datum;
 use crate::functions::PG_EPOCH_OFFSET_MICROS;
+use decnet_core::json;
 use decnet_core::syslog::{self, Flag, ParseStatus, ParsedLine};
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgTupleDesc};
-use decnet_core::json;
-use std::borrow::Cow;
-use std::ffi::c_char;
-use std::net::IpAddr;
 use std::num::NonZeroUsize;
 
 /// jsonb cannot hold more than 256 MB; larger field sets are stored as `{}` and flagged.
@@ -137,61 +135,19 @@ fn set(values: &mut Vec<(NonZeroUsize, Option<pg_sys::Datum>)>, attno: Option<No
 fn push_parsed(cols: &Columns, p: &mut ParsedLine<'_>, values: &mut Vec<(NonZeroUsize, Option<pg_sys::Datum>)>) {
     let fields = if json::jsonb_object_size(&p.fields) > MAX_FIELDS_JSON_BYTES {
         p.flag(Flag::Oversized);
-        jsonb_object_datum(&[])
+        datum::jsonb_object_datum(&[])
     } else {
-        jsonb_object_datum(&p.fields)
+        datum::jsonb_object_datum(&p.fields)
     };
     set(values, cols.ts, p.ts.map(|us| pg_sys::Datum::from(us - PG_EPOCH_OFFSET_MICROS)));
     set(values, cols.decky, p.decky.and_then(text_datum));
     set(values, cols.service, p.service.and_then(text_datum));
     set(values, cols.event_type, p.event_type.and_then(text_datum));
-    set(values, cols.attacker_ip, p.attacker_ip.map(inet_datum));
+    set(values, cols.attacker_ip, p.attacker_ip.map(datum::inet_datum));
     set(values, cols.fields, Some(fields));
     set(values, cols.msg, p.msg.and_then(text_datum));
 }
 
 fn text_datum(s: &str) -> Option<pg_sys::Datum> {
     s.into_datum()
-}
-
-/// Builds the `inet` varlena directly (family, bits, address bytes) instead of
-/// formatting and re-parsing text: this runs once per ingested line.
-fn inet_datum(ip: IpAddr) -> pg_sys::Datum {
-    const PGSQL_AF_INET: u8 = 2; // AF_INET on every platform PostgreSQL supports
-    const PGSQL_AF_INET6: u8 = 3; // AF_INET + 1, PostgreSQL's own code
-    let (family, bits, octets): (u8, u8, Vec<u8>) = match ip {
-        IpAddr::V4(v4) => (PGSQL_AF_INET, 32, v4.octets().to_vec()),
-        IpAddr::V6(v6) => (PGSQL_AF_INET6, 128, v6.octets().to_vec()),
-    };
-    let size = pg_sys::VARHDRSZ + 2 + octets.len();
-    unsafe {
-        let ptr = pg_sys::palloc0(size) as *mut u8;
-        pgrx::set_varsize_4b(ptr as *mut pg_sys::varlena, size as i32);
-        *ptr.add(pg_sys::VARHDRSZ) = family;
-        *ptr.add(pg_sys::VARHDRSZ + 1) = bits;
-        std::ptr::copy_nonoverlapping(octets.as_ptr(), ptr.add(pg_sys::VARHDRSZ + 2), octets.len());
-        pg_sys::Datum::from(ptr)
-    }
-}
-
-/// The fields as a jsonb object, built in place: no JSON text for jsonb_in to
-/// parse again (that parse was a sixth of the trigger's time). jsonb strings
-/// are raw UTF-8, so the values go in as they are; text never holds NUL.
-fn jsonb_object_datum(fields: &[(Cow<'_, str>, Cow<'_, str>)]) -> pg_sys::Datum {
-    use pg_sys::{jbvType, JsonbPair, JsonbValue};
-    fn string(s: &str) -> JsonbValue {
-        let mut v = JsonbValue { type_: jbvType::jbvString, val: unsafe { std::mem::zeroed() } };
-        v.val.string = pg_sys::JsonbValue__bindgen_ty_1__bindgen_ty_1 { len: s.len() as i32, val: s.as_ptr() as *mut c_char };
-        v
-    }
-    let mut pairs: Vec<JsonbPair> = json::jsonb_object_order(fields)
-        .into_iter()
-        .enumerate()
-        .map(|(n, i)| JsonbPair { key: string(&fields[i].0), value: string(&fields[i].1), order: n as u32 })
-        .collect();
-    let mut object = JsonbValue { type_: jbvType::jbvObject, val: unsafe { std::mem::zeroed() } };
-    object.val.object = pg_sys::JsonbValue__bindgen_ty_1__bindgen_ty_3 { nPairs: pairs.len() as i32, pairs: pairs.as_mut_ptr() };
-    // SAFETY: every pointer above outlives the call; JsonbValueToJsonb copies
-    // the strings into a new palloc'd jsonb.
-    unsafe { pg_sys::Datum::from(pg_sys::JsonbValueToJsonb(&mut object)) }
 }

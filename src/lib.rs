@@ -6,6 +6,7 @@
 use pgrx::prelude::*;
 
 mod behavior;
+mod datum;
 mod enrich;
 mod functions;
 mod gucs;

