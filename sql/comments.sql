@@ -43,7 +43,7 @@ COMMENT ON FUNCTION @extschema@.fingerprints_kept() IS
 COMMENT ON FUNCTION @extschema@.may_have_bounty(text, jsonb) IS
 'Cheap pre-filter: false when a line cannot yield any bounty or credential.';
 COMMENT ON FUNCTION @extschema@.payload_key(jsonb) IS
-'SHA-256 of a bounty payload''s JSON with keys sorted at every level: the dedup key of decnet.bounties.';
+'SHA-256 of a bounty payload''s JSON with keys sorted at every level, less the members of one sighting (method, path, client port of HTTP fingerprints): the dedup key of decnet.bounties.';
 COMMENT ON FUNCTION @extschema@.logs_derive() IS
 'AFTER INSERT statement trigger of decnet.logs: merges the statement delta with grouped, key-ordered upserts into attackers, attacker_services, attacker_deckies, attacker_commands, bounties and credentials, then one NOTIFY decnet_attacker.';
 COMMENT ON FUNCTION @extschema@.logs_append_only() IS

@@ -144,6 +144,8 @@ BEGIN
         FROM decnet.statement_bounties()
         ORDER BY ord  -- the dedup key order, sorted in Rust
         ON CONFLICT (bounty_type, attacker_ip, payload_key) DO UPDATE SET
+            -- the first sighting's payload (its request and port: decnet_core::bounty::sighting_members)
+            payload = CASE WHEN excluded.first_log_id < b.first_log_id THEN excluded.payload ELSE b.payload END,
             decky = CASE WHEN excluded.first_log_id < b.first_log_id THEN excluded.decky ELSE b.decky END,
             service = CASE WHEN excluded.first_log_id < b.first_log_id THEN excluded.service ELSE b.service END,
             first_seen = least(b.first_seen, excluded.first_seen),
@@ -250,6 +252,9 @@ BEGIN
     RETURN NULL;
 END
 $fn$;
+
+COMMENT ON FUNCTION @extschema@.payload_key(jsonb) IS
+'SHA-256 of a bounty payload''s JSON with keys sorted at every level, less the members of one sighting (method, path, client port of HTTP fingerprints): the dedup key of decnet.bounties.';
 
 COMMENT ON FUNCTION @extschema@.ranges_of(inet[]) IS
 'Country code (decnet.country_ranges) and AS number, AS name, BGP prefix and AS country (decnet.asn_ranges) of each address; NULLs where unknown or not public.';

@@ -152,6 +152,8 @@ BEGIN
         FROM decnet.statement_bounties()
         ORDER BY ord  -- the dedup key order, sorted in Rust
         ON CONFLICT (bounty_type, attacker_ip, payload_key) DO UPDATE SET
+            -- the first sighting's payload (its request and port: decnet_core::bounty::sighting_members)
+            payload = CASE WHEN excluded.first_log_id < b.first_log_id THEN excluded.payload ELSE b.payload END,
             decky = CASE WHEN excluded.first_log_id < b.first_log_id THEN excluded.decky ELSE b.decky END,
             service = CASE WHEN excluded.first_log_id < b.first_log_id THEN excluded.service ELSE b.service END,
             first_seen = least(b.first_seen, excluded.first_seen),

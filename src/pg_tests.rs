@@ -19,6 +19,7 @@ fn migrate() {
     Spi::run(include_str!("../migrations/V9__identities.sql")).expect("V9 migration applies");
     Spi::run(include_str!("../migrations/V10__partitioned_logs.sql")).expect("V10 migration applies");
     Spi::run(include_str!("../migrations/V11__cheaper_ingest_indexes.sql")).expect("V11 migration applies");
+    Spi::run(include_str!("../migrations/V12__fingerprints_once_per_attacker.sql")).expect("V12 migration applies");
 }
 
 fn one<T: IntoDatum + FromDatum>(sql: &str) -> Option<T> {

@@ -33,7 +33,8 @@ struct Expected {
     deckies: BTreeMap<String, (Option<i64>, i64)>,
     commands: Vec<(Option<i64>, i64, String)>,
     credentials: BTreeSet<(Option<String>, Option<String>, String, String)>,
-    user_agents: BTreeSet<(String, Option<String>, Option<String>)>,
+    /// One bounty per User-Agent, whatever the requests (correction #47).
+    user_agents: BTreeSet<String>,
     smtp: BTreeMap<String, i64>,
 }
 
@@ -100,7 +101,7 @@ fn corpus_100k_profiles_match_an_independent_computation() {
         if let Some(h) = line.fields.get("headers") {
             if let Ok(serde_json::Value::Object(m)) = serde_json::from_str::<serde_json::Value>(h) {
                 if let Some(ua) = m.get("User-Agent").or(m.get("user-agent")).and_then(|v| v.as_str()) {
-                    e.user_agents.insert((ua.to_string(), line.fields.get("method").cloned(), line.fields.get("path").cloned()));
+                    e.user_agents.insert(ua.to_string());
                 }
             }
         }

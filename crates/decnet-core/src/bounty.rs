@@ -232,16 +232,31 @@ fn truncate_chars(s: &str, n: usize) -> &str {
     s.char_indices().nth(n).map_or(s, |(i, _)| &s[..i])
 }
 
+/// Payload members that describe one sighting of a fingerprint (the request,
+/// the client's port), not the fingerprint itself: the dedup key leaves them
+/// out, so a fingerprint is stored once per attacker with its first sighting's
+/// values (correction #47). DECNET keys on them, which stores a "fingerprint"
+/// per request path or per connection.
+pub fn sighting_members(payload: &Value) -> &'static [&'static str] {
+    match payload.get("fingerprint_type").and_then(Value::as_str) {
+        Some("http_useragent") => &["method", "path"],
+        Some("ja4h") => &["method", "path", "remote_port"],
+        Some("http2_settings" | "http3_settings") => &["remote_port"],
+        _ => &[],
+    }
+}
+
 /// The dedup key of a bounty payload: SHA-256 of its JSON with object keys
-/// sorted at every level and no whitespace. The same content gives the same key
-/// whether it comes from the extractor or back out of a jsonb column.
+/// sorted at every level and no whitespace, less its sighting members. The
+/// same content gives the same key whether it comes from the extractor or back
+/// out of a jsonb column.
 pub fn payload_key(payload: &Value) -> [u8; 32] {
     // Written straight into a buffer (no sorted copy of the payload): scalars
     // and keys by serde_json itself, so the text is what to_string() gives.
-    fn write_sorted(v: &Value, out: &mut Vec<u8>) {
+    fn write_sorted(v: &Value, skip: &[&str], out: &mut Vec<u8>) {
         match v {
             Value::Object(m) => {
-                let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+                let mut entries: Vec<(&String, &Value)> = m.iter().filter(|(k, _)| !skip.contains(&k.as_str())).collect();
                 entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
                 out.push(b'{');
                 for (i, (k, v)) in entries.into_iter().enumerate() {
@@ -250,7 +265,7 @@ pub fn payload_key(payload: &Value) -> [u8; 32] {
                     }
                     serde_json::to_writer(&mut *out, k).expect("writing to a Vec cannot fail");
                     out.push(b':');
-                    write_sorted(v, out);
+                    write_sorted(v, &[], out);
                 }
                 out.push(b'}');
             }
@@ -260,7 +275,7 @@ pub fn payload_key(payload: &Value) -> [u8; 32] {
                     if i > 0 {
                         out.push(b',');
                     }
-                    write_sorted(v, out);
+                    write_sorted(v, &[], out);
                 }
                 out.push(b']');
             }
@@ -268,7 +283,7 @@ pub fn payload_key(payload: &Value) -> [u8; 32] {
         }
     }
     let mut text = Vec::with_capacity(256);
-    write_sorted(payload, &mut text);
+    write_sorted(payload, sighting_members(payload), &mut text);
     Sha256::digest(&text).into()
 }
 

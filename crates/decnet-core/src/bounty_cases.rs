@@ -293,3 +293,18 @@ fn classify_ua_answers_the_same_from_its_cache() {
     assert_eq!(classify_ua(&long), classify_ua(&long));
     assert_eq!(classify_ua(&long).signals, vec!["suspicious_long"]);
 }
+
+#[test]
+fn sighting_members_stay_out_of_the_dedup_key() {
+    let ua = |path: &str| json!({"fingerprint_type": "http_useragent", "value": "curl/8", "category": "cli", "tool": "curl",
+                                 "signals": null, "method": "GET", "path": path});
+    assert_eq!(bounty::payload_key(&ua("/a")), bounty::payload_key(&ua("/b")));
+    let mut other = ua("/a");
+    other["value"] = json!("curl/7");
+    assert_ne!(bounty::payload_key(&ua("/a")), bounty::payload_key(&other));
+    let h2 = |port: &str| json!({"fingerprint_type": "http2_settings", "settings": "1:65536", "frame_order": "s,w", "protocol": "h2", "remote_port": port});
+    assert_eq!(bounty::payload_key(&h2("1")), bounty::payload_key(&h2("2")));
+    // other fingerprints keep every member: a JA3 on another port is another bounty
+    let ja3 = |port: &str| json!({"fingerprint_type": "ja3", "ja3": "abc", "dst_port": port});
+    assert_ne!(bounty::payload_key(&ja3("443")), bounty::payload_key(&ja3("8443")));
+}

@@ -8,6 +8,7 @@ use crate::kinds::{classify_event_kind, EventKind};
 use crate::syslog::ParsedLine;
 use serde_json::Value;
 use foldhash::HashMap; // seeded per process: attacker-chosen keys cannot aim at collisions
+use std::collections::hash_map::Entry;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
@@ -267,20 +268,31 @@ impl StatementDelta {
                 }
             } else {
                 let key = bounty::payload_key(&b.payload);
-                let d = self.bounties.entry((b.bounty_type, ip, key)).or_insert_with(|| BountyDelta {
-                    payload: b.payload,
-                    decky: p.decky.map(str::to_owned),
-                    service: p.service.map(str::to_owned),
-                    first_log_id: log_id,
-                    seen: 0,
-                    span: Span::default(),
-                });
-                d.seen += 1;
-                d.span.add(p.ts);
-                if log_id < d.first_log_id {
-                    d.first_log_id = log_id;
-                    d.decky = p.decky.map(str::to_owned);
-                    d.service = p.service.map(str::to_owned);
+                match self.bounties.entry((b.bounty_type, ip, key)) {
+                    Entry::Vacant(slot) => {
+                        let mut span = Span::default();
+                        span.add(p.ts);
+                        slot.insert(BountyDelta {
+                            payload: b.payload,
+                            decky: p.decky.map(str::to_owned),
+                            service: p.service.map(str::to_owned),
+                            first_log_id: log_id,
+                            seen: 1,
+                            span,
+                        });
+                    }
+                    Entry::Occupied(mut slot) => {
+                        let d = slot.get_mut();
+                        d.seen += 1;
+                        d.span.add(p.ts);
+                        if log_id < d.first_log_id {
+                            // the first sighting's decky, service, request and port
+                            d.first_log_id = log_id;
+                            d.decky = p.decky.map(str::to_owned);
+                            d.service = p.service.map(str::to_owned);
+                            d.payload = b.payload;
+                        }
+                    }
                 }
             }
         }
@@ -319,6 +331,33 @@ mod tests {
             d.add(i as i64 + 1, &parse_line(l), &Config::default(), 2);
         }
         d
+    }
+
+    /// Correction #47: a User-Agent (or JA4H) seen on many requests is one
+    /// bounty per attacker, with the first request's method and path.
+    #[test]
+    fn a_fingerprint_seen_on_many_requests_is_one_bounty() {
+        let req = |path: &str, port: u16| format!(
+            "<134>1 2026-05-01T00:00:0{}Z decky-01 http - request [relay@55555 remote_addr=\"203.0.113.9:{port}\" method=\"GET\" path=\"{path}\" headers=\"{{\\\"User-Agent\\\": \\\"sqlmap/1.7\\\"}}\"]",
+            port % 10);
+        let fp = |path: &str, port: u16| format!(
+            "<134>1 2026-05-01T00:00:0{}Z decky-01 http - http_request_fingerprint [relay@55555 remote_addr=\"203.0.113.9\" remote_port=\"{port}\" method=\"GET\" path=\"{path}\" ja4h=\"ge11nn05enus_abc_def\"]",
+            port % 10);
+        let lines = [req("/.env", 40001), req("/admin", 40002), req("/.env", 40003), fp("/a", 40004), fp("/b", 40005)];
+        let d = delta(&lines.iter().map(String::as_str).collect::<Vec<_>>());
+        let of = |t: &str| -> Vec<&BountyDelta> {
+            d.bounties.values().filter(|b| b.payload["fingerprint_type"] == t).collect()
+        };
+        let ua = of("http_useragent");
+        assert_eq!(ua.len(), 1);
+        assert_eq!((ua[0].seen, ua[0].first_log_id, ua[0].payload["path"].as_str()), (3, 1, Some("/.env")));
+        let ja4h = of("ja4h");
+        assert_eq!(ja4h.len(), 1);
+        assert_eq!((ja4h[0].seen, ja4h[0].payload["remote_port"].as_str()), (2, Some("40004")));
+        // the fingerprint itself still tells bounties apart
+        let other = req("/x", 40006).replace("sqlmap/1.7", "curl/8.0");
+        let d2 = delta(&[lines[0].as_str(), other.as_str()]);
+        assert_eq!(d2.bounties.values().filter(|b| b.payload["fingerprint_type"] == "http_useragent").count(), 2);
     }
 
     #[test]
