@@ -18,6 +18,13 @@ pub struct BenchResult {
     pub lines: u64,
     pub raw: Duration,
     pub pipeline: Duration,
+    /// Each COPY statement's elapsed time, in order.
+    pub raw_statements: Vec<Duration>,
+    pub pipeline_statements: Vec<Duration>,
+    /// CPU time (user + system) of the backend during each run, if readable:
+    /// steadier than elapsed time on a shared machine.
+    pub raw_cpu: Option<Duration>,
+    pub pipeline_cpu: Option<Duration>,
     /// Peak resident memory of the backend that ran the pipeline COPY (VmHWM), if readable.
     pub backend_peak_kib: Option<u64>,
 }
@@ -30,15 +37,22 @@ impl BenchResult {
     pub fn render(&self) -> String {
         let rate = |d: Duration| self.lines as f64 / d.as_secs_f64();
         let mem = self.backend_peak_kib.map(|k| format!("{:.1} MiB", k as f64 / 1024.0)).unwrap_or_else(|| "n/a".into());
+        let each = |v: &[Duration]| v.iter().map(|d| format!("{:.2}", d.as_secs_f64())).collect::<Vec<_>>().join(" ");
+        let cpu = match (self.raw_cpu, self.pipeline_cpu) {
+            (Some(r), Some(p)) => format!("{:.2} s raw, {:.2} s pipeline, ratio {:.2}", r.as_secs_f64(), p.as_secs_f64(), p.as_secs_f64() / r.as_secs_f64()),
+            _ => "n/a".into(),
+        };
         format!(
-            "lines {}\nraw COPY (untriggered copy of decnet.logs): {:>8.3} s {:>10.0} lines/s\nfull pipeline (decnet.logs):                 {:>8.3} s {:>10.0} lines/s\nratio pipeline/raw: {:.2} (pipeline runs at {:.0}% of raw COPY speed)\npipeline backend peak RSS (VmHWM): {mem}",
+            "lines {}\nraw COPY (untriggered copy of decnet.logs): {:>8.3} s {:>10.0} lines/s\nfull pipeline (decnet.logs):                 {:>8.3} s {:>10.0} lines/s\nratio pipeline/raw: {:.2} (pipeline runs at {:.0}% of raw COPY speed)\nper statement, raw (s):      {}\nper statement, pipeline (s): {}\nbackend CPU time: {cpu}\npipeline backend peak RSS (VmHWM): {mem}",
             self.lines,
             self.raw.as_secs_f64(),
             rate(self.raw),
             self.pipeline.as_secs_f64(),
             rate(self.pipeline),
             self.ratio(),
-            100.0 / self.ratio()
+            100.0 / self.ratio(),
+            each(&self.raw_statements),
+            each(&self.pipeline_statements),
         )
     }
 }
@@ -62,20 +76,23 @@ pub fn encode_corpus(data: &[u8]) -> (Vec<Vec<u8>>, u64) {
     (statements, lines)
 }
 
-/// One transaction, one COPY per payload; returns the elapsed time and rows stored.
-fn timed_copy(client: &mut Client, sql: &str, statements: &[Vec<u8>]) -> Result<(Duration, u64), CliError> {
+/// One transaction, one COPY per payload: the elapsed time, each statement's, and the rows stored.
+fn timed_copy(client: &mut Client, sql: &str, statements: &[Vec<u8>]) -> Result<(Duration, Vec<Duration>, u64), CliError> {
     let start = Instant::now();
+    let mut each = Vec::with_capacity(statements.len());
     let mut tx = client.transaction().map_err(|e| CliError::from_db("BEGIN failed", e))?;
     let mut rows = 0;
     for payload in statements {
+        let t = Instant::now();
         let mut w = tx.copy_in(sql).map_err(|e| CliError::from_db("COPY failed to start", e))?;
         for chunk in payload.chunks(1 << 20) {
             w.write_all(chunk).map_err(|e| CliError::new(format!("COPY stream failed: {e}"), "see the server log"))?;
         }
         rows += w.finish().map_err(|e| CliError::from_db("COPY failed", e))?;
+        each.push(t.elapsed());
     }
     tx.commit().map_err(|e| CliError::from_db("COMMIT failed", e))?;
-    Ok((start.elapsed(), rows))
+    Ok((start.elapsed(), each, rows))
 }
 
 /// Runs both COPYs on a migrated database. Leaves both tables truncated.
@@ -87,18 +104,43 @@ pub fn run(client: &mut Client, payload: &[Vec<u8>], lines: u64) -> Result<Bench
          CHECKPOINT;"
     );
     client.batch_execute(&sql).map_err(|e| CliError::from_db("bench setup failed", e))?;
-    let (raw, raw_rows) = timed_copy(client, &format!("COPY {RAW_TABLE} (raw_line, raw_bytes) FROM STDIN"), payload)?;
-    client.batch_execute("CHECKPOINT").map_err(|e| CliError::from_db("CHECKPOINT failed", e))?;
     let pid: i32 = client.query_one("SELECT pg_backend_pid()", &[]).map_err(|e| CliError::from_db("bench", e))?.get(0);
-    let (pipeline, rows) = timed_copy(client, COPY_LOGS, payload)?;
+    let cpu0 = read_cpu(pid);
+    let (raw, raw_statements, raw_rows) = timed_copy(client, &format!("COPY {RAW_TABLE} (raw_line, raw_bytes) FROM STDIN"), payload)?;
+    let cpu1 = read_cpu(pid);
+    client.batch_execute("CHECKPOINT").map_err(|e| CliError::from_db("CHECKPOINT failed", e))?;
+    let cpu2 = read_cpu(pid);
+    let (pipeline, pipeline_statements, rows) = timed_copy(client, COPY_LOGS, payload)?;
+    let cpu3 = read_cpu(pid);
     let backend_peak_kib = read_vm_hwm(pid);
+    let spent = |a: Option<Duration>, b: Option<Duration>| Some(b? - a?);
     if raw_rows != lines || rows != lines {
         return Err(CliError::new(format!("bench stored {raw_rows}/{rows} rows for {lines} lines"), "this is a bug"));
     }
     client
         .batch_execute(&format!("TRUNCATE {RAW_TABLE}; {TRUNCATE_PIPELINE}"))
         .map_err(|e| CliError::from_db("bench cleanup failed", e))?;
-    Ok(BenchResult { lines, raw, pipeline, backend_peak_kib })
+    Ok(BenchResult {
+        lines,
+        raw,
+        pipeline,
+        raw_statements,
+        pipeline_statements,
+        raw_cpu: spent(cpu0, cpu1),
+        pipeline_cpu: spent(cpu2, cpu3),
+        backend_peak_kib,
+    })
+}
+
+/// CPU time (utime + stime) of a local backend process so far, if readable.
+fn read_cpu(pid: i32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // fields after the parenthesised command name; utime and stime are the 14th and 15th overall
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    const USER_HZ: u64 = 100; // the unit of /proc times on Linux, whatever the kernel's own HZ
+    Some(Duration::from_millis(ticks * 1000 / USER_HZ))
 }
 
 /// VmHWM of a local backend process (works when the server runs on this machine).
