@@ -9,11 +9,11 @@
 //! failed is recognised and dropped: its transaction is over (other local
 //! transaction id) or its subtransaction was rolled back (no longer active).
 
+use crate::datum::{InetAddr, Jsonb};
 use crate::functions::{field_str, to_timestamptz};
 use decnet_core::bounty::Config;
 use decnet_core::profile::{self, StatementDelta};
 use decnet_core::syslog::ParsedLine;
-use crate::datum::{InetAddr, Jsonb};
 use pgrx::datum::JsonB;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -98,10 +98,6 @@ fn statement_first_log_id() -> i64 {
     TAKEN.with_borrow(|t| t.first_log_id)
 }
 
-fn inet(ip: std::net::IpAddr) -> InetAddr {
-    InetAddr(ip)
-}
-
 fn ts(us: Option<i64>) -> Option<TimestampWithTimeZone> {
     us.and_then(to_timestamptz)
 }
@@ -114,7 +110,7 @@ fn statement_attackers() -> TableIterator<
     let rows: Vec<_> = TAKEN
         .with_borrow_mut(|t| std::mem::take(&mut t.attackers))
         .into_iter()
-        .map(|(ip, a)| (inet(ip), a.events, a.commands, ts(a.span.first), ts(a.span.last)))
+        .map(|(ip, a)| (InetAddr(ip), a.events, a.commands, ts(a.span.first), ts(a.span.last)))
         .collect();
     TableIterator::new(rows)
 }
@@ -136,7 +132,7 @@ fn statement_services() -> TableIterator<
     let rows: Vec<_> = TAKEN
         .with_borrow_mut(|t| std::mem::take(&mut t.services))
         .into_iter()
-        .map(|((ip, service), s)| (inet(ip), service, s.events, s.interaction, s.scan, s.noise, ts(s.span.first), ts(s.span.last)))
+        .map(|((ip, service), s)| (InetAddr(ip), service, s.events, s.interaction, s.scan, s.noise, ts(s.span.first), ts(s.span.last)))
         .collect();
     TableIterator::new(rows)
 }
@@ -156,7 +152,7 @@ fn statement_deckies() -> TableIterator<
     let rows: Vec<_> = TAKEN
         .with_borrow_mut(|t| std::mem::take(&mut t.deckies))
         .into_iter()
-        .map(|((ip, decky), d)| (inet(ip), decky, ts(d.span.first), d.first_log_id, ts(d.span.last), d.events))
+        .map(|((ip, decky), d)| (InetAddr(ip), decky, ts(d.span.first), d.first_log_id, ts(d.span.last), d.events))
         .collect();
     TableIterator::new(rows)
 }
@@ -175,7 +171,7 @@ fn statement_commands() -> TableIterator<
 > {
     let rows: Vec<_> = TAKEN.with_borrow_mut(|t| {
         t.kept_commands(COMMANDS_KEPT_PER_END)
-            .map(|(ip, c)| (inet(ip), c.log_id, ts(c.ts), c.service.clone(), c.decky.clone(), c.command.clone()))
+            .map(|(ip, c)| (InetAddr(ip), c.log_id, ts(c.ts), c.service.clone(), c.decky.clone(), c.command.clone()))
             .collect()
     });
     TableIterator::new(rows)
@@ -205,7 +201,7 @@ fn statement_bounties() -> TableIterator<
         .into_iter()
         .enumerate()
         .map(|(i, ((bounty_type, ip, key), b))| {
-            (i as i64, bounty_type.to_owned(), ip.map(inet), Jsonb(b.payload), key.to_vec(), b.decky, b.service, ts(b.span.first), ts(b.span.last), b.first_log_id, b.seen)
+            (i as i64, bounty_type.to_owned(), ip.map(InetAddr), Jsonb(b.payload), key.to_vec(), b.decky, b.service, ts(b.span.first), ts(b.span.last), b.first_log_id, b.seen)
         })
         .collect();
     TableIterator::new(rows)
@@ -238,7 +234,7 @@ fn statement_credentials() -> TableIterator<
         .into_iter()
         .enumerate()
         .map(|(i, ((ip, decky, service, principal, kind, sha), c))| {
-            (i as i64, ip.map(inet), decky, service, principal, kind, sha, c.secret_b64, c.secret_printable, c.outcome, c.outcome_log_id,
+            (i as i64, ip.map(InetAddr), decky, service, principal, kind, sha, c.secret_b64, c.secret_printable, c.outcome, c.outcome_log_id,
              ts(c.span.first), ts(c.span.last), c.first_log_id, c.attempts)
         })
         .collect();
@@ -262,7 +258,7 @@ fn statement_probes() -> TableIterator<
     all.sort_unstable_by(|a, b| (a.attacker_ip, a.probe_type, a.port, a.ts, &a.hash).cmp(&(b.attacker_ip, b.probe_type, b.port, b.ts, &b.hash)));
     let rows: Vec<_> = all
         .into_iter()
-        .filter_map(|p| Some((inet(p.attacker_ip), p.probe_type.to_owned(), p.port, to_timestamptz(p.ts)?, p.hash, p.log_id)))
+        .filter_map(|p| Some((InetAddr(p.attacker_ip), p.probe_type.to_owned(), p.port, to_timestamptz(p.ts)?, p.hash, p.log_id)))
         .collect();
     TableIterator::new(rows)
 }
@@ -283,7 +279,7 @@ fn statement_ipv6_leaks() -> TableIterator<
     let rows: Vec<_> = TAKEN
         .with_borrow_mut(|t| std::mem::take(&mut t.ipv6_leaks))
         .into_iter()
-        .map(|((ip, ll), l)| (inet(ip), inet(ll), l.leaks, ts(l.span.first), ts(l.span.last), l.attacker_v4.into_iter().map(inet).collect()))
+        .map(|((ip, ll), l)| (InetAddr(ip), InetAddr(ll), l.leaks, ts(l.span.first), ts(l.span.last), l.attacker_v4.into_iter().map(InetAddr).collect()))
         .collect();
     TableIterator::new(rows)
 }
@@ -346,7 +342,7 @@ fn statement_smtp_targets() -> TableIterator<
     let rows: Vec<_> = TAKEN
         .with_borrow_mut(|t| std::mem::take(&mut t.smtp_targets))
         .into_iter()
-        .map(|((ip, domain), s)| (inet(ip), domain, s.recipients, ts(s.span.first), ts(s.span.last)))
+        .map(|((ip, domain), s)| (InetAddr(ip), domain, s.recipients, ts(s.span.first), ts(s.span.last)))
         .collect();
     TableIterator::new(rows)
 }

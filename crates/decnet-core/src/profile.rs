@@ -6,8 +6,8 @@
 use crate::bounty::{self, Config};
 use crate::kinds::{classify_event_kind, EventKind};
 use crate::syslog::ParsedLine;
-use serde_json::Value;
 use foldhash::HashMap; // seeded per process: attacker-chosen keys cannot aim at collisions
+use serde_json::Value;
 use std::collections::hash_map::Entry;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
