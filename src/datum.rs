@@ -90,11 +90,7 @@ pub fn inet_datum(ip: IpAddr) -> pg_sys::Datum {
 /// A jsonb object of string pairs (a parsed line's fields).
 pub fn jsonb_object_datum(pairs: &[(Cow<'_, str>, Cow<'_, str>)]) -> pg_sys::Datum {
     let keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_ref()).collect();
-    let mut entries: Vec<JsonbPair> = json::jsonb_key_order(&keys)
-        .into_iter()
-        .enumerate()
-        .map(|(n, i)| JsonbPair { key: string(&pairs[i].0), value: string(&pairs[i].1), order: n as u32 })
-        .collect();
+    let mut entries = pairs_in_key_order(&keys, |i| string(&pairs[i].1));
     let mut object = object(&mut entries);
     // SAFETY: every pointer in `object` outlives the call; JsonbValueToJsonb
     // copies the strings into a new palloc'd jsonb.
@@ -150,11 +146,7 @@ impl Arena {
             Value::Object(map) => {
                 let entries: Vec<(&String, &Value)> = map.iter().collect();
                 let keys: Vec<&str> = entries.iter().map(|(k, _)| k.as_str()).collect();
-                let mut pairs: Vec<JsonbPair> = json::jsonb_key_order(&keys)
-                    .into_iter()
-                    .enumerate()
-                    .map(|(n, i)| JsonbPair { key: string(entries[i].0), value: self.value(entries[i].1), order: n as u32 })
-                    .collect();
+                let mut pairs = pairs_in_key_order(&keys, |i| self.value(entries[i].1));
                 let out = object(&mut pairs);
                 self.pairs.push(pairs); // moves the Vec, not its buffer
                 out
@@ -172,6 +164,16 @@ fn string(s: &str) -> JsonbValue {
     let mut v = scalar(jbvType::jbvString);
     v.val.string = pg_sys::JsonbValue__bindgen_ty_1__bindgen_ty_1 { len: s.len() as i32, val: s.as_ptr() as *mut c_char };
     v
+}
+
+/// The pairs of an object with these keys, in jsonb key order, one per key
+/// (json::jsonb_key_order); `value(i)` makes the value of `keys[i]`.
+fn pairs_in_key_order(keys: &[&str], mut value: impl FnMut(usize) -> JsonbValue) -> Vec<JsonbPair> {
+    json::jsonb_key_order(keys)
+        .into_iter()
+        .enumerate()
+        .map(|(n, i)| JsonbPair { key: string(keys[i]), value: value(i), order: n as u32 })
+        .collect()
 }
 
 /// An object of pairs already in jsonb key order, keys unique.
