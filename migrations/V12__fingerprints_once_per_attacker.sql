@@ -14,17 +14,24 @@ FROM decnet.recomputed_log_bounties
 WHERE bounty_type <> 'credential'
 GROUP BY bounty_type, attacker_ip, decnet.payload_key(payload);
 
--- the stored bounties whose key changes, merged: first sighting first
+-- the stored bounties whose key changes, merged with every bounty of their
+-- new key: first sighting first. Found by comparing the stored key with
+-- payload_key(), so this repeats no list of fingerprint types.
 CREATE TEMP TABLE decnet_rekeyed ON COMMIT DROP AS
-SELECT bounty_type, attacker_ip, decnet.payload_key(payload) AS payload_key,
-       (array_agg(payload ORDER BY first_log_id, id))[1] AS payload,
-       (array_agg(decky ORDER BY first_log_id, id))[1] AS decky, (array_agg(service ORDER BY first_log_id, id))[1] AS service,
-       min(first_seen) AS first_seen, max(last_seen) AS last_seen, min(first_log_id) AS first_log_id, sum(seen_count)::bigint AS seen_count
-FROM decnet.bounties
-WHERE fingerprint_type IN ('http_useragent', 'ja4h', 'http2_settings', 'http3_settings')
+WITH keyed AS (
+    SELECT b.*, decnet.payload_key(b.payload) AS new_key FROM decnet.bounties b
+), moved AS (
+    SELECT DISTINCT bounty_type, attacker_ip, new_key FROM keyed WHERE new_key <> payload_key
+)
+SELECT k.bounty_type, k.attacker_ip, k.new_key AS payload_key, array_agg(k.id) AS ids,
+       (array_agg(k.payload ORDER BY k.first_log_id, k.id))[1] AS payload,
+       (array_agg(k.decky ORDER BY k.first_log_id, k.id))[1] AS decky, (array_agg(k.service ORDER BY k.first_log_id, k.id))[1] AS service,
+       min(k.first_seen) AS first_seen, max(k.last_seen) AS last_seen, min(k.first_log_id) AS first_log_id, sum(k.seen_count)::bigint AS seen_count
+FROM keyed k
+JOIN moved m ON m.bounty_type = k.bounty_type AND m.attacker_ip IS NOT DISTINCT FROM k.attacker_ip AND m.new_key = k.new_key
 GROUP BY 1, 2, 3;
 
-DELETE FROM decnet.bounties WHERE fingerprint_type IN ('http_useragent', 'ja4h', 'http2_settings', 'http3_settings');
+DELETE FROM decnet.bounties b USING (SELECT unnest(ids) AS id FROM decnet_rekeyed) r WHERE b.id = r.id;
 INSERT INTO decnet.bounties (bounty_type, attacker_ip, payload, payload_key, decky, service, first_seen, last_seen, first_log_id, seen_count)
 SELECT bounty_type, attacker_ip, payload, payload_key, decky, service, first_seen, last_seen, first_log_id, seen_count
 FROM decnet_rekeyed ORDER BY attacker_ip, bounty_type, payload_key;

@@ -2,24 +2,36 @@
 // trigger's effect on real rows of decnet.logs (created from the real migration).
 use pgrx::prelude::*;
 
+/// The migrations, in order.
+const MIGRATIONS: [(&str, &str); 12] = [
+    ("V1", include_str!("../migrations/V1__logs.sql")),
+    ("V2", include_str!("../migrations/V2__attackers.sql")),
+    ("V3", include_str!("../migrations/V3__smtp_targets_and_roles.sql")),
+    ("V4", include_str!("../migrations/V4__behavior_rollup.sql")),
+    ("V5", include_str!("../migrations/V5__session_profiles.sql")),
+    ("V6", include_str!("../migrations/V6__os_signatures.sql")),
+    ("V7", include_str!("../migrations/V7__enrichment.sql")),
+    ("V8", include_str!("../migrations/V8__reverse_dns.sql")),
+    ("V9", include_str!("../migrations/V9__identities.sql")),
+    ("V10", include_str!("../migrations/V10__partitioned_logs.sql")),
+    ("V11", include_str!("../migrations/V11__cheaper_ingest_indexes.sql")),
+    ("V12", include_str!("../migrations/V12__fingerprints_once_per_attacker.sql")),
+];
+
 /// Applies every migration, as `decnet migrate` does.
 fn migrate() {
+    migrate_up_to(MIGRATIONS.len());
+}
+
+/// Applies the first `n` migrations.
+fn migrate_up_to(n: usize) {
     // One test at a time past this point: the tests' migrations create the same
     // names in the shared decnet schema, and V10 renames and recreates decnet.logs,
     // which deadlocks against another test doing the same.
     Spi::run("SELECT pg_advisory_xact_lock(20261123)").unwrap();
-    Spi::run(include_str!("../migrations/V1__logs.sql")).expect("V1 migration applies");
-    Spi::run(include_str!("../migrations/V2__attackers.sql")).expect("V2 migration applies");
-    Spi::run(include_str!("../migrations/V3__smtp_targets_and_roles.sql")).expect("V3 migration applies");
-    Spi::run(include_str!("../migrations/V4__behavior_rollup.sql")).expect("V4 migration applies");
-    Spi::run(include_str!("../migrations/V5__session_profiles.sql")).expect("V5 migration applies");
-    Spi::run(include_str!("../migrations/V6__os_signatures.sql")).expect("V6 migration applies");
-    Spi::run(include_str!("../migrations/V7__enrichment.sql")).expect("V7 migration applies");
-    Spi::run(include_str!("../migrations/V8__reverse_dns.sql")).expect("V8 migration applies");
-    Spi::run(include_str!("../migrations/V9__identities.sql")).expect("V9 migration applies");
-    Spi::run(include_str!("../migrations/V10__partitioned_logs.sql")).expect("V10 migration applies");
-    Spi::run(include_str!("../migrations/V11__cheaper_ingest_indexes.sql")).expect("V11 migration applies");
-    Spi::run(include_str!("../migrations/V12__fingerprints_once_per_attacker.sql")).expect("V12 migration applies");
+    for (name, sql) in &MIGRATIONS[..n] {
+        Spi::run(sql).unwrap_or_else(|e| panic!("{name} migration applies: {e}"));
+    }
 }
 
 fn one<T: IntoDatum + FromDatum>(sql: &str) -> Option<T> {
@@ -684,4 +696,37 @@ fn datums_built_in_place_equal_the_parsed_ones() {
         let parsed = pgrx::Inet(ip.into()).into_datum().unwrap();
         assert_eq!(unsafe { pgrx::direct_function_call::<bool>(pg_sys::network_eq, &[Some(built), Some(parsed)]) }, Some(true), "{ip}");
     }
+}
+
+/// V12 (correction #47) merges bounties stored under the old key (the whole
+/// payload, path included) into one per fingerprint, first sighting first, and
+/// brings their attackers' bounty_count and fingerprints along. The ingest of
+/// this build already writes new keys, so the old ones are written by hand.
+#[pg_test]
+fn v12_merges_fingerprints_stored_per_request() {
+    migrate_up_to(11);
+    Spi::run(
+        r#"INSERT INTO decnet.attackers (ip, bounty_count, fingerprints) VALUES ('203.0.113.9', 3, '[{}, {}, {}]');
+           INSERT INTO decnet.bounties (bounty_type, attacker_ip, payload, payload_key, decky, service, first_seen, last_seen, first_log_id, seen_count)
+           SELECT 'fingerprint', '203.0.113.9', p, sha256(convert_to(p::text, 'UTF8')), d, 'http', now(), now(), id, n
+           FROM (VALUES ('{"fingerprint_type": "http_useragent", "value": "sqlmap/1.7", "method": "GET", "path": "/admin"}'::jsonb, 'decky-02', 20, 2),
+                        ('{"fingerprint_type": "http_useragent", "value": "sqlmap/1.7", "method": "GET", "path": "/.env"}'::jsonb, 'decky-01', 10, 1)) v(p, d, id, n);
+           INSERT INTO decnet.bounties (bounty_type, attacker_ip, payload, payload_key, decky, service, first_seen, last_seen, first_log_id, seen_count)
+           SELECT 'fingerprint', '203.0.113.9', p, decnet.payload_key(p), 'decky-01', 'sniffer', now(), now(), 5, 4
+           FROM (VALUES ('{"fingerprint_type": "ja3", "ja3": "abc", "dst_port": "443"}'::jsonb)) v(p);"#,
+    )
+    .unwrap();
+    let ja3_id = one::<i64>("SELECT id FROM decnet.bounties WHERE fingerprint_type = 'ja3'");
+    Spi::run(MIGRATIONS[11].1).expect("V12 applies");
+    let ua = Spi::get_three::<String, String, i64>(
+        "SELECT payload->>'path', decky, seen_count FROM decnet.bounties WHERE fingerprint_type = 'http_useragent'",
+    )
+    .unwrap();
+    assert_eq!(ua, (Some("/.env".into()), Some("decky-01".into()), Some(3)), "one bounty: the first sighting, both counts");
+    assert_eq!(one::<i64>("SELECT count(*) FROM decnet.bounties WHERE fingerprint_type = 'http_useragent'"), Some(1));
+    assert_eq!(one::<bool>("SELECT bool_and(payload_key = decnet.payload_key(payload)) FROM decnet.bounties"), Some(true));
+    assert_eq!(one::<i64>("SELECT id FROM decnet.bounties WHERE fingerprint_type = 'ja3'"), ja3_id, "a bounty whose key holds stays");
+    let a = Spi::get_two::<i64, i32>("SELECT bounty_count, jsonb_array_length(fingerprints) FROM decnet.attackers WHERE ip = '203.0.113.9'").unwrap();
+    assert_eq!(a, (Some(2), Some(2)));
+    assert_eq!(one::<String>("SELECT fingerprints->0->>'fingerprint_type' FROM decnet.attackers WHERE ip = '203.0.113.9'"), Some("ja3".into()));
 }
