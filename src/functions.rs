@@ -17,6 +17,12 @@ pub fn field_str<'a>(fields: Option<&'a JsonB>, key: &str) -> Option<&'a str> {
     fields?.0.get(key)?.as_str()
 }
 
+/// A value bounded for a keyed column (decnet_core::bound::index_key): itself
+/// when at most 256 bytes, else a prefix and the SHA-256 of the whole value.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn index_key(value: &str) -> String {
+    decnet_core::bound::index_key(value).into_owned()
+}
 
 /// What the ingest trigger stores for a line, as one row.
 #[pg_extern(immutable, strict, parallel_safe)]

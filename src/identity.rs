@@ -19,7 +19,7 @@ fn probe_observation(
     event_type: Option<&str>,
     fields: Option<JsonB>,
 ) -> TableIterator<'static, (name!(probe_type, String), name!(port, i32), name!(hash, String))> {
-    let row = identity::probe_observation(event_type, |k| field_str(fields.as_ref(), k)).map(|(t, p, h)| (t.to_owned(), p, h.to_owned()));
+    let row = identity::probe_observation(event_type, |k| field_str(fields.as_ref(), k)).map(|(t, p, h)| (t.to_owned(), p, h.into_owned()));
     TableIterator::new(row)
 }
 

@@ -4,7 +4,7 @@
 
 use crate::datum;
 use crate::functions::PG_EPOCH_OFFSET_MICROS;
-use decnet_core::json;
+use decnet_core::{copy_text, json};
 use decnet_core::syslog::{self, Flag, ParseStatus, ParsedLine};
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgTupleDesc};
@@ -77,18 +77,36 @@ fn logs_parse_trigger<'a>(
         .report(PgLogLevel::ERROR);
         unreachable!()
     };
-    let raw: Option<&str> = tuple.get_by_index(raw_attno).ok().flatten();
-    let has_raw_bytes = cols
-        .raw_bytes
-        .is_some_and(|a| tuple.get_by_index::<&[u8]>(a).ok().flatten().is_some());
+    let mut raw: Option<&str> = tuple.get_by_index(raw_attno).ok().flatten();
+    let raw_bytes: Option<&[u8]> = cols.raw_bytes.and_then(|a| tuple.get_by_index::<&[u8]>(a).ok().flatten());
+    let mut values: Vec<(NonZeroUsize, Option<pg_sys::Datum>)> = Vec::with_capacity(11);
 
-    let mut values: Vec<(NonZeroUsize, Option<pg_sys::Datum>)> = Vec::with_capacity(10);
+    // raw_bytes, when given, are the line: raw_line must be their text as the
+    // loader makes it. A writer that sends other text gets it replaced (and the
+    // line flagged), so what is parsed and what is kept never disagree.
+    let text_of_bytes = raw_bytes.map(|b| copy_text::line_text(b).0);
+    let mismatch = matches!((&text_of_bytes, raw), (Some(t), r) if r != Some(t.as_ref()));
+    if mismatch {
+        raw = text_of_bytes.as_deref();
+        values.push((raw_attno, raw.and_then(text_datum)));
+    }
+
     // A panic in the parser must not abort the COPY: the line is kept as unparsed.
+    // An error raised by PostgreSQL inside it (a cancel, statement_timeout) is
+    // not the parser's: it goes on.
     let parsed = std::panic::catch_unwind(|| raw.map(syslog::parse_line));
+    if let Err(payload) = &parsed {
+        if payload.is::<pgrx::pg_sys::panic::CaughtError>() {
+            std::panic::resume_unwind(parsed.err().expect("checked"));
+        }
+    }
     match parsed {
         Ok(Some(mut p)) => {
-            if has_raw_bytes {
+            if raw_bytes.is_some() {
                 p.flag(Flag::LossyText);
+            }
+            if mismatch {
+                p.flag(Flag::RawMismatch);
             }
             let log_id = cols.id.and_then(|a| tuple.get_by_index::<i64>(a).ok().flatten()).unwrap_or(0);
             if !crate::statement::record(log_id, &p) {

@@ -21,6 +21,12 @@ mod statement;
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
+    // the parser's loops over one line's content honour cancel and statement_timeout
+    decnet_core::bound::set_interrupt_check(check_for_interrupts);
+}
+
+fn check_for_interrupts() {
+    pgrx::check_for_interrupts!();
 }
 
 // Hand-written SQL: helpers and the derivation trigger, then COMMENT ON for everything.

@@ -87,6 +87,14 @@ pub fn ip_from_message(msg: &str) -> Option<IpAddr> {
     bare.find_iter(msg).find_map(|m| m.as_str().parse::<Ipv4Addr>().ok().map(IpAddr::V4))
 }
 
+/// Whether a source address can be an attacker's: the unspecified addresses
+/// (`0.0.0.0`, `::`) and loopback (`127.0.0.0/8`, `::1`) are this host or no
+/// host, never a peer on the network, so a line claiming one is flagged and
+/// builds no profile (docs/corrections.md).
+pub fn is_attacker_address(ip: IpAddr) -> bool {
+    !(ip.is_unspecified() || ip.is_loopback())
+}
+
 /// The trailing run of word characters of `s` (what a `(\w+)=` regex would capture).
 pub fn word_suffix(s: &str) -> &str {
     let start = s
@@ -105,6 +113,16 @@ pub fn is_word_char(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unspecified_and_loopback_are_not_attackers() {
+        for s in ["0.0.0.0", "::", "::1", "127.0.0.1", "127.8.9.10"] {
+            assert!(!is_attacker_address(s.parse().unwrap()), "{s}");
+        }
+        for s in ["45.83.12.9", "10.0.0.1", "2001:db8::1", "fe80::1", "0.0.0.1"] {
+            assert!(is_attacker_address(s.parse().unwrap()), "{s}");
+        }
+    }
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()

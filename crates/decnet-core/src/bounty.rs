@@ -307,8 +307,8 @@ fn headers_of(ev: &LogEvent<'_>) -> Vec<(String, String)> {
     let text = ev.fields.get("headers");
     let obj = match (stored, text) {
         (Some(Value::Object(o)), _) => o,
-        (_, Some(s)) => match serde_json::from_str::<Value>(s) {
-            Ok(Value::Object(o)) => {
+        (_, Some(s)) => match crate::json::parse_untrusted(s) {
+            Some(Value::Object(o)) => {
                 owned = o;
                 &owned
             }

@@ -5,6 +5,7 @@
 
 use crate::keystroke::hamming64;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv6Addr};
 
@@ -23,12 +24,13 @@ pub const PROBES: [(&str, &str, &str, &str); 4] = [
 
 /// The (probe type, port, hash) a line observes, if it is one: a known probe
 /// event with a valid port and a non-empty hash (an empty JARM hash means the
-/// probe got no answer).
-pub fn probe_observation<'a>(event_type: Option<&str>, field: impl Fn(&str) -> Option<&'a str>) -> Option<(&'static str, i32, &'a str)> {
+/// probe got no answer). The hash keys stored rows, so a value no real hash
+/// is as long as is bounded (`bound::index_key`).
+pub fn probe_observation<'a>(event_type: Option<&str>, field: impl Fn(&str) -> Option<&'a str>) -> Option<(&'static str, i32, Cow<'a, str>)> {
     let (_, probe_type, hash_field, port_field) = PROBES.iter().find(|(e, _, _, _)| Some(*e) == event_type)?;
     let port: u16 = field(port_field)?.trim().parse().ok()?;
     let hash = field(hash_field)?.trim();
-    (!hash.is_empty()).then_some((*probe_type, i32::from(port), hash))
+    (!hash.is_empty()).then(|| (*probe_type, i32::from(port), crate::bound::index_key(hash)))
 }
 
 // ---- IPv6 link-local leaks (G.6) -------------------------------------------------
@@ -462,13 +464,21 @@ mod tests {
     #[test]
     fn probe_observations() {
         let f = |m: &'static [(&'static str, &'static str)]| move |k: &str| m.iter().find(|(n, _)| *n == k).map(|(_, v)| *v);
-        assert_eq!(probe_observation(Some("hassh_fingerprint"), f(&[("target_port", "22"), ("hassh_server_hash", "deadbeef")])), Some(("hassh", 22, "deadbeef")));
-        assert_eq!(probe_observation(Some("tcpfp_fingerprint"), f(&[("target_port", "22"), ("tcpfp_hash", "tcpfp-hash-1")])), Some(("tcpfp", 22, "tcpfp-hash-1")));
+        assert_eq!(probe_observation(Some("hassh_fingerprint"), f(&[("target_port", "22"), ("hassh_server_hash", "deadbeef")])), Some(("hassh", 22, "deadbeef".into())));
+        assert_eq!(probe_observation(Some("tcpfp_fingerprint"), f(&[("target_port", "22"), ("tcpfp_hash", "tcpfp-hash-1")])), Some(("tcpfp", 22, "tcpfp-hash-1".into())));
         assert_eq!(probe_observation(Some("jarm_fingerprint"), f(&[("target_port", "443"), ("jarm_hash", "")])), None, "empty JARM = no result");
         assert_eq!(probe_observation(Some("jarm_fingerprint"), f(&[("target_port", "x"), ("jarm_hash", "c0c")])), None);
         assert_eq!(probe_observation(Some("prober_error"), f(&[("target_port", "443")])), None);
-        assert_eq!(probe_observation(Some("tls_client_hello"), f(&[("dst_port", "443"), ("ja3", "e7d7")])), Some(("ja3", 443, "e7d7")));
+        assert_eq!(probe_observation(Some("tls_client_hello"), f(&[("dst_port", "443"), ("ja3", "e7d7")])), Some(("ja3", 443, "e7d7".into())));
         assert_eq!(probe_observation(Some("tls_session"), f(&[("dst_port", "443"), ("ja3", "e7d7")])), None, "one handshake, one observation");
+        let long: &'static str = Box::leak("a".repeat(6000).into_boxed_str());
+        let (_, _, hash) = probe_observation(Some("hassh_fingerprint"), move |k: &str| match k {
+            "target_port" => Some("22"),
+            "hassh_server_hash" => Some(long),
+            _ => None,
+        })
+        .unwrap();
+        assert!(hash.len() <= crate::bound::MAX_KEY_BYTES, "issue 15: a 6,000-character hash keyed fingerprint_state");
     }
 
     // cases 6.5

@@ -46,6 +46,35 @@ pub fn push_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// JSON text from a line (a `headers` field, say) decoded for storing in jsonb:
+/// `\u0000` decodes to NUL, which PostgreSQL text cannot hold (22P05 the first
+/// time the value is read as text), so every NUL in keys and strings becomes
+/// U+FFFD. The parser flags such lines `json_nul`.
+pub fn parse_untrusted(text: &str) -> Option<serde_json::Value> {
+    let mut v: serde_json::Value = serde_json::from_str(text).ok()?;
+    if text.contains("\\u0000") {
+        replace_nul(&mut v);
+    }
+    Some(v)
+}
+
+fn replace_nul(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::String(s) if s.contains('\0') => *s = s.replace('\0', "\u{fffd}"),
+        Value::Array(a) => a.iter_mut().for_each(replace_nul),
+        Value::Object(m) if m.keys().any(|k| k.contains('\0')) => {
+            let old = std::mem::take(m);
+            for (k, mut item) in old {
+                replace_nul(&mut item);
+                m.insert(k.replace('\0', "\u{fffd}"), item);
+            }
+        }
+        Value::Object(m) => m.values_mut().for_each(replace_nul),
+        _ => {}
+    }
+}
+
 /// The entries a jsonb object with these keys holds, as indices in jsonb's
 /// key order (shorter keys first, then bytewise), one per key, the last of
 /// duplicates winning as in `'{…}'::jsonb`. The extension builds jsonb from
@@ -82,6 +111,16 @@ mod tests {
         let kept: Vec<(&str, &str)> = jsonb_key_order(&keys).iter().map(|&i| pairs[i]).collect();
         assert_eq!(kept, [("a", "4"), ("b", "5"), ("zz", "1"), ("é", "6"), ("aaa", "3")]);
         assert!(jsonb_key_order(&[]).is_empty());
+    }
+
+    #[test]
+    fn untrusted_json_has_no_nul() {
+        let v = parse_untrusted(r#"{"User-Agent": "curl/8\u0000evil", "a\u0000b": ["x\u0000"], "n": 1}"#).unwrap();
+        assert_eq!(v["User-Agent"], "curl/8\u{fffd}evil");
+        assert_eq!(v["a\u{fffd}b"][0], "x\u{fffd}");
+        assert_eq!(v["n"], 1);
+        assert!(!v.to_string().contains("\\u0000"));
+        assert_eq!(parse_untrusted("not json"), None);
     }
 
     #[test]

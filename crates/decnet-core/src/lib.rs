@@ -3,6 +3,7 @@
 
 pub mod addr;
 pub mod behavior;
+pub mod bound;
 pub mod bounty;
 pub mod copy_text;
 pub mod enrich;

@@ -223,7 +223,7 @@ impl StatementDelta {
         }
         if let (Some(ip), Some(ts)) = (p.attacker_ip, p.ts) {
             if let Some((probe_type, port, hash)) = crate::identity::probe_observation(p.event_type, |k| p.field(k)) {
-                self.probes.push(ProbeRow { attacker_ip: ip, probe_type, port, hash: hash.to_owned(), ts, log_id });
+                self.probes.push(ProbeRow { attacker_ip: ip, probe_type, port, hash: hash.into_owned(), ts, log_id });
             }
         }
         if let Some((ip, link_local)) = ipv6_leak(p) {

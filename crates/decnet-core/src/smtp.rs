@@ -4,6 +4,9 @@
 use regex::Regex;
 use std::sync::OnceLock;
 
+const MAX_DOMAIN_LEN: usize = 253;
+const MAX_LABEL_LEN: usize = 63;
+
 const BLOCKED_TLDS: [&str; 5] = ["invalid", "test", "localhost", "local", "example"];
 
 /// The services whose recipients count: the credential harvester (`smtp`) and
@@ -34,7 +37,9 @@ pub fn normalize_smtp_domain(raw: &str) -> Option<String> {
     };
     let domain = domain.to_ascii_lowercase();
     let domain = domain.trim_matches('.');
-    if domain.is_empty() {
+    // DNS names are at most 253 characters in labels of at most 63 (RFC 1035):
+    // anything longer is no domain, and would not fit an index entry either
+    if domain.is_empty() || domain.len() > MAX_DOMAIN_LEN || domain.split('.').any(|l| l.len() > MAX_LABEL_LEN) {
         return None;
     }
     let tld = domain.rsplit('.').next().unwrap_or(domain);
@@ -59,6 +64,19 @@ pub fn recipient_domain(service: &str, event_type: &str, value: Option<&str>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_longer_than_dns_allows_are_no_domain() {
+        // issue 15: a 6,000-character recipient domain aborted the whole COPY in the index
+        assert_eq!(normalize_smtp_domain(&format!("a@{}.com", "b".repeat(6000))), None);
+        let label63 = "c".repeat(63);
+        assert_eq!(normalize_smtp_domain(&format!("a@{label63}.com")), Some(format!("{label63}.com")));
+        assert_eq!(normalize_smtp_domain(&format!("a@{label63}c.com")), None);
+        let long = format!("{label63}.{label63}.{label63}.{}.com", "d".repeat(57)); // 253 characters
+        assert_eq!(long.len(), 253);
+        assert_eq!(normalize_smtp_domain(&format!("a@{long}")), Some(long.clone()));
+        assert_eq!(normalize_smtp_domain(&format!("a@e{long}")), None);
+    }
 
     #[test]
     fn cases_3_6_and_d4() {

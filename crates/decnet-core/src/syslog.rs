@@ -9,6 +9,7 @@
 //! deviation is reported as a [`Flag`] and the raw line is always kept by the caller.
 
 use crate::addr;
+use crate::bound::{self, MAX_FIELDS, MAX_HEADER_BYTES};
 use crate::timestamp::{parse_iso8601, UnixMicros};
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -58,12 +59,32 @@ pub enum Flag {
     Oversized,
     /// Set by the loader/trigger, not the parser: the text is a lossy copy of bytes kept elsewhere.
     LossyText,
+    /// HOSTNAME or APP-NAME longer than `bound::MAX_HEADER_BYTES`: kept cut to that length.
+    LongHeader,
+    /// More than `bound::MAX_FIELDS` fields: the rest are dropped.
+    TooManyFields,
+    /// A field holds the JSON escape `\u0000`: decoded JSON (headers) has it as U+FFFD,
+    /// since PostgreSQL text cannot hold NUL.
+    JsonNul,
+    /// The address fields name `0.0.0.0`, `::` or a loopback address: no attacker.
+    NotAnAttacker,
+    /// Set by the ingest trigger: the writer's raw_line was not the text of its
+    /// raw_bytes; the text of the bytes replaced it.
+    RawMismatch,
     /// Set by the ingest trigger: deriving the profile delta of this line failed (a bug);
     /// the line is stored, and decnet.verify()/rebuild() repair the derived tables.
     ProfileError,
 }
 
 impl Flag {
+    /// Every flag, for documentation checks.
+    pub const ALL: [Flag; 21] = [
+        Flag::Empty, Flag::NotSyslog, Flag::UnsupportedVersion, Flag::TruncatedHeader, Flag::BadPri, Flag::NilTimestamp,
+        Flag::BadTimestamp, Flag::NilHostname, Flag::NilAppname, Flag::MissingSd, Flag::BadSd, Flag::UnterminatedSd,
+        Flag::BadIpField, Flag::Oversized, Flag::LossyText, Flag::LongHeader, Flag::TooManyFields, Flag::JsonNul,
+        Flag::NotAnAttacker, Flag::RawMismatch, Flag::ProfileError,
+    ];
+
     pub fn code(self) -> &'static str {
         match self {
             Flag::Empty => "empty",
@@ -81,6 +102,11 @@ impl Flag {
             Flag::BadIpField => "bad_ip_field",
             Flag::Oversized => "oversized",
             Flag::LossyText => "lossy_text",
+            Flag::LongHeader => "long_header",
+            Flag::TooManyFields => "too_many_fields",
+            Flag::JsonNul => "json_nul",
+            Flag::NotAnAttacker => "not_an_attacker",
+            Flag::RawMismatch => "raw_mismatch",
             Flag::ProfileError => "profile_error",
         }
     }
@@ -141,16 +167,25 @@ impl<'a> ParsedLine<'a> {
     }
 
     /// Later duplicates overwrite the value but keep the first position (as DECNET's dict).
+    /// At most `MAX_FIELDS` keys: the search is then bounded, and so is the line's work.
     fn set_field(&mut self, key: Cow<'a, str>, value: Cow<'a, str>) {
         match self.fields.iter_mut().find(|(k, _)| *k == key) {
             Some(slot) => slot.1 = value,
-            None => self.fields.push((key, value)),
+            None => self.push_field(key, value),
         }
     }
 
     fn set_default_field(&mut self, key: Cow<'a, str>, value: Cow<'a, str>) {
         if !self.fields.iter().any(|(k, _)| *k == key) {
+            self.push_field(key, value);
+        }
+    }
+
+    fn push_field(&mut self, key: Cow<'a, str>, value: Cow<'a, str>) {
+        if self.fields.len() < MAX_FIELDS {
             self.fields.push((key, value));
+        } else {
+            self.flag(Flag::TooManyFields);
         }
     }
 }
@@ -234,8 +269,11 @@ pub fn parse_line(raw: &str) -> ParsedLine<'_> {
             None => out.flag(Flag::BadTimestamp),
         },
     }
-    out.decky = nil(host);
-    out.service = nil(app);
+    if host.len() > MAX_HEADER_BYTES || app.len() > MAX_HEADER_BYTES {
+        out.flag(Flag::LongHeader);
+    }
+    out.decky = nil(bound::cut(host, MAX_HEADER_BYTES));
+    out.service = nil(bound::cut(app, MAX_HEADER_BYTES));
     out.event_type = nil(msgid);
     if out.decky.is_none() {
         out.flag(Flag::NilHostname);
@@ -247,6 +285,9 @@ pub fn parse_line(raw: &str) -> ParsedLine<'_> {
     parse_sd_and_msg(rest, &mut out);
     extract_attacker_ip(&mut out);
     rewrite_bash_cmd(&mut out);
+    if out.fields.iter().any(|(_, v)| v.contains("\\u0000")) {
+        out.flag(Flag::JsonNul);
+    }
     out
 }
 
@@ -334,12 +375,15 @@ fn parse_sd_and_msg<'a>(rest: &'a str, out: &mut ParsedLine<'a>) {
 /// Parses consecutive `[SD-ID PARAM="VALUE" …]` elements. Returns the text after
 /// the last one, or `None` when the SD is broken (what was read before the break is kept).
 fn parse_sd_elements<'a>(mut s: &'a str, out: &mut ParsedLine<'a>) -> Option<&'a str> {
+    let mut step = 0;
     while let Some(body) = s.strip_prefix('[') {
         let id_end = body.find([' ', ']']).unwrap_or(body.len());
         let sd_id = &body[..id_end];
         let ours = sd_id == RELAY_SD_ID;
         let mut p = &body[id_end..];
         loop {
+            step += 1;
+            bound::poll_interrupt(step);
             p = p.trim_start_matches(' ');
             if let Some(after) = p.strip_prefix(']') {
                 s = after;
@@ -423,13 +467,15 @@ fn extract_attacker_ip(out: &mut ParsedLine<'_>) {
         }
     }
     match found {
+        Some((ip, _)) if !addr::is_attacker_address(ip) => out.flag(Flag::NotAnAttacker),
         Some((ip, port)) => {
             out.attacker_ip = Some(ip);
             if let Some(port) = port {
                 out.set_default_field(Cow::Borrowed("remote_port"), Cow::Owned(port.to_string()));
             }
         }
-        None => out.attacker_ip = out.msg.and_then(addr::ip_from_message),
+        // prose such as "listening on 0.0.0.0" names no attacker: no flag
+        None => out.attacker_ip = out.msg.and_then(addr::ip_from_message).filter(|ip| addr::is_attacker_address(*ip)),
     }
 }
 
@@ -447,7 +493,8 @@ fn rewrite_bash_cmd(out: &mut ParsedLine<'_>) {
         Some((head, rest)) => (head, Some(rest)),
         None => (body, None),
     };
-    for token in head.split(is_py_space) {
+    for (step, token) in head.split(is_py_space).enumerate() {
+        bound::poll_interrupt(step);
         let Some((key, value)) = token.split_once('=') else { continue };
         let key = addr::word_suffix(key);
         if !key.is_empty() && !value.is_empty() {

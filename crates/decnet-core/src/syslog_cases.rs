@@ -387,3 +387,66 @@ fn mutated_lines_never_panic() {
     }
     assert_eq!(delta.rows, 20_000);
 }
+
+// ---- hostile input (issue 15): bounded work and bounded keys ----
+
+#[test]
+fn many_distinct_parameters_are_capped_and_linear() {
+    use crate::bound::MAX_FIELDS;
+    let params: String = (0..100_000).map(|i| format!(" k{i}=\"v\"")).collect();
+    let line = format!("<134>1 2026-05-01T00:00:00+00:00 decky-01 ssh - connection [relay@55555 src_ip=\"45.83.12.9\"{params}]");
+    let p = parse_line(&line);
+    assert_eq!(p.fields.len(), MAX_FIELDS);
+    assert!(p.flags.contains(&Flag::TooManyFields));
+    assert_eq!(p.attacker_ip, Some("45.83.12.9".parse().unwrap()));
+    // duplicates of kept keys still overwrite: DECNET's last-value-wins
+    let dup = format!("<134>1 2026-05-01T00:00:00+00:00 d ssh - e [relay@55555 src_ip=\"1.2.3.4\"{params} src_ip=\"5.6.7.8\"]");
+    assert_eq!(parse_line(&dup).attacker_ip, Some("5.6.7.8".parse().unwrap()));
+}
+
+#[test]
+fn many_bash_tokens_are_capped() {
+    let head: String = (0..100_000).map(|i| format!("t{i}=x ")).collect();
+    let line = format!("<134>1 2026-05-01T00:00:00+00:00 decky-01 bash - - CMD uid=0 src=45.83.12.9 {head}cmd=id");
+    let p = parse_line(&line);
+    assert_eq!(p.fields.len(), crate::bound::MAX_FIELDS);
+    assert!(p.flags.contains(&Flag::TooManyFields));
+    assert_eq!(p.event_type, Some("command"));
+}
+
+#[test]
+fn long_hostname_and_app_name_are_cut_and_flagged() {
+    let host = "h".repeat(6000);
+    let app = "é".repeat(3000);
+    let line = format!("<134>1 2026-05-01T00:00:00+00:00 {host} {app} - connection [relay@55555 src_ip=\"45.83.12.9\"]");
+    let p = parse_line(&line);
+    assert_eq!(p.decky.unwrap().len(), 255);
+    assert!(p.service.unwrap().len() <= 255 && p.service.unwrap().chars().all(|c| c == 'é'));
+    assert_eq!(p.status(), ParseStatus::Partial);
+    assert!(p.flags.contains(&Flag::LongHeader));
+    let ok = parse_line("<134>1 2026-05-01T00:00:00+00:00 decky-01 ssh - connection [relay@55555 src_ip=\"45.83.12.9\"]");
+    assert!(ok.flags.is_empty());
+}
+
+#[test]
+fn json_nul_escape_is_flagged() {
+    let line = r#"<134>1 2026-05-01T00:00:00+00:00 decky-01 http - request [relay@55555 src_ip="45.83.12.9" headers="{\"User-Agent\": \"curl/8\u0000evil\"}"]"#;
+    let p = parse_line(line);
+    assert!(p.flags.contains(&Flag::JsonNul), "{:?}", p.flags);
+    assert!(!parse_line(&line.replace("\\u0000", "\\u0041")).flags.contains(&Flag::JsonNul));
+}
+
+#[test]
+fn unspecified_and_loopback_sources_are_not_attackers() {
+    for src in ["0.0.0.0", "::", "::1", "127.0.0.1", "[::1]:22", "0.0.0.0:443"] {
+        let p = parse_line(Box::leak(
+            format!("<134>1 2026-05-01T00:00:00+00:00 decky-01 ssh - connection [relay@55555 src_ip=\"{src}\"]").into_boxed_str(),
+        ));
+        assert_eq!(p.attacker_ip, None, "{src}");
+        assert!(p.flags.contains(&Flag::NotAnAttacker), "{src}");
+    }
+    // prose that names 0.0.0.0 is no claim: no attacker and no flag
+    let p = parse_line("<134>1 2026-05-01T00:00:00+00:00 decky-01 sshd - - Server listening on 0.0.0.0 port 22.");
+    assert_eq!(p.attacker_ip, None);
+    assert!(!p.flags.contains(&Flag::NotAnAttacker));
+}
