@@ -82,7 +82,7 @@ COMMENT ON FUNCTION @extschema@.cadence_tools(double precision, double precision
 
 COMMENT ON FUNCTION @extschema@.jitter_pct(double precision) IS 'beacon_jitter_pct (spec D.6): cv × 100, rounded to 2 places as Python rounds.';
 COMMENT ON FUNCTION @extschema@.rollup(integer) IS
-'Drains up to max_attackers dirty attackers and recomputes their attacker_behavior from their own events; one rollup at a time (advisory lock). Returns attackers processed, events read, attackers still dirty, duration. Scheduled every minute by pg_cron (migration V4).';
+'Drains up to max_attackers dirty attackers and recomputes their attacker_behavior from their own events; one rollup at a time (advisory lock). An attacker that fails alone is recorded in decnet.rollup_failures and the others go on. Returns attackers processed, events read, attackers still dirty, duration. Scheduled every minute by pg_cron (decnet-rollup).';
 COMMENT ON FUNCTION @extschema@.behavior_details(jsonb, double precision, double precision, jsonb) IS
 'Per-attacker behaviour details (spec D.9-D.11) from its lines [{e, s, t, f}] in id order, its timing mean/cv and the OS signatures (decnet.os_signature_set()): os_guess, hop_distance, tcp_fingerprint, retransmit_count, kex_order_raw, ssh_client_banners, phase_sequence, tool_guesses.';
 COMMENT ON FUNCTION @extschema@.keystroke_profile(text, text) IS
@@ -130,9 +130,17 @@ COMMENT ON FUNCTION @extschema@.attacker_enrichment_columns() IS
 COMMENT ON FUNCTION @extschema@.enrich_attackers(inet[]) IS
 'Internal: sets country and AS of the given attackers from the loaded ranges; returns the rows changed.';
 COMMENT ON FUNCTION @extschema@.load_rir(text) IS
-'Loads an RIR delegated-statistics file''s text (unchanged: header, summary and comment lines are skipped): replaces the ranges of its registries, records the load, refreshes every attacker''s country. Returns ranges per registry.';
+'Loads an RIR delegated-statistics file''s text (unchanged, checked against its version and summary counts): replaces the ranges of its registries, records the load, refreshes every attacker''s country. Refuses a file with no usable range, or one that would shrink a registry to less than half (load_rir_file(file, true) forces that). Returns ranges per registry.';
+COMMENT ON FUNCTION @extschema@.load_rir_file(text, boolean) IS
+'load_rir(), and with force true it also loads a whole file that shrinks a registry to less than half of what it holds.';
 COMMENT ON FUNCTION @extschema@.load_iptoasn(text) IS
-'Loads an iptoasn TSV file''s text: replaces the ranges of its address families, records the load, refreshes every attacker''s AS. Returns the ranges loaded.';
+'Loads an iptoasn TSV file''s text: replaces the ranges of its address families, records the load, refreshes every attacker''s AS. Refuses a file with no usable range, or one that would shrink a family to less than half (load_iptoasn_file(file, true) forces that). Returns the ranges loaded.';
+COMMENT ON FUNCTION @extschema@.load_iptoasn_file(text, boolean) IS
+'load_iptoasn(), and with force true it also loads a file that shrinks an address family to less than half of what it holds.';
+COMMENT ON FUNCTION @extschema@.rir_file_problem(text) IS
+'Why an RIR delegated-statistics file is not whole (no version line, summary or version counts that disagree with its records), or NULL.';
+COMMENT ON FUNCTION @extschema@.check_enrichment_load(text, bigint, bigint, boolean) IS
+'Internal (loaders): raises when a load holds no range, or would shrink a source to less than half of what it holds unless forced.';
 COMMENT ON FUNCTION @extschema@.enrich_ptr(inet) IS
 'Reverse DNS name of one address (hickory-resolver), or NULL: no PTR, a DNS failure, a timeout (decnet.ptr_timeout_ms), a non-public address (no DNS traffic) or decnet.ptr_enabled off. Never raises for a DNS problem; statement_timeout and cancel stop it.';
 COMMENT ON FUNCTION @extschema@.resolve_ptrs(text[]) IS
@@ -171,7 +179,15 @@ COMMENT ON FUNCTION @extschema@.resolve_identity(uuid) IS 'The live identity an 
 COMMENT ON FUNCTION @extschema@.identity_of(inet) IS 'The identity of an attacker address, or NULL before a rollup resolved it.';
 COMMENT ON FUNCTION @extschema@.cluster_campaigns() IS 'Groups live identities into campaigns (spec G.5) from scratch, keeping campaign ids stable. Scheduled every 10 minutes by pg_cron (decnet-campaigns).';
 -- operations (issue 9)
-COMMENT ON FUNCTION @extschema@.stats() IS 'One row for operators: lines ingested and flagged, attackers, live identities, dirty and PTR backlogs, last rollup time and duration, time of the last line and idle time since, stale enrichment data.';
+COMMENT ON FUNCTION @extschema@.stats() IS 'One row for operators: lines ingested and flagged, attackers, live identities, dirty and PTR backlogs, last rollup time and duration, time of the last line and idle time since, stale enrichment data, attackers whose rollup failed, pg_cron jobs missing for this database.';
+COMMENT ON FUNCTION @extschema@.require_migrated() IS 'Raises object_not_in_prerequisite_state, with a hint to run decnet migrate, when the tables of the migrations are missing.';
+COMMENT ON FUNCTION @extschema@.cron_jobs() IS 'The pg_cron jobs decnet needs: name, schedule, command.';
+COMMENT ON FUNCTION @extschema@.missing_cron_jobs() IS 'The jobs of cron_jobs() pg_cron does not run for this database (all of them where pg_cron is not installed).';
+COMMENT ON FUNCTION @extschema@.schedule_jobs() IS 'Schedules (creates or updates) every job of cron_jobs() in pg_cron; in a database pg_cron does not serve it raises, with the cron.schedule_in_database() calls to run there in the hint.';
+COMMENT ON FUNCTION @extschema@.notify(text, jsonb) IS 'Internal: writes a notification payload to decnet.notifications and NOTIFYs the channel with its seq only (no channel privileges exist in PostgreSQL).';
+COMMENT ON FUNCTION @extschema@.rollup_attackers(inet[], jsonb) IS 'Internal (rollup): recomputes behaviour and identity signals of these attackers from their latest rollup_lines_max() lines; returns the events seen.';
+COMMENT ON FUNCTION @extschema@.rollup_lines_max() IS 'The most lines of one attacker a rollup reads (its latest by log id): memory stays bounded whatever its line count.';
+COMMENT ON FUNCTION @extschema@.index_key(text) IS 'A value bounded for a keyed column: itself when at most 256 bytes, else a prefix and the SHA-256 of the whole value (equal values, equal keys).';
 COMMENT ON FUNCTION @extschema@.log_partitions() IS 'The partitions of decnet.logs and their received_at ranges, oldest first (the default partition last).';
 COMMENT ON FUNCTION @extschema@.create_log_partitions() IS 'Creates the partitions of decnet.logs for the current and the next premake periods (decnet.log_partitioning) that do not exist; moves matching lines out of the default partition. Scheduled daily by pg_cron (decnet-partitions). Returns the partitions created.';
 COMMENT ON FUNCTION @extschema@.drop_logs_before(timestamptz) IS 'Retention: drops the partitions of decnet.logs received entirely before the cutoff. Derived tables keep their rows; the affected attackers go to decnet.truncated_attackers and each drop to decnet.log_retention.';

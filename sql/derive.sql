@@ -29,6 +29,23 @@ BEGIN
 END
 $fn$;
 
+-- Notifications go through an outbox: PostgreSQL has no channel privileges, so
+-- any role that can connect may LISTEN on a channel or pg_notify() a forged
+-- payload. The payload is written to decnet.notifications (readable by
+-- analysts only) and the NOTIFY carries its sequence number alone: a listener
+-- reads the row, and a forged number names no row or a real one.
+CREATE FUNCTION @extschema@.notify(channel text, payload jsonb) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    seq bigint;
+BEGIN
+    INSERT INTO decnet.notifications AS n (channel, payload) VALUES (notify.channel, notify.payload) RETURNING n.seq INTO seq;
+    PERFORM pg_notify(channel, seq::text);
+    RETURN seq;
+END
+$fn$;
+
 -- ---- the statement-level ingest trigger -------------------------------------
 --
 -- The row trigger parses every line and groups what it adds in memory, per
@@ -249,14 +266,14 @@ BEGIN
         PERFORM decnet.enrich_attackers(new_ips);
     END IF;
 
-    -- 7. one notification per statement, always under 8000 bytes (at most 100 addresses listed)
-    PERFORM pg_notify('decnet_attacker', json_build_object(
+    -- 7. one notification per statement (decnet.notify: the payload in the outbox table)
+    PERFORM decnet.notify('decnet_attacker', jsonb_build_object(
         'rows', n_rows,
         'new_count', coalesce(cardinality(new_ips), 0),
         'updated_count', coalesce(cardinality(affected), 0) - coalesce(cardinality(new_ips), 0),
-        'new', coalesce(to_json(new_ips[1:100]), '[]'::json),
+        'new', coalesce(to_jsonb(new_ips[1:100]), '[]'::jsonb),
         'new_truncated', coalesce(cardinality(new_ips), 0) > 100
-    )::text);
+    ));
     RETURN NULL;
 END
 $fn$;
@@ -317,7 +334,7 @@ $fn$;
 -- the rows of the attackers those lines named are left out (they keep the
 -- dropped history on purpose); every other row is still compared.
 CREATE FUNCTION @extschema@.verify() RETURNS TABLE (relation text, row_key jsonb, incremental jsonb, recomputed jsonb)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     t record;
@@ -341,7 +358,7 @@ $fn$;
 -- decnet.session_recordings). Attacker uuids and
 -- created_at survive for addresses that still have events. Blocks ingest while it runs.
 CREATE FUNCTION @extschema@.rebuild() RETURNS TABLE (relation text, rows bigint)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET client_min_messages = warning
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET client_min_messages = warning
 AS $fn$
 BEGIN
     IF EXISTS (SELECT 1 FROM decnet.log_retention) THEN
@@ -435,7 +452,7 @@ $fn$;
 -- AFTER statement trigger of decnet.os_signatures: a changed signature set
 -- changes OS guesses, so every attacker with a TCP fingerprint is rolled up again.
 CREATE FUNCTION @extschema@.os_signatures_changed() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
     PERFORM decnet.mark_dirty(ARRAY(SELECT b.attacker_ip FROM decnet.attacker_behavior b WHERE b.tcp_fingerprint <> '{}'::jsonb));
@@ -478,33 +495,20 @@ $fn$;
 
 -- ---- deferred behaviour ------------------------------------------------------
 
--- Drains up to max_attackers dirty attackers (in address order) and recomputes
--- their behaviour from their own events, through the (attacker_ip, ts) index.
--- One rollup at a time: a concurrent call returns at once with 0 attackers.
+-- Recomputes the behaviour and identity signals of these attackers from their
+-- own events; returns the events seen. Each attacker's behaviour is computed
+-- over its latest decnet.rollup_lines_max() lines (by log id), read through the
+-- (attacker_ip, id) index, so memory is bounded whatever its line count; its
+-- event count is over all its lines.
 -- jit off: the planner guesses a thousand lines per attacker where there are
 -- tens, and would spend most of a rollup JIT-compiling it.
-CREATE FUNCTION @extschema@.rollup(max_attackers integer DEFAULT 1000)
-RETURNS TABLE (attackers integer, events bigint, remaining bigint, duration_ms double precision)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off
+CREATE FUNCTION @extschema@.rollup_attackers(batch inet[], signatures jsonb) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET jit = off
 AS $fn$
 DECLARE
-    started timestamptz := clock_timestamp();
-    batch inet[];
     seen bigint := 0;
-    signatures jsonb := decnet.os_signature_set();
+    max_lines integer := decnet.rollup_lines_max();
 BEGIN
-    IF NOT pg_try_advisory_xact_lock(hashtext('decnet.rollup')) THEN
-        RETURN QUERY SELECT 0, 0::bigint, (SELECT count(*) FROM decnet.dirty_attackers), 0::double precision;
-        RETURN;
-    END IF;
-    WITH taken AS (
-        DELETE FROM decnet.dirty_attackers
-        WHERE ip IN (SELECT d.ip FROM decnet.dirty_attackers d ORDER BY d.ip LIMIT max_attackers
-                     FOR UPDATE SKIP LOCKED)  -- a writer still in its transaction: next time
-        RETURNING ip
-    )
-    SELECT array_agg(ip ORDER BY ip) INTO batch FROM taken;
-
     -- MATERIALIZED: computed once per attacker; inlined, the planner re-runs the
     -- functions (and their subqueries) for every column that reads a result
     WITH computed AS MATERIALIZED (
@@ -513,16 +517,20 @@ BEGIN
                                      (s.stats->>'cv')::float8, sv.services::int) AS class
         FROM unnest(batch) AS t(ip)
         -- the attacker's own events: sensor observations (sniffer, prober) duplicate them
-        CROSS JOIN LATERAL (SELECT count(*) AS n, decnet.timing_stats(coalesce(array_agg(l.ts), '{}')) AS stats
-                            FROM decnet.logs l
-                            WHERE l.attacker_ip = t.ip AND (l.service IS NULL OR NOT decnet.is_sensor_service(l.service))) s
+        CROSS JOIN LATERAL (SELECT count(*) AS n FROM decnet.logs l
+                            WHERE l.attacker_ip = t.ip AND (l.service IS NULL OR NOT decnet.is_sensor_service(l.service))) c
+        CROSS JOIN LATERAL (SELECT c.n, decnet.timing_stats(coalesce(array_agg(r.ts), '{}')) AS stats
+                            FROM (SELECT l.ts FROM decnet.logs l
+                                  WHERE l.attacker_ip = t.ip AND (l.service IS NULL OR NOT decnet.is_sensor_service(l.service))
+                                  ORDER BY l.id DESC LIMIT max_lines) r) s
         CROSS JOIN LATERAL (SELECT count(*) AS services FROM decnet.attacker_services a WHERE a.attacker_ip = t.ip) sv
     ), detailed AS MATERIALIZED (
-        -- every line of the attacker, sensors included, in id order (the sniffer/prober rollup needs them)
+        -- the attacker's latest lines, sensors included, in id order (the sniffer/prober rollup needs them)
         SELECT c.*, decnet.behavior_details(
-                   (SELECT jsonb_agg(jsonb_build_object('e', l.event_type, 's', l.service,
-                                                        't', (extract(epoch FROM l.ts) * 1000000)::bigint, 'f', l.fields) ORDER BY l.id)
-                    FROM decnet.logs l WHERE l.attacker_ip = c.ip),
+                   (SELECT jsonb_agg(jsonb_build_object('e', r.event_type, 's', r.service,
+                                                        't', (extract(epoch FROM r.ts) * 1000000)::bigint, 'f', r.fields) ORDER BY r.id)
+                    FROM (SELECT l.id, l.event_type, l.service, l.ts, l.fields FROM decnet.logs l
+                          WHERE l.attacker_ip = c.ip ORDER BY l.id DESC LIMIT max_lines) r),
                    (c.stats->>'mean_iat_s')::float8, (c.stats->>'cv')::float8, signatures) AS d
         FROM computed c
     ), up AS (
@@ -551,15 +559,76 @@ BEGIN
     )
     SELECT coalesce(sum(up.event_count), 0) INTO seen FROM up;
 
-    -- who they are: identity signals, edges and merges of the drained attackers
+    -- who they are: identity signals, edges and merges of these attackers
     PERFORM decnet.resolve_identities(batch);
+    RETURN seen;
+END
+$fn$;
+
+-- Drains up to max_attackers dirty attackers (in address order) and rolls them
+-- up (decnet.rollup_attackers). One rollup at a time: a concurrent call returns
+-- at once with 0 attackers. An attacker whose rollup fails (a value no index
+-- takes, a bug) must not hold back the others: when the batch fails, each
+-- attacker is retried alone, and those that still fail are recorded in
+-- decnet.rollup_failures (counted by stats()) instead of being retried every
+-- minute; new lines mark them dirty again.
+CREATE FUNCTION @extschema@.rollup(max_attackers integer DEFAULT 1000)
+RETURNS TABLE (attackers integer, events bigint, remaining bigint, duration_ms double precision)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    started timestamptz := clock_timestamp();
+    batch inet[];
+    failed inet[] := '{}';
+    one inet;
+    seen bigint := 0;
+    signatures jsonb;
+    err_state text;
+    err_message text;
+BEGIN
+    PERFORM decnet.require_migrated();
+    IF NOT pg_try_advisory_xact_lock(hashtext('decnet.rollup')) THEN
+        RETURN QUERY SELECT 0, 0::bigint, (SELECT count(*) FROM decnet.dirty_attackers), 0::double precision;
+        RETURN;
+    END IF;
+    signatures := decnet.os_signature_set();
+    WITH taken AS (
+        DELETE FROM decnet.dirty_attackers
+        WHERE ip IN (SELECT d.ip FROM decnet.dirty_attackers d ORDER BY d.ip LIMIT max_attackers
+                     FOR UPDATE SKIP LOCKED)  -- a writer still in its transaction: next time
+        RETURNING ip
+    )
+    SELECT coalesce(array_agg(ip ORDER BY ip), '{}') INTO batch FROM taken;
+
+    BEGIN
+        seen := decnet.rollup_attackers(batch, signatures);
+    EXCEPTION WHEN OTHERS THEN
+        -- one by one, each in its own subtransaction
+        seen := 0;
+        FOREACH one IN ARRAY batch LOOP
+            BEGIN
+                seen := seen + decnet.rollup_attackers(ARRAY[one], signatures);
+            EXCEPTION WHEN OTHERS THEN
+                GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT;
+                failed := failed || one;
+                INSERT INTO decnet.rollup_failures AS f (ip, sqlstate, message)
+                VALUES (one, err_state, left(err_message, 1000))
+                ON CONFLICT (ip) DO UPDATE SET failures = f.failures + 1, last_failed_at = now(),
+                                               sqlstate = excluded.sqlstate, message = excluded.message;
+            END;
+        END LOOP;
+    END;
+    -- an attacker that rolls up again is no longer failing
+    DELETE FROM decnet.rollup_failures f WHERE f.ip = ANY (batch) AND NOT f.ip = ANY (failed);
 
     IF cardinality(batch) > 0 THEN
         INSERT INTO decnet.rollup_runs (started_at, duration_ms, attackers, events, remaining)
         VALUES (started, extract(epoch FROM clock_timestamp() - started) * 1000, cardinality(batch), seen,
                 (SELECT count(*) FROM decnet.dirty_attackers));
     END IF;
-    RETURN QUERY SELECT coalesce(cardinality(batch), 0), seen, (SELECT count(*) FROM decnet.dirty_attackers),
+    -- the notification outbox keeps a week
+    DELETE FROM decnet.notifications n WHERE n.created_at < now() - interval '7 days';
+    RETURN QUERY SELECT cardinality(batch), seen, (SELECT count(*) FROM decnet.dirty_attackers),
                         (extract(epoch FROM clock_timestamp() - started) * 1000)::double precision;
 END
 $fn$;

@@ -73,7 +73,7 @@ AS $$ SELECT ARRAY['country_code', 'country_source', 'asn', 'as_name', 'asn_sour
 -- lookup on its own: a missing country never holds back the AS). Returns the
 -- rows changed.
 CREATE FUNCTION @extschema@.enrich_attackers(ips inet[]) RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     changed bigint;
@@ -89,19 +89,56 @@ BEGIN
 END
 $fn$;
 
+-- Refuses a load that leaves nothing, or that would shrink what a source
+-- holds to less than half (a truncated or wrong file), unless forced.
+CREATE FUNCTION @extschema@.check_enrichment_load(source text, loaded bigint, held bigint, force boolean) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF coalesce(loaded, 0) = 0 THEN
+        RAISE EXCEPTION 'no usable ranges for %: nothing was loaded', source
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Check the file type: load-rir takes delegated-<rir>-[extended-]latest, load-asn takes ip2asn-v4/v6.tsv[.gz].';
+    END IF;
+    IF NOT force AND loaded * 2 < held THEN
+        RAISE EXCEPTION '% would shrink from % to % ranges', source, held, loaded
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A truncated or wrong file? If the source really shrank, load it with force: decnet load-rir/load-asn --force, or decnet.load_rir_file(file, true) / load_iptoasn_file(file, true).';
+    END IF;
+END
+$fn$;
+
 -- Loads an RIR delegated-statistics file (the text of delegated-<rir>-latest
--- or -extended-latest, unchanged): replaces the ranges of the registries it
--- names, duplicates of a start keep the last line, records the load, and
--- refreshes every attacker's country. Returns the ranges (distinct starts) per registry.
-CREATE FUNCTION @extschema@.load_rir(file text)
+-- or -extended-latest, unchanged): checks it against its own version and
+-- summary counts, replaces the ranges of the registries it names (refusing to
+-- shrink one to less than half unless forced), duplicates of a start keep the
+-- last line, records the load, and refreshes every attacker's country.
+-- Returns the ranges (distinct starts) per registry.
+CREATE FUNCTION @extschema@.load_rir_file(file text, force boolean)
 RETURNS TABLE (registry text, ranges bigint)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $fn$
+#variable_conflict use_column
 DECLARE
     registries text[];
+    problem text := decnet.rir_file_problem(file);
+    r record;
 BEGIN
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION 'not a whole RIR delegated-statistics file: %', problem
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Load delegated-<rir>-[extended-]latest as published, unchanged; a download cut short fails its summary counts.';
+    END IF;
     CREATE TEMP TABLE decnet_rir_load ON COMMIT DROP AS SELECT * FROM decnet.rir_ranges(file);
     SELECT array_agg(DISTINCT l.registry) INTO registries FROM decnet_rir_load l;
+    IF registries IS NULL THEN
+        PERFORM decnet.check_enrichment_load('the RIR file', 0, 0, force);
+    END IF;
+    FOR r IN SELECT l.registry, count(DISTINCT l.start_ip) AS loaded,
+                    (SELECT count(*) FROM decnet.country_ranges c WHERE c.registry = l.registry) AS held
+             FROM decnet_rir_load l GROUP BY l.registry LOOP
+        PERFORM decnet.check_enrichment_load('registry ' || r.registry, r.loaded, r.held, force);
+    END LOOP;
     DELETE FROM decnet.country_ranges c WHERE c.registry = ANY (registries);
     INSERT INTO decnet.country_ranges AS c (start_ip, end_ip, country_code, registry)
         SELECT DISTINCT ON (l.start_ip) l.start_ip, l.end_ip, l.country_code, l.registry
@@ -117,19 +154,32 @@ BEGIN
 END
 $fn$;
 
+CREATE FUNCTION @extschema@.load_rir(file text)
+RETURNS TABLE (registry text, ranges bigint)
+LANGUAGE sql
+AS $$ SELECT * FROM @extschema@.load_rir_file(file, false) $$;
+
 -- Loads an iptoasn TSV file (ip2asn-v4.tsv or ip2asn-v6.tsv, decompressed):
--- replaces the ranges of the address families it holds, duplicates of a
--- start keep the last line, records the load, and refreshes every attacker's
--- AS. Returns the ranges loaded (distinct starts).
-CREATE FUNCTION @extschema@.load_iptoasn(file text) RETURNS bigint
+-- replaces the ranges of the address families it holds (refusing a file with
+-- none, or one that would shrink a family to less than half unless forced),
+-- duplicates of a start keep the last line, records the load, and refreshes
+-- every attacker's AS. Returns the ranges loaded (distinct starts).
+CREATE FUNCTION @extschema@.load_iptoasn_file(file text, force boolean) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     families integer[];
     loaded bigint;
+    r record;
 BEGIN
     CREATE TEMP TABLE decnet_asn_load ON COMMIT DROP AS SELECT * FROM decnet.iptoasn_ranges(file);
     SELECT array_agg(DISTINCT family(l.start_ip)), count(DISTINCT l.start_ip) INTO families, loaded FROM decnet_asn_load l;
+    PERFORM decnet.check_enrichment_load('the iptoasn file', loaded, 0, force);
+    FOR r IN SELECT f, (SELECT count(DISTINCT l.start_ip) FROM decnet_asn_load l WHERE family(l.start_ip) = f) AS loaded,
+                    (SELECT count(*) FROM decnet.asn_ranges a WHERE family(a.start_ip) = f) AS held
+             FROM unnest(families) f LOOP
+        PERFORM decnet.check_enrichment_load('iptoasn IPv' || r.f, r.loaded, r.held, force);
+    END LOOP;
     DELETE FROM decnet.asn_ranges a WHERE family(a.start_ip) = ANY (families);
     INSERT INTO decnet.asn_ranges AS a (start_ip, end_ip, asn, as_name, country)
         SELECT DISTINCT ON (l.start_ip) l.start_ip, l.end_ip, l.asn, l.as_name, l.country
@@ -144,6 +194,10 @@ BEGIN
 END
 $fn$;
 
+CREATE FUNCTION @extschema@.load_iptoasn(file text) RETURNS bigint
+LANGUAGE sql
+AS $$ SELECT @extschema@.load_iptoasn_file(file, false) $$;
+
 -- Reverse DNS of up to max_attackers attackers never attempted, oldest first,
 -- decnet.ptr_concurrency lookups at a time (decnet.resolve_ptrs). Stores the
 -- name, or NULL for no answer, with the attempt time: "never attempted" is
@@ -152,7 +206,7 @@ $fn$;
 -- One run at a time; with decnet.ptr_enabled off it leaves the queue alone.
 CREATE FUNCTION @extschema@.resolve_pending_ptr(max_attackers integer DEFAULT 300)
 RETURNS TABLE (attempted integer, resolved integer, remaining bigint)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     batch inet[];

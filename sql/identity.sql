@@ -9,7 +9,7 @@
 -- observations all come after its stored latest one is chained on from it; a
 -- triple that got an older observation (late or replayed line) is recomputed
 -- from its own lines, so the result always equals recomputed_fingerprint_*.
--- Sends one NOTIFY decnet_rotation for the statement when rotations are new.
+-- Sends one notification decnet_rotation (decnet.notify) for the statement when rotations are new.
 CREATE FUNCTION @extschema@.merge_probe_observations() RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -116,14 +116,14 @@ BEGIN
     WHERE a.ip = c.ip AND (a.rotation_count, a.last_rotation_at) IS DISTINCT FROM (c.n, c.last_at);
 
     IF jsonb_array_length(added) > 0 THEN
-        -- one notification per statement, under 8000 bytes: at most 20 rotations listed
-        PERFORM pg_notify('decnet_rotation', jsonb_build_object(
+        -- one notification per statement: at most 20 rotations listed
+        PERFORM decnet.notify('decnet_rotation', jsonb_build_object(
             'count', jsonb_array_length(added),
             'rotations', (SELECT coalesce(jsonb_agg(jsonb_build_object(
                                 'attacker_ip', e->>'attacker_ip', 'port', (e->>'port')::int, 'probe_type', e->>'probe_type',
                                 'old_hash', left(e->>'old_hash', 64), 'new_hash', left(e->>'new_hash', 64), 'ts', e->>'rotated_at')), '[]')
                           FROM (SELECT e FROM jsonb_array_elements(added) e LIMIT 20) x),
-            'truncated', jsonb_array_length(added) > 20)::text);
+            'truncated', jsonb_array_length(added) > 20));
     END IF;
     RETURN jsonb_array_length(added);
 END
@@ -191,7 +191,9 @@ AS $fn$
 #variable_conflict use_column
 BEGIN
     RETURN QUERY
-    SELECT DISTINCT s.kind, s.value, s.attacker_ip FROM (
+    -- values are bounded (decnet.index_key): a hash or URL is attacker-written and
+    -- keys decnet.identity_signals; equal values keep equal keys
+    SELECT DISTINCT s.kind, decnet.index_key(s.value), s.attacker_ip FROM (
         SELECT kv.kind, v.value, f.attacker_ip
         FROM (SELECT b.attacker_ip, decnet.fingerprint_summary(jsonb_agg(b.payload)) AS summary
               FROM unnest(ips) AS t(ip) JOIN decnet.bounties b ON b.attacker_ip = t.ip
@@ -374,7 +376,7 @@ $fn$;
 -- housekeeping would otherwise send "does not exist, skipping" notices.)
 CREATE FUNCTION @extschema@.resolve_identities(batch inet[])
 RETURNS TABLE (attackers integer, edges integer, identities integer, merges integer)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off SET client_min_messages = warning
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET jit = off SET client_min_messages = warning
 AS $fn$
 #variable_conflict use_column
 DECLARE
@@ -460,7 +462,7 @@ $fn$;
 -- Waits for a running rollup.
 CREATE FUNCTION @extschema@.recluster_identities()
 RETURNS TABLE (attackers integer, edges integer, identities integer, merges integer, duration_ms double precision)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off SET client_min_messages = warning
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET jit = off SET client_min_messages = warning
 AS $fn$
 #variable_conflict use_column
 DECLARE
@@ -558,7 +560,7 @@ $fn$;
 -- campaigns; ids stay stable as in recluster_identities(). Waits for a running rollup.
 CREATE FUNCTION @extschema@.cluster_campaigns()
 RETURNS TABLE (identities integer, edges integer, campaigns integer, duration_ms double precision)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off SET client_min_messages = warning
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET jit = off SET client_min_messages = warning
 AS $fn$
 #variable_conflict use_column
 DECLARE

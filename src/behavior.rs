@@ -21,6 +21,12 @@ fn hop_distance(ttl: i32) -> i32 {
     behavior::hop_distance(ttl)
 }
 
+/// The most lines of one attacker a rollup reads (decnet_core::behavior::ROLLUP_LINES_MAX).
+#[pg_extern(immutable, parallel_safe)]
+fn rollup_lines_max() -> i32 {
+    behavior::ROLLUP_LINES_MAX as i32
+}
+
 /// DECNET's timing_stats over event times (NULLs ignored), as jsonb with its key names.
 #[pg_extern(immutable, strict, parallel_safe)]
 fn timing_stats(times: Vec<Option<TimestampWithTimeZone>>) -> JsonB {

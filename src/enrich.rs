@@ -5,6 +5,13 @@ use pgrx::datum::Inet;
 use pgrx::prelude::*;
 use std::net::IpAddr;
 
+/// Why an RIR file is not whole (its version and summary counts disagree with
+/// its records), or NULL when it is (decnet_core::enrich::rir_file_problem).
+#[pg_extern(immutable, strict, parallel_safe)]
+fn rir_file_problem(file: &str) -> Option<String> {
+    enrich::rir_file_problem(file)
+}
+
 /// The usable ranges of an RIR delegated-statistics file (standard or
 /// extended), IPv4 and IPv6, in file order; every other line is skipped.
 #[pg_extern(immutable, strict, parallel_safe)]

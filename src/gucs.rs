@@ -1,4 +1,11 @@
 //! Every decnet.* setting, registered in one place.
+//!
+//! Settings that change stored results or cause network traffic are not for
+//! every session (issue 15): the reverse-DNS ones are superuser-only (SUSET),
+//! and decnet.trusted_proxies is read from the server configuration only
+//! (SIGHUP: postgresql.conf or ALTER SYSTEM), so a sensor connecting with
+//! `-c decnet.trusted_proxies=…` cannot suppress bounties, and ingest and
+//! verify() always read the same value.
 
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use std::ffi::CString;
@@ -18,7 +25,7 @@ pub fn init() {
         c"Reverse DNS lookups of attacker addresses.",
         c"Off: decnet.enrich_ptr() answers NULL and decnet.resolve_pending_ptr() leaves the queue alone, without any DNS traffic.",
         &PTR_ENABLED,
-        GucContext::Userset,
+        GucContext::Suset,
         GucFlags::default(),
     );
     GucRegistry::define_int_guc(
@@ -28,7 +35,7 @@ pub fn init() {
         &PTR_TIMEOUT_MS,
         1,
         60_000,
-        GucContext::Userset,
+        GucContext::Suset,
         GucFlags::default(),
     );
     GucRegistry::define_string_guc(
@@ -46,15 +53,15 @@ pub fn init() {
         &PTR_CONCURRENCY,
         1,
         100,
-        GucContext::Userset,
+        GucContext::Suset,
         GucFlags::default(),
     );
     GucRegistry::define_string_guc(
         c"decnet.trusted_proxies",
         c"Proxies whose X-Forwarded-For/Forwarded headers are trusted.",
-        c"Comma-separated addresses or CIDRs. Requests from them yield no ip_leak or spoofed_source bounty.",
+        c"Comma-separated addresses or CIDRs. Requests from them yield no ip_leak or spoofed_source bounty. Set in postgresql.conf or ALTER SYSTEM; run decnet.rebuild() after a change.",
         &TRUSTED_PROXIES,
-        GucContext::Userset,
+        GucContext::Sighup,
         GucFlags::default(),
     );
 }

@@ -3,7 +3,7 @@
 use pgrx::prelude::*;
 
 /// The migrations, in order.
-const MIGRATIONS: [(&str, &str); 12] = [
+const MIGRATIONS: [(&str, &str); 13] = [
     ("V1", include_str!("../migrations/V1__logs.sql")),
     ("V2", include_str!("../migrations/V2__attackers.sql")),
     ("V3", include_str!("../migrations/V3__smtp_targets_and_roles.sql")),
@@ -16,6 +16,7 @@ const MIGRATIONS: [(&str, &str); 12] = [
     ("V10", include_str!("../migrations/V10__partitioned_logs.sql")),
     ("V11", include_str!("../migrations/V11__cheaper_ingest_indexes.sql")),
     ("V12", include_str!("../migrations/V12__fingerprints_once_per_attacker.sql")),
+    ("V13", include_str!("../migrations/V13__hostile_input_and_privileges.sql")),
 ];
 
 /// Applies every migration, as `decnet migrate` does.
@@ -153,9 +154,14 @@ fn logs_reject_updates() {
 #[pg_test]
 fn trigger_flags_lossy_lines() {
     migrate();
-    Spi::run(r#"INSERT INTO decnet.logs (raw_line, raw_bytes) VALUES (E'<134>1 2026-05-01T00:00:00+00:00 d ssh - connection [relay@55555 src_ip="1.2.3.4"] \uFFFD', '\x3c3133343e00ff'::bytea)"#).unwrap();
+    // raw_line is the loader's lossy text of raw_bytes (an invalid byte becomes U+FFFD)
+    Spi::run(r#"INSERT INTO decnet.logs (raw_line, raw_bytes) VALUES (E'<134>1 2026-05-01T00:00:00+00:00 d ssh - connection [relay@55555 src_ip="1.2.3.4"] \uFFFD', convert_to('<134>1 2026-05-01T00:00:00+00:00 d ssh - connection [relay@55555 src_ip="1.2.3.4"] ', 'UTF8') || '\xff'::bytea)"#).unwrap();
     let r = Spi::get_three::<String, String, String>("SELECT parse_status, parse_reason, host(attacker_ip) FROM decnet.logs").unwrap();
     assert_eq!(r, (Some("partial".into()), Some("lossy_text".into()), Some("1.2.3.4".into())));
+    // bytes whose text is not raw_line: the bytes win, the line says so
+    Spi::run(r#"INSERT INTO decnet.logs (raw_line, raw_bytes) VALUES ('innocent', '\x3c3133343e00ff'::bytea)"#).unwrap();
+    let r = Spi::get_two::<String, String>("SELECT raw_line, parse_reason FROM decnet.logs WHERE raw_line <> '' ORDER BY id DESC LIMIT 1").unwrap();
+    assert_eq!(r, (Some("<134>\u{fffd}\u{fffd}".into()), Some("not_syslog,lossy_text,raw_mismatch".into())));
 }
 
 #[pg_test]
@@ -729,4 +735,28 @@ fn v12_merges_fingerprints_stored_per_request() {
     let a = Spi::get_two::<i64, i32>("SELECT bounty_count, jsonb_array_length(fingerprints) FROM decnet.attackers WHERE ip = '203.0.113.9'").unwrap();
     assert_eq!(a, (Some(2), Some(2)));
     assert_eq!(one::<String>("SELECT fingerprints->0->>'fingerprint_type' FROM decnet.attackers WHERE ip = '203.0.113.9'"), Some("ja3".into()));
+}
+
+#[pg_test]
+fn parse_reason_comment_lists_every_flag() {
+    migrate();
+    let comment = one::<String>(
+        "SELECT col_description('decnet.logs'::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = 'decnet.logs'::regclass AND attname = 'parse_reason'))",
+    )
+    .unwrap();
+    for flag in decnet_core::syslog::Flag::ALL {
+        assert!(comment.contains(flag.code()), "{} missing from {comment}", flag.code());
+    }
+}
+
+/// Issue 15: a JSON NUL in a header reaches the bounty as U+FFFD, and every
+/// reader of the stored payload as text works (it failed with 22P05).
+#[pg_test]
+fn json_nul_in_a_header_is_readable_everywhere() {
+    migrate();
+    Spi::run(r#"INSERT INTO decnet.logs (raw_line) VALUES ('<134>1 2026-05-01T00:00:00+00:00 decky-06 http - request [relay@55555 method="GET" path="/" remote_addr="203.0.113.80" headers="{\"User-Agent\": \"curl/8\u0000evil\"}"]')"#).unwrap();
+    assert_eq!(one::<String>("SELECT parse_reason FROM decnet.logs"), Some("json_nul".into()));
+    assert_eq!(one::<i64>("SELECT count(*) FROM decnet.bounties WHERE payload::text LIKE '%curl/8\u{fffd}evil%'"), Some(1));
+    assert!(one::<i64>("SELECT count(*) FROM decnet.logs l, decnet.log_bounties(l.service, l.event_type, l.attacker_ip, l.fields) b").unwrap() >= 1);
+    assert_eq!(one::<i64>("SELECT count(*) FROM decnet.verify()"), Some(0));
 }

@@ -5,8 +5,10 @@
     tools/upgrade-script.py OLD.sql new.sql > sql/decnet--OLD--NEW.sql
 
 Functions and aggregates are matched by name (decnet overloads none). New ones
-are created, changed ones replaced (dropped first when their result type
-changed), removed ones dropped; comments that changed are re-applied. Read the
+are created, changed ones replaced (dropped first when their result type or
+arguments changed), removed ones dropped; comments that changed are
+re-applied; new functions get a fresh install's privileges (analysts may call
+what is not VOLATILE). Read the
 draft before committing it: tests/upgrade.rs then proves that an upgraded
 database has exactly the catalogue of a fresh install.
 """
@@ -85,6 +87,18 @@ def returns(stmt):
     return m.group(1) if m else None
 
 
+def arguments(stmt):
+    """The argument list of a CREATE FUNCTION, whitespace-normalised."""
+    m = re.match(r"CREATE\s+(?:OR\s+REPLACE\s+)?FUNCTION\s+[^\s(]+\s*\((.*?)\)\s*RETURNS", normal(stmt), re.I | re.S)
+    return m.group(1) if m else None
+
+
+def volatile(stmt):
+    """Whether a CREATE FUNCTION declares no IMMUTABLE or STABLE (PostgreSQL's default is VOLATILE)."""
+    head = normal(stmt).split(" AS ", 1)[0]
+    return not re.search(r"\b(IMMUTABLE|STABLE)\b", head, re.I)
+
+
 def main(old_path, new_path):
     old = {key(s): s for s in statements(open(old_path).read()) if strip_comments(s)}
     new = [(key(s), s) for s in statements(open(new_path).read()) if strip_comments(s)]
@@ -99,7 +113,7 @@ def main(old_path, new_path):
         if kind == "OTHER":
             out.append(f"-- new statement (check it is safe to run on an existing install)\n{body};")
         elif kind in ("FUNCTION", "AGGREGATE"):
-            if k in old and returns(old[k]) != returns(s):
+            if k in old and (returns(old[k]) != returns(s) or arguments(old[k]) != arguments(s)):
                 out.append(f"DROP {kind} @extschema@.{name};" if kind == "FUNCTION" else f"DROP AGGREGATE @extschema@.{name}(bytea);")
                 out.append(body + ";")
                 created.append(k)
@@ -114,15 +128,14 @@ def main(old_path, new_path):
         if k not in new_keys and k[0] == "FUNCTION":
             out.append(f"DROP FUNCTION @extschema@.{k[1]};")
     if created:
-        # what migration V3 gives every function of a fresh install (no PUBLIC, analysts may
-        # call); later migrations then narrow it exactly as on a fresh install
+        # what a fresh install gives every function (migration V13, docs/security.md):
+        # no PUBLIC; analysts may call what cannot write (not VOLATILE)
+        statements_of = dict(new)
         names = ", ".join(f"@extschema@.{n}" for kind, n in created if kind == "FUNCTION")
-        out.append(
-            "DO $upgrade$\nBEGIN\n"
-            f"    REVOKE EXECUTE ON FUNCTION {names} FROM PUBLIC;\n"
-            "    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'decnet_analyst') THEN\n"
-            f"        GRANT EXECUTE ON FUNCTION {names} TO decnet_analyst;\n"
-            "    END IF;\nEND\n$upgrade$;")
+        readers = ", ".join(f"@extschema@.{n}" for kind, n in created if kind == "FUNCTION" and not volatile(statements_of[(kind, n)]))
+        grant = (f"    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'decnet_analyst') THEN\n"
+                 f"        GRANT EXECUTE ON FUNCTION {readers} TO decnet_analyst;\n    END IF;\n") if readers else ""
+        out.append("DO $upgrade$\nBEGIN\n" f"    REVOKE EXECUTE ON FUNCTION {names} FROM PUBLIC;\n" + grant + "END\n$upgrade$;")
     print("\n\n".join(out))
 
 

@@ -240,6 +240,13 @@ use crate::timestamp::iso_utc;
 use crate::os_signature::{first_match, Observation, Signature};
 use serde_json::{json, Map, Value};
 
+/// Lines of one attacker a rollup reads: its latest this many by log id. An
+/// attacker can have millions of lines, and every one in one value exceeded
+/// jsonb's 1 GB limit and took gigabytes per attempt (issue 15). Behaviour of
+/// a heavier attacker is computed over its latest lines, its event count over
+/// all of them.
+pub const ROLLUP_LINES_MAX: usize = 20_000;
+
 /// One stored line of the attacker, in ingestion (log id) order.
 pub struct EventRow<'a> {
     pub ts_us: Option<i64>,

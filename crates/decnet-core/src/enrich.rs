@@ -162,6 +162,68 @@ pub fn parse_nameservers(s: &str) -> Result<Vec<std::net::SocketAddr>, String> {
         .collect()
 }
 
+/// Why an RIR delegated-statistics file is not whole, or `None` when it is.
+/// A published file starts with a version line whose fourth field counts its
+/// records, and has one summary line per record type (`reg|*|ipv4|*|N|summary`)
+/// counting that type's records. A truncated download, another format, or a
+/// hand-made fragment fails the counts and must not replace a registry's ranges.
+pub fn rir_file_problem(text: &str) -> Option<String> {
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#'));
+    let Some(version) = lines.next() else {
+        return Some("the file is empty".into());
+    };
+    let v: Vec<&str> = version.split('|').collect();
+    let declared: Option<u64> = (v.len() >= 4 && v[0].chars().next().is_some_and(|c| c.is_ascii_digit())).then(|| v[3].parse().ok()).flatten();
+    let Some(declared) = declared else {
+        return Some(format!("no version line (`2|registry|serial|records|…`) at the top, but `{}`", crate::bound::cut(version, 80)));
+    };
+    let mut summaries: Vec<(String, u64)> = Vec::new();
+    let mut counted: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    let mut records = 0u64;
+    for line in lines {
+        let f: Vec<&str> = line.split('|').collect();
+        if f.len() >= 6 && f[1] == "*" && f[5] == "summary" {
+            match f[4].parse() {
+                Ok(n) => summaries.push((f[2].to_owned(), n)),
+                Err(_) => return Some(format!("summary line with no count: `{}`", crate::bound::cut(line, 80))),
+            }
+        } else if f.len() >= 7 {
+            records += 1;
+            *counted.entry(f[2].to_owned()).or_default() += 1;
+        } else {
+            return Some(format!("not a record line: `{}`", crate::bound::cut(line, 80)));
+        }
+    }
+    if summaries.is_empty() {
+        return Some("no summary lines (`registry|*|ipv4|*|count|summary`)".into());
+    }
+    for (kind, n) in &summaries {
+        let have = counted.get(kind).copied().unwrap_or(0);
+        if have != *n {
+            return Some(format!("the summary counts {n} {kind} records, the file holds {have}"));
+        }
+    }
+    (records != declared).then(|| format!("the version line counts {declared} records, the file holds {records}"))
+}
+
+/// A whole delegated-statistics file around record lines: the version line and
+/// one summary line per record type, counted (for tests and benchmarks).
+pub fn rir_file_with_summary(registry: &str, records: &[String]) -> String {
+    let mut kinds: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for r in records {
+        *kinds.entry(r.split('|').nth(2).unwrap_or("")).or_default() += 1;
+    }
+    let mut out = format!("2|{registry}|20260101|{}|19700101|20260101|+0000\n", records.len());
+    for (kind, n) in kinds {
+        out += &format!("{registry}|*|{kind}|*|{n}|summary\n");
+    }
+    for r in records {
+        out += r;
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     //! decnet-cases §5.1 and §5.5 (parsing and prefixes).
@@ -169,6 +231,27 @@ mod tests {
 
     fn v4(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn whole_rir_files_pass_and_fragments_fail() {
+        let recs: Vec<String> = ["apnic|JP|ipv4|1.0.0.0|256|20110101|allocated", "apnic|AU|ipv6|2001:200::|32|20110101|allocated"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let whole = rir_file_with_summary("apnic", &recs);
+        assert_eq!(rir_file_problem(&whole), None, "{whole}");
+        // issue 15: a two-line file replaced all APNIC ranges
+        assert!(rir_file_problem(&recs.join("\n")).unwrap().contains("no version line"));
+        let truncated: String = whole.lines().take(4).map(|l| format!("{l}\n")).collect();
+        assert!(rir_file_problem(&truncated).unwrap().contains("summary counts 1 ipv6 records, the file holds 0"), "{truncated}");
+        // an iptoasn file given to load-rir
+        assert!(rir_file_problem("1.0.0.0\t1.0.0.255\t13335\tUS\tCLOUDFLARENET\n").unwrap().contains("no version line"));
+        assert!(rir_file_problem("").unwrap().contains("empty"));
+        let no_summary = "2|arin|20261121|1|19700101|20261121|-0500\narin|US|ipv4|8.8.8.0|256|20000101|allocated|xyz\n";
+        assert!(rir_file_problem(no_summary).unwrap().contains("no summary"));
+        let wrong_total = whole.replacen("|2|19700101", "|3|19700101", 1);
+        assert!(rir_file_problem(&wrong_total).unwrap().contains("version line counts 3"));
     }
 
     #[test]
