@@ -15,6 +15,18 @@ fn decnet(args: &[&str], dsn: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// A whole delegated-statistics file of these record lines (version and summary lines counted).
+fn rir(records: &[&str]) -> String {
+    decnet_core::enrich::rir_file_with_summary("arin", &records.iter().map(|r| r.to_string()).collect::<Vec<_>>())
+}
+
+/// `decnet` with its exit status and stderr.
+fn decnet_status(args: &[&str], dsn: &str) -> (bool, String) {
+    let bin = std::env::var("DECNET_BIN").expect("DECNET_BIN is not set: run through `./x test`");
+    let out = Command::new(bin).args(args).env("DECNET_DSN", dsn).output().expect("decnet runs");
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
 fn country(c: &mut Client, ip: &str) -> Option<String> {
     c.query_one("SELECT decnet.country_of($1::text::inet)", &[&ip]).unwrap().get(0)
 }
@@ -27,10 +39,10 @@ fn asn(c: &mut Client, ip: &str) -> Option<(i64, Option<String>, String)> {
 
 /// An extended-format RIR file as published: version line, summaries,
 /// comments, `*` rows, ASN and IPv6 rows, opaque ids and extra columns.
-const RIPE_EXTENDED: &str = "2.3|ripencc|1763769600|146521|19830705|20261121|+0100
-ripencc|*|ipv4|*|87219|summary
-ripencc|*|asn|*|38119|summary
-ripencc|*|ipv6|*|21183|summary
+const RIPE_EXTENDED: &str = "2.3|ripencc|1763769600|8|19830705|20261121|+0100
+ripencc|*|ipv4|*|6|summary
+ripencc|*|asn|*|1|summary
+ripencc|*|ipv6|*|1|summary
 # a comment
 ripencc||ipv4|5.0.0.0|256|20200101|available|
 ripencc|DE|ipv4|85.214.0.0|65536|20060814|allocated|a1b2c3d4-aaaa
@@ -51,7 +63,7 @@ fn rir_and_iptoasn_files_load_unchanged_and_answer_lookups() {
     let ripe = dir.join("delegated-ripencc-extended-latest");
     std::fs::write(&ripe, RIPE_EXTENDED).unwrap();
     let arin = dir.join("delegated-arin-extended-latest");
-    std::fs::write(&arin, "2|arin|20261121|3|19700101|20261121|-0500\narin|US|ipv4|8.8.8.0|256|20000101|allocated|xyz\n").unwrap();
+    std::fs::write(&arin, "2|arin|20261121|1|19700101|20261121|-0500\narin|*|ipv4|*|1|summary\narin|US|ipv4|8.8.8.0|256|20000101|allocated|xyz\n").unwrap();
     let out = decnet(&["load-rir", "--quiet", ripe.to_str().unwrap(), arin.to_str().unwrap()], &dsn_for(db));
     assert!(out.contains("4 ranges of ripencc") && out.contains("1 ranges of arin"), "{out}");
 
@@ -115,7 +127,7 @@ fn attackers_are_enriched_when_they_appear_and_when_data_is_reloaded() {
     let mut c = migrated_db("it_enrich_attackers");
     // no data yet: attackers still arrive, unenriched
     ingest_bytes(&mut c, line("8.8.8.8").as_bytes());
-    c.query("SELECT * FROM decnet.load_rir($1)", &[&"arin|US|ipv4|8.8.8.0|256|20000101|allocated|x\narin|US|ipv4|9.9.9.0|256|20000101|allocated|x\n"])
+    c.query("SELECT * FROM decnet.load_rir($1)", &[&rir(&["arin|US|ipv4|8.8.8.0|256|20000101|allocated|x", "arin|US|ipv4|9.9.9.0|256|20000101|allocated|x"])])
         .unwrap();
     c.query("SELECT decnet.load_iptoasn($1)", &[&"8.8.8.0\t8.8.8.255\t15169\tUS\tGOOGLE\n"]).unwrap();
     // the load refreshed the existing attacker; a new one is enriched by its own INSERT
@@ -136,7 +148,7 @@ fn attackers_are_enriched_when_they_appear_and_when_data_is_reloaded() {
         ]
     );
     // new data moves an attacker: reloading the registry replaces its ranges and refreshes the row
-    c.query("SELECT * FROM decnet.load_rir($1)", &[&"arin|CA|ipv4|9.9.9.0|256|20000101|allocated|x\n"]).unwrap();
+    c.query("SELECT * FROM decnet.load_rir($1)", &[&rir(&["arin|CA|ipv4|9.9.9.0|256|20000101|allocated|x"])]).unwrap();
     assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.attackers WHERE host(ip) = '9.9.9.9' AND country_code = 'CA'"), 1);
     assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.attackers WHERE host(ip) = '8.8.8.8' AND country_code IS NULL"), 1, "8.8.8.0/24 left the data");
     // rebuild() recomputes from the lines and keeps what enrichment set; verify() agrees
@@ -145,3 +157,54 @@ fn attackers_are_enriched_when_they_appear_and_when_data_is_reloaded() {
     assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.attackers WHERE country_code = 'CA'"), 1);
     assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.verify()"), 0);
 }
+
+/// Issue 15: a wrong, truncated or tiny file never replaces loaded data
+/// silently, and the command says so with a non-zero exit.
+#[test]
+fn bad_enrichment_files_fail_loudly_and_keep_the_data() {
+    let db = "it_enrich_refused";
+    let mut c = migrated_db(db);
+    let dir = scratch_file("enrich-bad");
+    std::fs::create_dir_all(&dir).unwrap();
+    let records: Vec<String> = (0..40).map(|i| format!("apnic|JP|ipv4|1.0.{i}.0|256|20110101|allocated")).collect();
+    let whole = decnet_core::enrich::rir_file_with_summary("apnic", &records);
+    let file = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let good = file("delegated-apnic-latest", &whole);
+    assert!(decnet_status(&["load-rir", "--quiet", &good], &dsn_for(db)).0);
+    let held = || count(&mut connect(&dsn_for(db)), "SELECT count(*) FROM decnet.country_ranges WHERE registry = 'apnic'");
+    assert_eq!(held(), 40);
+
+    // not an RIR file at all, an iptoasn file, a two-line fragment, a download cut short
+    let garbage = file("bad.txt", "hello\nworld\n");
+    let iptoasn = file("ip2asn-v4.tsv", "1.0.0.0\t1.0.0.255\t13335\tUS\tCLOUDFLARENET\n");
+    let fragment = file("two-lines", &records[..2].join("\n"));
+    let truncated = file("cut-short", &whole[..whole.len() / 2]);
+    for (path, why) in [(&garbage, "no version line"), (&iptoasn, "no version line"), (&fragment, "no version line"), (&truncated, "summary counts")] {
+        let (ok, err) = decnet_status(&["load-rir", "--quiet", path], &dsn_for(db));
+        assert!(!ok, "{path} loaded");
+        assert!(err.contains(why) && err.contains("hint:"), "{path}: {err}");
+    }
+    assert_eq!(held(), 40, "a refused file changes nothing");
+
+    // a whole file that would shrink the registry to less than half: refused, unless --force
+    let small = file("delegated-apnic-small", &decnet_core::enrich::rir_file_with_summary("apnic", &records[..5]));
+    let (ok, err) = decnet_status(&["load-rir", "--quiet", &small], &dsn_for(db));
+    assert!(!ok && err.contains("would shrink from 40 to 5") && err.contains("--force"), "{err}");
+    assert_eq!(held(), 40);
+    assert!(decnet_status(&["load-rir", "--quiet", "--force", &small], &dsn_for(db)).0);
+    assert_eq!(held(), 5);
+
+    // load-asn given an RIR file (or nothing usable): refused, exit non-zero
+    for path in [&good, &garbage] {
+        let (ok, err) = decnet_status(&["load-asn", "--quiet", path], &dsn_for(db));
+        assert!(!ok && err.contains("no usable ranges"), "{path}: {err}");
+    }
+    // the same rules through SQL
+    assert!(c.query("SELECT * FROM decnet.load_rir($1)", &[&records[..2].join("\n")]).is_err());
+    assert!(c.query("SELECT decnet.load_iptoasn($1)", &[&""]).is_err());
+}
+

@@ -306,3 +306,46 @@ pub fn enrichment_lookups(client: &mut Client) -> Result<String, CliError> {
          country_of {country:.0} lookups/s ({country_hits} of {lookups} found), asn_of {asn_rate:.0} lookups/s ({asn_hits} found)"
     ))
 }
+
+/// Issue 15 (#6): lines of an attacker that already has many against lines of
+/// a new one, each next to the same lines COPYed into the untriggered table.
+/// An index whose cost grows with an attacker's line count shows as a ratio
+/// well above the new attacker's.
+pub fn heavy_attacker(client: &mut Client, existing: usize, measured: usize) -> Result<String, CliError> {
+    let db = |e| CliError::from_db("heavy attacker bench", e);
+    let lines_of = |ip: &str, n: usize| -> Vec<Vec<u8>> {
+        let mut text = Vec::with_capacity(n * 110);
+        for i in 0..n {
+            let _ = writeln!(
+                text,
+                "<134>1 2026-05-01T{:02}:{:02}:{:02}.{:06}+00:00 decky-01 ssh - connection [relay@55555 src_ip=\"{ip}\"]",
+                i / 3_600_000 % 24, i / 60_000 % 60, i / 1000 % 60, i % 1000
+            );
+        }
+        encode_corpus(&text).0
+    };
+    client
+        .batch_execute(&format!("DROP TABLE IF EXISTS {RAW_TABLE}; CREATE TABLE {RAW_TABLE} (LIKE decnet.logs INCLUDING ALL); {TRUNCATE_PIPELINE}"))
+        .map_err(db)?;
+    let (history, _, _) = timed_copy(client, COPY_LOGS, &lines_of("198.51.100.250", existing))?;
+    client.batch_execute("ANALYZE decnet.logs; CHECKPOINT").map_err(db)?;
+    let mut rows = Vec::new();
+    for (who, ip) in [("heavy attacker (existing lines)", "198.51.100.250"), ("new attacker", "198.51.100.251")] {
+        let payload = lines_of(ip, measured);
+        let (raw, _, _) = timed_copy(client, &format!("COPY {RAW_TABLE} (raw_line, raw_bytes) FROM STDIN"), &payload)?;
+        let (pipeline, _, _) = timed_copy(client, COPY_LOGS, &payload)?;
+        client.batch_execute("CHECKPOINT").map_err(db)?;
+        rows.push(format!(
+            "  {who}: {measured} lines raw {:.3} s, pipeline {:.3} s, ratio {:.2}",
+            raw.as_secs_f64(),
+            pipeline.as_secs_f64(),
+            pipeline.as_secs_f64() / raw.as_secs_f64()
+        ));
+    }
+    client.batch_execute(&format!("TRUNCATE {RAW_TABLE}; {TRUNCATE_PIPELINE}")).map_err(db)?;
+    Ok(format!(
+        "heavy attacker: {measured} more lines for one attacker that has {existing} (loaded in {:.1} s), and for a new one\n{}",
+        history.as_secs_f64(),
+        rows.join("\n")
+    ))
+}

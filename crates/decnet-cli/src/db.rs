@@ -8,16 +8,31 @@ refinery::embed_migrations!("../../migrations");
 
 pub const MIGRATION_TABLE: &str = "decnet.schema_migrations";
 
+/// Connects with `dsn` completed as libpq would (crate::conninfo).
 pub fn connect(dsn: &str) -> Result<Client, CliError> {
-    let config: postgres::Config = dsn.parse().map_err(|e: postgres::Error| {
-        CliError::new(format!("invalid connection string: {e}"), crate::error::hint_for(None, "invalid connection string"))
-    })?;
+    let config = crate::conninfo::resolve(dsn, &|k| std::env::var(k).ok())?;
     config.connect(NoTls).map_err(|e| CliError::from_db("cannot connect", e))
 }
 
 /// Idempotent: creates or updates the extension, then applies pending migrations.
-/// Returns the names of the migrations applied by this call.
+/// Returns the names of the migrations applied by this call. Refuses a
+/// database whose migrations ran but whose extension objects are gone (DROP
+/// EXTENSION decnet CASCADE drops the triggers and views the migrations made:
+/// lines would be stored unparsed and never counted).
 pub fn migrate(client: &mut Client) -> Result<Vec<String>, CliError> {
+    let q = |client: &mut Client, sql: &str| -> Result<bool, CliError> {
+        Ok(client.query_one(sql, &[]).map_err(|e| CliError::from_db("reading the catalogue failed", e))?.get(0))
+    };
+    let migrated_before = q(client, &format!("SELECT to_regclass('{MIGRATION_TABLE}') IS NOT NULL"))?
+        && q(client, &format!("SELECT EXISTS (SELECT 1 FROM {MIGRATION_TABLE})"))?;
+    let had_extension = q(client, "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'decnet')")?;
+    if migrated_before && (!had_extension || !q(client, PARSE_TRIGGER_EXISTS)?) {
+        return Err(CliError::new(
+            "this database was migrated, but the decnet extension (or the ingest trigger it provides) was dropped since: \
+             its triggers and views are gone, and new lines would be stored unparsed",
+            "restore the database from a dump; or, to start over, DROP SCHEMA decnet CASCADE (this deletes every line) and migrate again",
+        ));
+    }
     client
         .batch_execute("CREATE EXTENSION IF NOT EXISTS decnet")
         .map_err(|e| CliError::from_db("CREATE EXTENSION decnet failed", e))?;
@@ -39,6 +54,18 @@ pub fn migrate(client: &mut Client) -> Result<Vec<String>, CliError> {
         .run(client)
         .map_err(|e| CliError::new(format!("migration failed: {}", chain(&e)), "fix the failing migration; applied ones are recorded in decnet.schema_migrations"))?;
     Ok(report.applied_migrations().iter().map(|m| m.to_string()).collect())
+}
+
+/// Whether decnet.logs has its parse trigger (made by the migrations from the extension's function).
+const PARSE_TRIGGER_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid \
+     WHERE t.tgrelid = to_regclass('decnet.logs') AND p.proname = 'logs_parse_trigger')";
+
+/// The pg_cron jobs of decnet.cron_jobs() not scheduled for this database (as decnet.stats() reports them).
+pub fn missing_jobs(client: &mut Client) -> Result<Vec<String>, CliError> {
+    Ok(client
+        .query_one("SELECT decnet.missing_cron_jobs()", &[])
+        .map_err(|e| CliError::from_db("reading the pg_cron jobs failed", e))?
+        .get(0))
 }
 
 /// Applies the migrations up to `version` only, leaving the extension as it

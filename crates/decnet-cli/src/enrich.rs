@@ -29,7 +29,10 @@ pub enum Source {
 }
 
 /// Loads each file in its own transaction; returns one line per file.
-pub fn load_files(client: &mut Client, source: Source, paths: &[String], show_progress: bool) -> Result<Vec<String>, CliError> {
+/// Each load is checked by the database (decnet.load_rir_file/load_iptoasn_file): a file
+/// with no usable range, a truncated RIR file, or one that would shrink a
+/// source to less than half (unless `force`) is refused, and so the command fails.
+pub fn load_files(client: &mut Client, source: Source, paths: &[String], show_progress: bool, force: bool) -> Result<Vec<String>, CliError> {
     let bar = if show_progress { ProgressBar::new(paths.len() as u64) } else { ProgressBar::hidden() };
     bar.set_style(ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} files").expect("static template").progress_chars("=> "));
     let mut report = Vec::new();
@@ -38,7 +41,7 @@ pub fn load_files(client: &mut Client, source: Source, paths: &[String], show_pr
         let text = read_data_file(path)?;
         let what = match source {
             Source::Rir => client
-                .query("SELECT registry, ranges FROM decnet.load_rir($1)", &[&text])
+                .query("SELECT registry, ranges FROM decnet.load_rir_file($1, $2)", &[&text, &force])
                 .map_err(|e| CliError::from_db(&format!("loading {path}"), e))?
                 .iter()
                 .map(|r| format!("{} ranges of {}", r.get::<_, i64>(1), r.get::<_, String>(0)))
@@ -46,13 +49,13 @@ pub fn load_files(client: &mut Client, source: Source, paths: &[String], show_pr
                 .join(", "),
             Source::Iptoasn => {
                 let n: i64 = client
-                    .query_one("SELECT decnet.load_iptoasn($1)", &[&text])
+                    .query_one("SELECT decnet.load_iptoasn_file($1, $2)", &[&text, &force])
                     .map_err(|e| CliError::from_db(&format!("loading {path}"), e))?
                     .get(0);
                 format!("{n} AS ranges")
             }
         };
-        report.push(format!("{path}: {}", if what.is_empty() { "no usable ranges".into() } else { what }));
+        report.push(format!("{path}: {what}"));
         bar.inc(1);
     }
     bar.finish_and_clear();

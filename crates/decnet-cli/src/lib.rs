@@ -1,6 +1,7 @@
 //! The decnet command line as a library, so integration tests drive the same code.
 
 pub mod bench;
+pub mod conninfo;
 pub mod db;
 pub mod enrich;
 pub mod error;

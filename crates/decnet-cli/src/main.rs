@@ -7,8 +7,10 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(name = "decnet", version, about = "decnet-pg: honeypot logs to attacker intelligence inside PostgreSQL")]
 struct Cli {
-    /// Connection string (key=value or postgresql:// URL). Default: $DECNET_DSN.
-    #[arg(long, global = true, env = "DECNET_DSN")]
+    /// Connection string (key=value or postgresql:// URL). Default: $DECNET_DSN; what it
+    /// leaves out comes from PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD and
+    /// ~/.pgpass (PGPASSFILE), as with psql.
+    #[arg(long, global = true, env = "DECNET_DSN", hide_env_values = true)]
     dsn: Option<String>,
     #[command(subcommand)]
     command: Command,
@@ -41,6 +43,9 @@ enum Command {
         files: Vec<String>,
         #[arg(long)]
         quiet: bool,
+        /// Load even if a registry would shrink to less than half of what it holds.
+        #[arg(long)]
+        force: bool,
     },
     /// Load iptoasn TSV files (ip2asn-v4.tsv[.gz], ip2asn-v6.tsv[.gz]) for AS lookups.
     LoadAsn {
@@ -48,6 +53,9 @@ enum Command {
         files: Vec<String>,
         #[arg(long)]
         quiet: bool,
+        /// Load even if an address family would shrink to less than half of what it holds.
+        #[arg(long)]
+        force: bool,
     },
     /// Print the ingest report.
     Report,
@@ -70,14 +78,12 @@ enum Command {
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
-    let dsn = cli.dsn.ok_or_else(|| {
-        CliError::new("no connection string", "pass --dsn 'host=… dbname=…' or set DECNET_DSN")
-    })?;
-    let mut client = db::connect(&dsn)?;
+    let mut client = db::connect(cli.dsn.as_deref().unwrap_or(""))?;
     match cli.command {
         Command::Migrate => {
             let applied = db::migrate(&mut client)?;
             println!("migrated: {} migration(s) applied{}", applied.len(), list(&applied));
+            warn_unscheduled(&mut client)?;
         }
         Command::Ingest { files, quiet } => {
             let stats = ingest::ingest_files(&mut client, &files, !quiet)?;
@@ -90,13 +96,13 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 s.sessions - s.already_loaded, s.sessions, s.events, s.files, s.already_loaded, s.malformed_lines
             );
         }
-        Command::LoadRir { files, quiet } => {
-            for line in enrich::load_files(&mut client, enrich::Source::Rir, &files, !quiet)? {
+        Command::LoadRir { files, quiet, force } => {
+            for line in enrich::load_files(&mut client, enrich::Source::Rir, &files, !quiet, force)? {
                 println!("{line}");
             }
         }
-        Command::LoadAsn { files, quiet } => {
-            for line in enrich::load_files(&mut client, enrich::Source::Iptoasn, &files, !quiet)? {
+        Command::LoadAsn { files, quiet, force } => {
+            for line in enrich::load_files(&mut client, enrich::Source::Iptoasn, &files, !quiet, force)? {
                 println!("{line}");
             }
         }
@@ -123,6 +129,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let (payload, lines) = bench::encode_corpus(&data);
             drop(data);
             println!("{}", bench::run(&mut client, &payload, lines)?.render());
+            println!("{}", bench::heavy_attacker(&mut client, 500_000, 100_000)?);
             println!("{}", bench::gossip(&mut client, 1_000_000, 2_000)?);
             println!("{}", bench::similar_sessions(&mut client)?);
             println!("{}", bench::enrichment_lookups(&mut client)?);
@@ -135,6 +142,21 @@ fn run(cli: Cli) -> Result<(), CliError> {
             db::migrate(&mut client)?;
             print!("{}", identity_bench::run(&mut client)?);
         }
+    }
+    Ok(())
+}
+
+/// After a migrate: pg_cron serves one database, and without its jobs nothing
+/// rolls up, resolves or makes partitions. Said on stderr, whatever the verbosity.
+fn warn_unscheduled(client: &mut postgres::Client) -> Result<(), CliError> {
+    let missing = db::missing_jobs(client)?;
+    if !missing.is_empty() {
+        eprintln!(
+            "decnet: WARNING: pg_cron does not run {} for this database: no rollup, identity pass, reverse DNS or new \
+             log partitions will happen. pg_cron serves the database named by cron.database_name; run \
+             `SELECT * FROM decnet.schedule_jobs()` there (its error hint lists the calls for another database).",
+            missing.join(", ")
+        );
     }
     Ok(())
 }
