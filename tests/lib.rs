@@ -103,11 +103,28 @@ pub fn stored_lines(client: &mut Client) -> Vec<Vec<u8>> {
 
 /// The first column of every row of a query.
 pub fn column<T: for<'a> postgres::types::FromSql<'a>>(client: &mut Client, sql: &str) -> Vec<T> {
-    client.query(sql, &[]).unwrap_or_else(|e| panic!("{sql}: {e}")).iter().map(|r| r.get(0)).collect()
+    client.query(sql, &[]).unwrap_or_else(|e| panic!("{sql}: {}", db_message(&e))).iter().map(|r| r.get(0)).collect()
+}
+
+/// The payload of a decnet notification: a NOTIFY carries only the outbox
+/// sequence number (no address a LISTENer without table access could read),
+/// the payload is the row of decnet.notifications.
+pub fn notification(client: &mut Client, channel: &str, notify_payload: &str) -> serde_json::Value {
+    let seq: i64 = notify_payload.parse().unwrap_or_else(|_| panic!("a NOTIFY carries only a sequence number: {notify_payload:?}"));
+    let row = client
+        .query_one("SELECT channel, payload::text FROM decnet.notifications WHERE seq = $1", &[&seq])
+        .unwrap_or_else(|e| panic!("notification {seq}: {e}"));
+    assert_eq!(row.get::<_, String>(0), channel);
+    serde_json::from_str(&row.get::<_, String>(1)).unwrap()
+}
+
+/// The server's message of a database error (the error's Display says only "db error").
+pub fn db_message(e: &postgres::Error) -> String {
+    e.as_db_error().map_or_else(|| e.to_string(), |d| format!("{} [{}]", d.message(), d.code().code()))
 }
 
 pub fn count(client: &mut Client, sql: &str) -> i64 {
-    client.query_one(sql, &[]).unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
+    client.query_one(sql, &[]).unwrap_or_else(|e| panic!("{sql}: {}", db_message(&e))).get(0)
 }
 
 pub mod oracle {

@@ -225,3 +225,71 @@ fn sigkill_during_a_large_copy_loses_no_committed_line() {
     assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.verify()"), 0);
     assert!(count(&mut c, "SELECT attackers::bigint FROM decnet.rollup(100000)") > 0);
 }
+
+/// Issue 15: partition maintenance under 8 writers. The current month's
+/// partition is gone, so the writers' lines land in the default partition
+/// while create_log_partitions() moves them into a new one; it and
+/// drop_logs_before() run in a loop the whole time. Every line ends up stored
+/// once, in its partition, and verify() is empty.
+#[test]
+fn partition_maintenance_under_eight_writers_loses_no_line() {
+    const WRITERS: usize = 8;
+    const LINES: usize = 80_000;
+    let db = "it_partitions_load";
+    let mut c = decnet_it::migrated_db(db);
+    let current: String = c
+        .query_one("SELECT partition_name FROM decnet.log_partitions() WHERE received_from <= now() AND received_before > now()", &[])
+        .unwrap()
+        .get(0);
+    c.batch_execute(&format!("ALTER TABLE decnet.logs DETACH PARTITION decnet.{current}; DROP TABLE decnet.{current}")).unwrap();
+
+    let data = std::fs::read(corpus(LINES, 21)).unwrap();
+    let lines = file_lines(&data);
+    let shards: Vec<Vec<u8>> = (0..WRITERS)
+        .map(|w| lines.iter().skip(w).step_by(WRITERS).flat_map(|l| l.iter().copied().chain([b'\n'])).collect())
+        .collect();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let dsn = dsn_for(db);
+    let writers: Vec<_> = shards
+        .into_iter()
+        .map(|shard| {
+            let dsn = dsn.clone();
+            std::thread::spawn(move || {
+                let mut client = connect(&dsn);
+                let rows: Vec<&[u8]> = shard.split_inclusive(|&b| b == b'\n').collect();
+                rows.chunks(500).map(|stmt| ingest_bytes(&mut client, &stmt.concat()).lines).sum::<u64>()
+            })
+        })
+        .collect();
+    let maintenance = {
+        let (dsn, done) = (dsn.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut client = connect(&dsn);
+            let mut made = 0;
+            let mut rounds = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                made += client.query_one("SELECT decnet.create_log_partitions()", &[]).expect("create_log_partitions").get::<_, i32>(0);
+                client.query("SELECT * FROM decnet.drop_logs_before(now() - interval '10 years')", &[]).expect("drop_logs_before");
+                rounds += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            (made, rounds)
+        })
+    };
+    let stored: u64 = writers.into_iter().map(|h| h.join().expect("a writer failed")).sum();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (made, rounds) = maintenance.join().expect("maintenance failed");
+    assert_eq!(stored, LINES as u64);
+    assert!(made >= 1 && rounds >= 2, "the partition was re-created under load ({made} made, {rounds} rounds)");
+
+    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.logs"), LINES as i64, "every line, once");
+    assert_eq!(count(&mut c, "SELECT count(DISTINCT id) FROM decnet.logs"), LINES as i64);
+    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.logs_default WHERE received_at >= date_trunc('month', now())"), 0,
+               "lines of the new partition's range all moved out of the default partition");
+    assert_eq!(
+        count(&mut c, "SELECT sum(event_count)::bigint FROM decnet.attackers"),
+        count(&mut c, "SELECT count(*) FROM decnet.logs WHERE attacker_ip IS NOT NULL")
+    );
+    let diff: Vec<String> = column(&mut c, "SELECT relation || ' ' || row_key::text FROM decnet.verify() LIMIT 5");
+    assert!(diff.is_empty(), "{diff:?}");
+}

@@ -152,5 +152,112 @@ fn shadowing_functions_and_operators_cannot_hijack_decnet() {
                            AND NOT coalesce(proconfig, '{}') @> ARRAY['search_path=pg_catalog, pg_temp']"),
         0
     );
-    assert!(count(&mut admin, "SELECT count(*) FROM pg_proc WHERE pronamespace = 'decnet'::regnamespace AND prosecdef") >= 4);
+    assert!(count(&mut admin, "SELECT count(*) FROM pg_proc WHERE pronamespace = 'decnet'::regnamespace AND prosecdef") >= 3);
+}
+
+/// The `SECURITY DEFINER` functions docs/security.md lists, from its marked table.
+fn documented_security_definers() -> Vec<String> {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/security.md")).unwrap();
+    let table = doc.split("<!-- security-definer").nth(1).unwrap().split("<!-- end security-definer -->").next().unwrap();
+    let mut names: Vec<String> = table
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .map(|l| l.split('(').next().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Issue 15: the catalogue is what docs/security.md says, function by function
+/// and relation by relation; nothing a role cannot do by the doc is granted.
+#[test]
+fn the_catalogue_follows_the_security_document() {
+    let mut admin = setup("it_roles_doc");
+    let definers: Vec<String> = column(
+        &mut admin,
+        "SELECT proname::text FROM pg_proc WHERE pronamespace = 'decnet'::regnamespace AND prosecdef ORDER BY 1",
+    );
+    assert_eq!(definers, documented_security_definers());
+    assert_eq!(definers.len(), 3);
+    // analysts execute exactly the functions that cannot write
+    let wrong: Vec<String> = column(
+        &mut admin,
+        "SELECT p.oid::regprocedure::text || ' ' || p.provolatile::text FROM pg_proc p
+         WHERE p.pronamespace = 'decnet'::regnamespace AND p.prokind = 'f'
+           AND has_function_privilege('decnet_analyst', p.oid, 'EXECUTE') <> (p.provolatile <> 'v')",
+    );
+    assert!(wrong.is_empty(), "analyst EXECUTE differs from the rule: {wrong:?}");
+    // every table and view is readable by analysts (probe_observations, identity_signals, recomputed_* included)
+    let unreadable: Vec<String> = column(
+        &mut admin,
+        "SELECT c.relname::text FROM pg_class c WHERE c.relnamespace = 'decnet'::regnamespace
+           AND c.relkind IN ('r', 'p', 'v') AND NOT c.relispartition AND NOT has_table_privilege('decnet_analyst', c.oid, 'SELECT')",
+    );
+    assert!(unreadable.is_empty(), "{unreadable:?}");
+    // ingest and gossip execute nothing but what the doc names
+    let extra: Vec<String> = column(
+        &mut admin,
+        "SELECT r || ' ' || p.oid::regprocedure::text FROM pg_proc p CROSS JOIN unnest(ARRAY['decnet_ingest', 'decnet_gossip', 'public']) r
+         WHERE p.pronamespace = 'decnet'::regnamespace AND has_function_privilege(r, p.oid, 'EXECUTE')
+           AND NOT (r = 'decnet_gossip' AND p.proname = 'smtp_target_seen')",
+    );
+    assert!(extra.is_empty(), "{extra:?}");
+}
+
+/// Issue 15: what analysts, sensors and anyone who can connect cannot do:
+/// write, send DNS, change stored results through settings, read notification payloads.
+#[test]
+fn no_role_writes_sends_packets_or_reads_payloads_beyond_its_rights() {
+    let mut admin = setup("it_roles_deny");
+    let mut analyst = login("it_roles_deny", "analyst");
+    for sql in ["SELECT * FROM decnet.rollup()", "SELECT decnet.enrich_attackers('{}')", "SELECT * FROM decnet.resolve_pending_ptr(1000000)",
+        "SELECT decnet.enrich_ptr('8.8.8.8')", "SELECT * FROM decnet.resolve_ptrs('{8.8.8.8}')", "SELECT decnet.create_log_partitions()",
+        "SELECT * FROM decnet.schedule_jobs()", "SELECT decnet.mark_dirty('{1.2.3.4}')", "SELECT decnet.notify('decnet_attacker', '{}')",
+        "SELECT decnet.statement_take()", "SELECT * FROM decnet.recluster_identities()", "SELECT * FROM decnet.load_rir('')"] {
+        denied(&mut analyst, sql);
+    }
+    // settings that send packets or change results: superuser or server configuration only
+    analyst.batch_execute("SELECT decnet.classify_event_kind('connection')").unwrap(); // the library is loaded
+    for sql in ["SET decnet.ptr_enabled = on", "SET decnet.ptr_timeout_ms = 1", "SET decnet.ptr_concurrency = 100"] {
+        denied(&mut analyst, sql);
+    }
+    let err = admin.batch_execute("SET decnet.trusted_proxies = '0.0.0.0/0'").unwrap_err();
+    assert_eq!(err.code(), Some(&SqlState::CANT_CHANGE_RUNTIME_PARAM), "{err}");
+
+    // a sensor that asks for every proxy to be trusted at login gets no such thing
+    let spoof = "<134>1 2026-05-01T00:00:00+00:00 decky-06 http - request [relay@55555 method=\"GET\" path=\"/\" remote_addr=\"203.0.113.70\" headers=\"{\\\"X-Forwarded-For\\\": \\\"1.2.3.4\\\"}\"]";
+    let sensor_dsn = format!("{} options='-c decnet.trusted_proxies=0.0.0.0/0'", dsn_for("it_roles_deny").replace("user=postgres", "user=it_roles_deny_ingest"));
+    match postgres::Client::connect(&sensor_dsn, postgres::NoTls) {
+        Ok(mut sensor) => sensor.execute("INSERT INTO decnet.logs (raw_line) VALUES ($1)", &[&spoof]).map(|_| ()).unwrap(),
+        Err(e) => {
+            assert!(db_message(&e).contains("trusted_proxies"), "{}", db_message(&e));
+            login("it_roles_deny", "ingest").execute("INSERT INTO decnet.logs (raw_line) VALUES ($1)", &[&spoof]).unwrap();
+        }
+    }
+    assert!(count(&mut admin, "SELECT count(*) FROM decnet.bounties WHERE host(attacker_ip) = '203.0.113.70'
+                                AND (bounty_type = 'ip_leak' OR payload->>'fingerprint_type' = 'spoofed_source')") >= 1);
+    assert_eq!(count(&mut admin, "SELECT count(*) FROM decnet.verify()"), 0);
+
+    // sensors write lines, not the time they were received
+    let mut ingest = login("it_roles_deny", "ingest");
+    denied(&mut ingest, "INSERT INTO decnet.logs (raw_line, received_at) VALUES ('x', '1970-01-01')");
+
+    // LISTEN: a gossip user hears sequence numbers only, and cannot read what they stand for
+    let mut gossip = login("it_roles_deny", "gossip");
+    gossip.batch_execute("LISTEN decnet_attacker").unwrap();
+    ingest.execute("INSERT INTO decnet.logs (raw_line) VALUES ($1)", &[&LINE]).unwrap();
+    let mut heard = Vec::new();
+    {
+        let mut n = gossip.notifications();
+        let mut it = n.timeout_iter(std::time::Duration::from_secs(5));
+        use postgres::fallible_iterator::FallibleIterator;
+        if let Some(note) = it.next().unwrap() {
+            heard.push(note.payload().to_owned());
+        }
+    }
+    assert_eq!(heard.len(), 1);
+    assert!(heard[0].bytes().all(|b| b.is_ascii_digit()), "{heard:?}");
+    denied(&mut gossip, "SELECT * FROM decnet.notifications");
+    let payload = notification(&mut analyst, "decnet_attacker", &heard[0]);
+    assert_eq!(payload["new"], serde_json::json!(["91.92.240.7"]));
 }
