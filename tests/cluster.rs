@@ -17,6 +17,10 @@ fn pg_cron_runs_the_scheduled_rollup() {
     assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.log_partitions()
                               WHERE received_before > now() AND received_from <= now() + interval '3 months'"), 4);
     assert_eq!(count(&mut c, "SELECT decnet.create_log_partitions()::bigint"), 0);
+    // issue 15: where pg_cron serves the database, every job is there, and schedule_jobs() keeps them (idempotent)
+    assert_eq!(column::<Vec<String>>(&mut c, "SELECT missing_jobs FROM decnet.stats()"), vec![Vec::<String>::new()]);
+    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.schedule_jobs()"), 5);
+    assert_eq!(count(&mut c, "SELECT count(*) FROM cron.job WHERE jobname LIKE 'decnet-%'"), 5);
     // a beacon to classify; nothing calls rollup() but pg_cron
     let mut lines = String::new();
     for i in 0..11 {
@@ -60,4 +64,36 @@ fn migrate_is_idempotent_and_recorded() {
     assert_eq!(count(&mut c, "SELECT count(*) FROM pg_extension WHERE extname = 'decnet'"), 1);
     // the trigger is attached and the table is ready for COPY
     assert_eq!(count(&mut c, "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'decnet.logs'::regclass AND tgname = 'logs_parse'"), 1);
+}
+
+/// Issue 15: a database pg_cron does not serve is told so, and told how.
+#[test]
+fn jobs_missing_where_pg_cron_does_not_serve_the_database() {
+    let mut c = migrated_db("it_cluster_nocron");
+    let missing: Vec<String> = c.query_one("SELECT missing_jobs FROM decnet.stats()", &[]).unwrap().get(0);
+    assert_eq!(missing.len(), 5, "{missing:?}");
+    let err = c.query("SELECT * FROM decnet.schedule_jobs()", &[]).unwrap_err();
+    let db = err.as_db_error().unwrap();
+    assert_eq!(db.code().code(), "55000");
+    let hint = db.hint().unwrap();
+    assert!(hint.contains("cron.schedule_in_database('decnet-rollup', '* * * * *', 'SELECT * FROM decnet.rollup()', 'it_cluster_nocron')"), "{hint}");
+}
+
+/// Issue 15: with decnet preloaded, its settings are known from a session's start
+/// (SHOW works before any decnet call), and a line received in 1970 breaks nothing.
+#[test]
+fn settings_are_known_at_login_and_odd_received_times_are_harmless() {
+    let mut c = migrated_db("it_cluster_settings");
+    let mut fresh = connect(&dsn_for("it_cluster_settings"));
+    let timeout: String = fresh.query_one("SHOW decnet.ptr_timeout_ms", &[]).unwrap().get(0);
+    assert_eq!(timeout, "2000");
+    let proxies: String = fresh.query_one("SHOW decnet.trusted_proxies", &[]).unwrap().get(0);
+    assert_eq!(proxies, "");
+    // only an operator can choose received_at; a far past one lands in the default partition
+    c.batch_execute("INSERT INTO decnet.logs (raw_line, received_at) VALUES ('<134>1 2026-05-01T00:00:00+00:00 d ssh - connection [relay@55555 src_ip=\"203.0.113.90\"]', '1970-01-01')").unwrap();
+    c.batch_execute("INSERT INTO decnet.logs (raw_line) VALUES ('<134>1 2026-05-01T00:00:01+00:00 d ssh - connection [relay@55555 src_ip=\"203.0.113.90\"]')").unwrap();
+    let r = c.query_one("SELECT lines_ingested, attackers, ingest_idle < interval '1 hour' FROM decnet.stats()", &[]).unwrap();
+    assert_eq!((r.get::<_, i64>(0), r.get::<_, i64>(1), r.get::<_, bool>(2)), (2, 1, true));
+    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.logs_default"), 1);
+    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.verify()"), 0);
 }
