@@ -16,32 +16,7 @@ fn eight_concurrent_writers_lose_nothing_and_never_deadlock() {
     let deadlocks_before = count(&mut c, "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()");
 
     // line i goes to writer i % 8: every busy attacker is written by several writers at once
-    let shards: Vec<Vec<u8>> = (0..WRITERS)
-        .map(|w| {
-            let mut buf = Vec::new();
-            for l in lines.iter().skip(w).step_by(WRITERS) {
-                buf.extend_from_slice(l);
-                buf.push(b'\n');
-            }
-            buf
-        })
-        .collect();
-    let dsn = dsn_for("it_concurrency");
-    let handles: Vec<_> = shards
-        .into_iter()
-        .map(|shard| {
-            let dsn = dsn.clone();
-            std::thread::spawn(move || {
-                let mut client = connect(&dsn);
-                let rows: Vec<&[u8]> = shard.split_inclusive(|&b| b == b'\n').collect();
-                let mut n = 0;
-                for stmt in rows.chunks(STATEMENT_LINES) {
-                    n += ingest_bytes(&mut client, &stmt.concat()).lines;
-                }
-                n
-            })
-        })
-        .collect();
+    let handles = spawn_writers(&dsn_for("it_concurrency"), &lines, WRITERS, STATEMENT_LINES);
     let stored: u64 = handles.into_iter().map(|h| h.join().expect("a writer failed")).sum();
     assert_eq!(stored, LINES as u64);
 

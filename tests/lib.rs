@@ -81,6 +81,23 @@ pub fn file_lines(data: &[u8]) -> Vec<&[u8]> {
     lines
 }
 
+/// Concurrent writers: line i of `lines` goes to writer i % `writers`, so every
+/// busy attacker is written by several at once. Each writer COPYs its share
+/// on its own connection, `statement_lines` lines per statement; join the
+/// handles for the lines each stored.
+pub fn spawn_writers(dsn: &str, lines: &[&[u8]], writers: usize, statement_lines: usize) -> Vec<std::thread::JoinHandle<u64>> {
+    (0..writers)
+        .map(|w| {
+            let shard: Vec<Vec<u8>> = lines.iter().skip(w).step_by(writers).map(|l| [*l, b"\n"].concat()).collect();
+            let dsn = dsn.to_owned();
+            std::thread::spawn(move || {
+                let mut client = connect(&dsn);
+                shard.chunks(statement_lines).map(|stmt| ingest_bytes(&mut client, &stmt.concat()).lines).sum()
+            })
+        })
+        .collect()
+}
+
 /// Ingests bytes through the same loader the CLI uses.
 pub fn ingest_bytes(client: &mut Client, data: &[u8]) -> decnet_cli::ingest::IngestStats {
     let mut reader = std::io::BufReader::new(data);

@@ -245,22 +245,9 @@ fn partition_maintenance_under_eight_writers_loses_no_line() {
 
     let data = std::fs::read(corpus(LINES, 21)).unwrap();
     let lines = file_lines(&data);
-    let shards: Vec<Vec<u8>> = (0..WRITERS)
-        .map(|w| lines.iter().skip(w).step_by(WRITERS).flat_map(|l| l.iter().copied().chain([b'\n'])).collect())
-        .collect();
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let dsn = dsn_for(db);
-    let writers: Vec<_> = shards
-        .into_iter()
-        .map(|shard| {
-            let dsn = dsn.clone();
-            std::thread::spawn(move || {
-                let mut client = connect(&dsn);
-                let rows: Vec<&[u8]> = shard.split_inclusive(|&b| b == b'\n').collect();
-                rows.chunks(500).map(|stmt| ingest_bytes(&mut client, &stmt.concat()).lines).sum::<u64>()
-            })
-        })
-        .collect();
+    let writers = spawn_writers(&dsn, &lines, WRITERS, 500);
     let maintenance = {
         let (dsn, done) = (dsn.clone(), done.clone());
         std::thread::spawn(move || {
