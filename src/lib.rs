@@ -21,6 +21,11 @@ mod statement;
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
+    // Errors reach users as a SQLSTATE, a message and a hint, never a Rust
+    // backtrace: pgrx puts a captured one into the error's DETAIL, and
+    // captures whenever RUST_BACKTRACE is set in the server's environment.
+    // SAFETY: _PG_init runs once per process, before the backend starts any thread.
+    unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
     // the parser's loops over one line's content honour cancel and statement_timeout
     decnet_core::bound::set_interrupt_check(check_for_interrupts);
 }

@@ -760,3 +760,28 @@ fn json_nul_in_a_header_is_readable_everywhere() {
     assert!(one::<i64>("SELECT count(*) FROM decnet.logs l, decnet.log_bounties(l.service, l.event_type, l.attacker_ip, l.fields) b").unwrap() >= 1);
     assert_eq!(one::<i64>("SELECT count(*) FROM decnet.verify()"), Some(0));
 }
+
+/// A Rust panic inside a SQL function, for the test below (test schema only).
+#[pg_extern]
+fn panics_for_test() -> i32 {
+    panic!("a bug in decnet")
+}
+
+/// Issue 15: an error reaches the user without a Rust backtrace, even where
+/// the server runs with RUST_BACKTRACE set (as `cargo pgrx test` does).
+#[pg_test]
+fn errors_carry_no_backtrace() {
+    use pgrx::pg_sys::panic::CaughtError;
+    let (message, detail) = PgTryBuilder::new(|| {
+        Spi::run("SELECT tests.panics_for_test()").unwrap();
+        (String::new(), None)
+    })
+    .catch_others(|e| match e {
+        CaughtError::PostgresError(r) | CaughtError::ErrorReport(r) => (r.message().to_owned(), r.detail().map(str::to_owned)),
+        CaughtError::RustPanic { ereport, .. } => (ereport.message().to_owned(), ereport.detail().map(str::to_owned)),
+    })
+    .execute();
+    assert!(message.contains("a bug in decnet"), "{message}");
+    let detail = detail.unwrap_or_default();
+    assert!(!detail.contains("backtrace") && !detail.contains("panicking.rs") && !detail.contains(" at /"), "{detail}");
+}
