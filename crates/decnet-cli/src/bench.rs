@@ -349,3 +349,87 @@ pub fn heavy_attacker(client: &mut Client, existing: usize, measured: usize) -> 
         rows.join("\n")
     ))
 }
+
+/// Issue 16: what a writer that INSERTs row by row pays. The same lines go
+/// into the untriggered copy and into decnet.logs, with a prepared INSERT and
+/// one round trip per row: one statement per transaction with
+/// synchronous_commit off and on, and 1,000 rows per transaction. Then 8
+/// connections of single-row INSERTs on overlapping attackers (aggregate
+/// rate; verify() must stay empty). Ratios are pipeline time / raw time.
+pub fn single_rows(client: &mut Client, dsn: &str, corpus: &[u8]) -> Result<String, CliError> {
+    let db = |e| CliError::from_db("single-row bench", e);
+    let lines: Vec<&str> = copy_text::split_lines(corpus).filter_map(|l| std::str::from_utf8(l).ok()).filter(|l| !l.contains('\0')).collect();
+    client
+        .batch_execute(&format!("DROP TABLE IF EXISTS {RAW_TABLE}; CREATE TABLE {RAW_TABLE} (LIKE decnet.logs INCLUDING ALL); {TRUNCATE_PIPELINE}"))
+        .map_err(db)?;
+    // rows: how many lines; per_tx: rows per transaction; sync: synchronous_commit
+    let run = |client: &mut Client, table: &str, rows: &[&str], per_tx: usize, sync: &str| -> Result<Duration, CliError> {
+        client.batch_execute(&format!("SET synchronous_commit = {sync}")).map_err(db)?;
+        let insert = client.prepare(&format!("INSERT INTO {table} (raw_line) VALUES ($1)")).map_err(db)?;
+        let start = Instant::now();
+        for chunk in rows.chunks(per_tx) {
+            let mut tx = client.transaction().map_err(db)?;
+            for line in chunk {
+                tx.execute(&insert, &[line]).map_err(db)?;
+            }
+            tx.commit().map_err(db)?;
+        }
+        Ok(start.elapsed())
+    };
+    let mut out = vec!["single-row INSERT (prepared, one round trip per row), raw = untriggered copy:".to_string()];
+    let cases: [(&str, usize, usize, &str); 3] = [
+        ("1 row per transaction, synchronous_commit off", 5_000, 1, "off"),
+        ("1 row per transaction, synchronous_commit on", 1_000, 1, "on"),
+        ("1,000 rows per transaction, synchronous_commit on", 20_000, 1_000, "on"),
+    ];
+    let mut offset = 0;
+    for (name, n, per_tx, sync) in cases {
+        let rows = &lines[offset..offset + n];
+        offset += n;
+        let raw = run(client, RAW_TABLE, rows, per_tx, sync)?;
+        let pipeline = run(client, "decnet.logs", rows, per_tx, sync)?;
+        out.push(format!(
+            "  {name}: {n} rows, raw {:.0} rows/s, pipeline {:.0} rows/s, ratio {:.2}",
+            n as f64 / raw.as_secs_f64(),
+            n as f64 / pipeline.as_secs_f64(),
+            pipeline.as_secs_f64() / raw.as_secs_f64()
+        ));
+    }
+    client.batch_execute("RESET synchronous_commit").map_err(db)?;
+
+    // 8 connections, single-row INSERTs, line i to connection i % 8 (busy attackers on several at once)
+    let n = 16_000.min(lines.len() - offset);
+    let rows: Vec<String> = lines[offset..offset + n].iter().map(|s| s.to_string()).collect();
+    let deadlocks = |client: &mut Client| -> Result<i64, CliError> {
+        Ok(client.query_one("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()", &[]).map_err(db)?.get(0))
+    };
+    let before = deadlocks(client)?;
+    let start = Instant::now();
+    let handles: Vec<_> = (0..8)
+        .map(|w| {
+            let mine: Vec<String> = rows.iter().skip(w).step_by(8).cloned().collect();
+            let dsn = dsn.to_owned();
+            std::thread::spawn(move || -> Result<(), CliError> {
+                let mut c = crate::db::connect(&dsn)?;
+                c.batch_execute("SET synchronous_commit = off").map_err(|e| CliError::from_db("writer", e))?;
+                let insert = c.prepare("INSERT INTO decnet.logs (raw_line) VALUES ($1)").map_err(|e| CliError::from_db("writer", e))?;
+                for line in &mine {
+                    c.execute(&insert, &[line]).map_err(|e| CliError::from_db("writer", e))?;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().map_err(|_| CliError::new("a writer thread panicked", "this is a bug"))??;
+    }
+    let elapsed = start.elapsed();
+    let diff: i64 = client.query_one("SELECT count(*) FROM decnet.verify()", &[]).map_err(db)?.get(0);
+    out.push(format!(
+        "  8 connections, 1 row per transaction, synchronous_commit off: {n} rows, {:.0} rows/s in all; deadlocks {}, verify() rows {diff}",
+        n as f64 / elapsed.as_secs_f64(),
+        deadlocks(client)? - before
+    ));
+    client.batch_execute(&format!("TRUNCATE {RAW_TABLE}; {TRUNCATE_PIPELINE}")).map_err(db)?;
+    Ok(out.join("\n"))
+}

@@ -78,7 +78,8 @@ enum Command {
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
-    let mut client = db::connect(cli.dsn.as_deref().unwrap_or(""))?;
+    let dsn = cli.dsn.unwrap_or_default();
+    let mut client = db::connect(&dsn)?;
     match cli.command {
         Command::Migrate => {
             let applied = db::migrate(&mut client)?;
@@ -127,9 +128,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let data = std::fs::read(&corpus)
                 .map_err(|e| CliError::new(format!("cannot read {corpus}: {e}"), "generate it with gen_corpus.py"))?;
             let (payload, lines) = bench::encode_corpus(&data);
-            drop(data);
             println!("{}", bench::run(&mut client, &payload, lines)?.render());
             println!("{}", bench::heavy_attacker(&mut client, 500_000, 100_000)?);
+            println!("{}", bench::single_rows(&mut client, &dsn, &data)?);
             println!("{}", bench::gossip(&mut client, 1_000_000, 2_000)?);
             println!("{}", bench::similar_sessions(&mut client)?);
             println!("{}", bench::enrichment_lookups(&mut client)?);
