@@ -28,6 +28,7 @@ COMMENT ON FUNCTION @extschema@.logs_statement_begin() IS
 COMMENT ON FUNCTION @extschema@.statement_take() IS
 'Internal (called by logs_derive): takes the current statement''s delta; returns its line count.';
 COMMENT ON FUNCTION @extschema@.statement_first_log_id() IS 'Internal: smallest decnet.logs id of the taken statement delta.';
+COMMENT ON FUNCTION @extschema@.statement_parts() IS 'Internal: how many attackers, command rows, bounties, credentials, recipient domains, probe observations and IPv6 leaks the taken statement delta holds (logs_derive skips empty steps).';
 COMMENT ON FUNCTION @extschema@.statement_attackers() IS 'Internal: per-attacker part of the taken statement delta.';
 COMMENT ON FUNCTION @extschema@.statement_services() IS 'Internal: per-(attacker, service) part of the taken statement delta.';
 COMMENT ON FUNCTION @extschema@.statement_deckies() IS 'Internal: per-(attacker, decky) part of the taken statement delta.';

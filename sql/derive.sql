@@ -81,10 +81,14 @@ DECLARE
     new_credentials bigint[];
     n_rows bigint;
     first_id bigint;
+    parts record;
     k integer := decnet.commands_kept_per_end();
 BEGIN
     n_rows := decnet.statement_take();
     first_id := decnet.statement_first_log_id();
+    -- each step below runs only when the statement has something for it: a
+    -- one-line INSERT paid for every empty step as much as for a full one
+    SELECT * INTO parts FROM decnet.statement_parts();
 
     -- 1. attackers: create the new ones, then lock all of them, in ip order
     SELECT array_agg(ip ORDER BY ip), array_agg(events ORDER BY ip), array_agg(commands ORDER BY ip),
@@ -144,82 +148,92 @@ BEGIN
     SELECT array_agg(DISTINCT attacker_ip) FILTER (WHERE maybe_moved) INTO with_decky_order FROM up;
 
     -- 4. commands: add this statement's candidates, then keep the first and last k per attacker
-    WITH ins AS (
-        INSERT INTO decnet.attacker_commands (attacker_ip, log_id, ts, service, decky, command)
-        SELECT attacker_ip, log_id, ts, service, decky, command FROM decnet.statement_commands()
-        ORDER BY attacker_ip, log_id
-        RETURNING attacker_ip
-    )
-    SELECT array_agg(DISTINCT attacker_ip) INTO with_commands FROM ins;
+    IF parts.commands > 0 THEN
+        WITH ins AS (
+            INSERT INTO decnet.attacker_commands (attacker_ip, log_id, ts, service, decky, command)
+            SELECT attacker_ip, log_id, ts, service, decky, command FROM decnet.statement_commands()
+            ORDER BY attacker_ip, log_id
+            RETURNING attacker_ip
+        )
+        SELECT array_agg(DISTINCT attacker_ip) INTO with_commands FROM ins;
 
-    DELETE FROM decnet.attacker_commands ac
-    USING (
-        SELECT attacker_ip, log_id,
-               row_number() OVER (PARTITION BY attacker_ip ORDER BY ts ASC NULLS LAST, log_id ASC) AS from_first,
-               row_number() OVER (PARTITION BY attacker_ip ORDER BY ts DESC NULLS FIRST, log_id DESC) AS from_last
-        FROM decnet.attacker_commands
-        WHERE attacker_ip = ANY (with_commands)
-    ) r
-    WHERE ac.attacker_ip = r.attacker_ip AND ac.log_id = r.log_id AND r.from_first > k AND r.from_last > k;
+        DELETE FROM decnet.attacker_commands ac
+        USING (
+            SELECT attacker_ip, log_id,
+                   row_number() OVER (PARTITION BY attacker_ip ORDER BY ts ASC NULLS LAST, log_id ASC) AS from_first,
+                   row_number() OVER (PARTITION BY attacker_ip ORDER BY ts DESC NULLS FIRST, log_id DESC) AS from_last
+            FROM decnet.attacker_commands
+            WHERE attacker_ip = ANY (with_commands)
+        ) r
+        WHERE ac.attacker_ip = r.attacker_ip AND ac.log_id = r.log_id AND r.from_first > k AND r.from_last > k;
+    END IF;
 
     -- 5. bounties and credentials (one row per dedup key already); remember what changed per attacker
-    WITH nb AS (
-        INSERT INTO decnet.bounties AS b (bounty_type, attacker_ip, payload, payload_key, decky, service, first_seen, last_seen, first_log_id, seen_count)
-        SELECT bounty_type, attacker_ip, payload, payload_key, decky, service, first_seen, last_seen, first_log_id, seen
-        FROM decnet.statement_bounties()
-        ORDER BY ord  -- the dedup key order, sorted in Rust
-        ON CONFLICT (bounty_type, attacker_ip, payload_key) DO UPDATE SET
-            -- the first sighting's payload (its request and port: decnet_core::bounty::sighting_members)
-            payload = CASE WHEN excluded.first_log_id < b.first_log_id THEN excluded.payload ELSE b.payload END,
-            decky = CASE WHEN excluded.first_log_id < b.first_log_id THEN excluded.decky ELSE b.decky END,
-            service = CASE WHEN excluded.first_log_id < b.first_log_id THEN excluded.service ELSE b.service END,
-            first_seen = least(b.first_seen, excluded.first_seen),
-            last_seen = greatest(b.last_seen, excluded.last_seen),
-            first_log_id = least(b.first_log_id, excluded.first_log_id),
-            seen_count = b.seen_count + excluded.seen_count
-        RETURNING b.attacker_ip, b.bounty_type, (b.xmax = 0) AS inserted,
-                  b.first_log_id >= first_id AS first_changed  -- new, or now first seen in this statement
-    ), nc AS (
-        INSERT INTO decnet.credentials AS c
-            (attacker_ip, attacker_uuid, decky, service, principal, principal_key, secret_kind, secret_sha256,
-             secret_b64, secret_printable, outcome, outcome_log_id, first_seen, last_seen, first_log_id, attempt_count)
-        SELECT g.attacker_ip, a.uuid, g.decky, g.service, g.principal, coalesce(g.principal, ''), g.secret_kind,
-               g.secret_sha256, g.secret_b64, g.secret_printable, g.outcome, g.outcome_log_id,
-               g.first_seen, g.last_seen, g.first_log_id, g.attempts
-        FROM decnet.statement_credentials() g
-        LEFT JOIN unnest(locked_ips, locked_uuids) AS a(ip, uuid) ON a.ip = g.attacker_ip
-        ORDER BY g.ord  -- the dedup key order, sorted in Rust
-        ON CONFLICT (attacker_ip, decky, service, secret_kind, secret_sha256, principal_key) DO UPDATE SET
-            attempt_count = c.attempt_count + excluded.attempt_count,
-            first_seen = least(c.first_seen, excluded.first_seen),
-            last_seen = greatest(c.last_seen, excluded.last_seen),
-            first_log_id = least(c.first_log_id, excluded.first_log_id),
-            outcome = CASE WHEN excluded.outcome_log_id > coalesce(c.outcome_log_id, 0) THEN excluded.outcome ELSE c.outcome END,
-            outcome_log_id = greatest(c.outcome_log_id, excluded.outcome_log_id)
-        RETURNING c.attacker_ip, (c.xmax = 0) AS inserted
-    ), per_attacker AS (
-        SELECT attacker_ip, sum(nb)::bigint AS nb, sum(nc)::bigint AS nc, bool_or(fp) AS fp FROM (
-            SELECT attacker_ip, inserted::int AS nb, 0 AS nc, bounty_type = 'fingerprint' AND first_changed AS fp FROM nb
-            UNION ALL
-            SELECT attacker_ip, 0, inserted::int, false FROM nc
-        ) u WHERE attacker_ip IS NOT NULL GROUP BY attacker_ip
-    )
-    SELECT array_agg(attacker_ip), array_agg(nb), array_agg(nc), array_agg(attacker_ip) FILTER (WHERE fp)
-    INTO counted, new_bounties, new_credentials, with_fingerprints
-    FROM per_attacker;
+    IF parts.bounties > 0 OR parts.credentials > 0 THEN
+        WITH nb AS (
+            INSERT INTO decnet.bounties AS b (bounty_type, attacker_ip, payload, payload_key, decky, service, first_seen, last_seen, first_log_id, seen_count)
+            SELECT bounty_type, attacker_ip, payload, payload_key, decky, service, first_seen, last_seen, first_log_id, seen
+            FROM decnet.statement_bounties()
+            ORDER BY ord  -- the dedup key order, sorted in Rust
+            ON CONFLICT (bounty_type, attacker_ip, payload_key) DO UPDATE SET
+                -- the first sighting's payload (its request and port: decnet_core::bounty::sighting_members)
+                payload = CASE WHEN excluded.first_log_id < b.first_log_id THEN excluded.payload ELSE b.payload END,
+                decky = CASE WHEN excluded.first_log_id < b.first_log_id THEN excluded.decky ELSE b.decky END,
+                service = CASE WHEN excluded.first_log_id < b.first_log_id THEN excluded.service ELSE b.service END,
+                first_seen = least(b.first_seen, excluded.first_seen),
+                last_seen = greatest(b.last_seen, excluded.last_seen),
+                first_log_id = least(b.first_log_id, excluded.first_log_id),
+                seen_count = b.seen_count + excluded.seen_count
+            RETURNING b.attacker_ip, b.bounty_type, (b.xmax = 0) AS inserted,
+                      b.first_log_id >= first_id AS first_changed  -- new, or now first seen in this statement
+        ), nc AS (
+            INSERT INTO decnet.credentials AS c
+                (attacker_ip, attacker_uuid, decky, service, principal, principal_key, secret_kind, secret_sha256,
+                 secret_b64, secret_printable, outcome, outcome_log_id, first_seen, last_seen, first_log_id, attempt_count)
+            SELECT g.attacker_ip, a.uuid, g.decky, g.service, g.principal, coalesce(g.principal, ''), g.secret_kind,
+                   g.secret_sha256, g.secret_b64, g.secret_printable, g.outcome, g.outcome_log_id,
+                   g.first_seen, g.last_seen, g.first_log_id, g.attempts
+            FROM decnet.statement_credentials() g
+            LEFT JOIN unnest(locked_ips, locked_uuids) AS a(ip, uuid) ON a.ip = g.attacker_ip
+            ORDER BY g.ord  -- the dedup key order, sorted in Rust
+            ON CONFLICT (attacker_ip, decky, service, secret_kind, secret_sha256, principal_key) DO UPDATE SET
+                attempt_count = c.attempt_count + excluded.attempt_count,
+                first_seen = least(c.first_seen, excluded.first_seen),
+                last_seen = greatest(c.last_seen, excluded.last_seen),
+                first_log_id = least(c.first_log_id, excluded.first_log_id),
+                outcome = CASE WHEN excluded.outcome_log_id > coalesce(c.outcome_log_id, 0) THEN excluded.outcome ELSE c.outcome END,
+                outcome_log_id = greatest(c.outcome_log_id, excluded.outcome_log_id)
+            RETURNING c.attacker_ip, (c.xmax = 0) AS inserted
+        ), per_attacker AS (
+            SELECT attacker_ip, sum(nb)::bigint AS nb, sum(nc)::bigint AS nc, bool_or(fp) AS fp FROM (
+                SELECT attacker_ip, inserted::int AS nb, 0 AS nc, bounty_type = 'fingerprint' AND first_changed AS fp FROM nb
+                UNION ALL
+                SELECT attacker_ip, 0, inserted::int, false FROM nc
+            ) u WHERE attacker_ip IS NOT NULL GROUP BY attacker_ip
+        )
+        SELECT array_agg(attacker_ip), array_agg(nb), array_agg(nc), array_agg(attacker_ip) FILTER (WHERE fp)
+        INTO counted, new_bounties, new_credentials, with_fingerprints
+        FROM per_attacker;
+    END IF;
 
     -- 5b. recipients per (attacker, victim domain)
-    INSERT INTO decnet.smtp_targets AS t (attacker_ip, domain, count, first_seen, last_seen)
-    SELECT attacker_ip, domain, recipients, first_seen, last_seen
-    FROM decnet.statement_smtp_targets() ORDER BY attacker_ip, domain
-    ON CONFLICT (attacker_ip, domain) DO UPDATE SET
-        count = t.count + excluded.count,
-        first_seen = least(t.first_seen, excluded.first_seen),
-        last_seen = greatest(t.last_seen, excluded.last_seen);
+    IF parts.smtp_targets > 0 THEN
+        INSERT INTO decnet.smtp_targets AS t (attacker_ip, domain, count, first_seen, last_seen)
+        SELECT attacker_ip, domain, recipients, first_seen, last_seen
+        FROM decnet.statement_smtp_targets() ORDER BY attacker_ip, domain
+        ON CONFLICT (attacker_ip, domain) DO UPDATE SET
+            count = t.count + excluded.count,
+            first_seen = least(t.first_seen, excluded.first_seen),
+            last_seen = greatest(t.last_seen, excluded.last_seen);
+    END IF;
 
     -- 5c. prober hash rotations and IPv6 link-local leaks (sql/identity.sql)
-    PERFORM decnet.merge_probe_observations();
-    PERFORM decnet.merge_ipv6_leaks();
+    IF parts.probes > 0 THEN
+        PERFORM decnet.merge_probe_observations();
+    END IF;
+    IF parts.ipv6_leaks > 0 THEN
+        PERFORM decnet.merge_ipv6_leaks();
+    END IF;
 
     -- 6. one update per affected attacker: the statement's counts and time
     --    span, and the list columns (rebuilt from the child rows only where

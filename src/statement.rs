@@ -92,6 +92,30 @@ fn statement_take() -> i64 {
     rows
 }
 
+/// What the taken statement delta holds, part by part: logs_derive skips the
+/// steps with nothing to merge (a one-line INSERT has no commands, bounties,
+/// credentials, recipients, probes or leaks, and each empty step cost as much
+/// as a full one).
+#[pg_extern(volatile, parallel_unsafe)]
+fn statement_parts() -> TableIterator<
+    'static,
+    (
+        name!(attackers, i64),
+        name!(commands, i64),
+        name!(bounties, i64),
+        name!(credentials, i64),
+        name!(smtp_targets, i64),
+        name!(probes, i64),
+        name!(ipv6_leaks, i64),
+    ),
+> {
+    let row = TAKEN.with_borrow(|t| {
+        let n = |len: usize| len as i64;
+        (n(t.attackers.len()), t.command_rows() as i64, n(t.bounties.len()), n(t.credentials.len()), n(t.smtp_targets.len()), n(t.probes.len()), n(t.ipv6_leaks.len()))
+    });
+    TableIterator::once(row)
+}
+
 /// The smallest decnet.logs id of the taken statement delta.
 #[pg_extern(volatile, parallel_unsafe)]
 fn statement_first_log_id() -> i64 {

@@ -367,12 +367,19 @@ pub fn single_rows(client: &mut Client, dsn: &str, corpus: &[u8]) -> Result<Stri
         client.batch_execute(&format!("SET synchronous_commit = {sync}")).map_err(db)?;
         let insert = client.prepare(&format!("INSERT INTO {table} (raw_line) VALUES ($1)")).map_err(db)?;
         let start = Instant::now();
-        for chunk in rows.chunks(per_tx) {
-            let mut tx = client.transaction().map_err(db)?;
-            for line in chunk {
-                tx.execute(&insert, &[line]).map_err(db)?;
+        if per_tx == 1 {
+            // autocommit: one round trip per row, as rsyslog's ompgsql or pgbench send them
+            for line in rows {
+                client.execute(&insert, &[line]).map_err(db)?;
             }
-            tx.commit().map_err(db)?;
+        } else {
+            for chunk in rows.chunks(per_tx) {
+                let mut tx = client.transaction().map_err(db)?;
+                for line in chunk {
+                    tx.execute(&insert, &[line]).map_err(db)?;
+                }
+                tx.commit().map_err(db)?;
+            }
         }
         Ok(start.elapsed())
     };

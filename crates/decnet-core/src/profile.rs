@@ -298,6 +298,11 @@ impl StatementDelta {
         }
     }
 
+    /// Command rows held, before trimming to the kept ends.
+    pub fn command_rows(&self) -> usize {
+        self.commands.values().map(Vec::len).sum()
+    }
+
     /// The commands that can be among an attacker's first or last `keep`, per attacker.
     pub fn kept_commands(&mut self, keep: usize) -> impl Iterator<Item = (IpAddr, &CommandRow)> {
         for rows in self.commands.values_mut() {
