@@ -843,8 +843,8 @@ DECLARE
 BEGIN
     n_rows := decnet.statement_take();
     first_id := decnet.statement_first_log_id();
-    -- each step below runs only when the statement has something for it: a
-    -- one-line INSERT paid for every empty step as much as for a full one
+    -- each step below runs only when the statement has something for it
+    -- (a one-line INSERT needs few of them)
     SELECT * INTO parts FROM decnet.statement_parts();
 
     -- 1. attackers: create the new ones, then lock all of them, in ip order

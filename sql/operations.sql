@@ -14,8 +14,9 @@ BEGIN
 END
 $fn$;
 
--- The pg_cron jobs decnet needs, one definition for schedule_jobs(), stats()
--- and the migrations (docs/operations.md, Schedules).
+-- The pg_cron jobs decnet needs, one definition for schedule_jobs() and
+-- stats() (docs/operations.md, Schedules; the released migrations V4-V10
+-- scheduled the same jobs when they ran where pg_cron lives).
 CREATE FUNCTION @extschema@.cron_jobs() RETURNS TABLE (jobname text, schedule text, command text)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$

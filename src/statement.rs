@@ -93,9 +93,8 @@ fn statement_take() -> i64 {
 }
 
 /// What the taken statement delta holds, part by part: logs_derive skips the
-/// steps with nothing to merge (a one-line INSERT has no commands, bounties,
-/// credentials, recipients, probes or leaks, and each empty step cost as much
-/// as a full one).
+/// steps with nothing to merge (a one-line INSERT has at most one of commands,
+/// bounties, credentials, recipients, probes or leaks).
 #[pg_extern(volatile, parallel_unsafe)]
 fn statement_parts() -> TableIterator<
     'static,
