@@ -123,12 +123,13 @@ pub fn stats_report(client: &mut Client) -> Result<String, CliError> {
         client,
         "SELECT lines_ingested, lines_flagged, attackers, identities, dirty_backlog, ptr_backlog,
                 coalesce(to_char(last_rollup_at, 'YYYY-MM-DD HH24:MI:SS TZ'), 'never'), coalesce(last_rollup_ms, 0),
-                coalesce(extract(epoch FROM ingest_idle), 0)::float8, enrichment_stale
+                coalesce(extract(epoch FROM ingest_idle), 0)::float8, enrichment_stale, rollup_failures,
+                coalesce(nullif(array_to_string(missing_jobs, ', '), ''), 'none')
          FROM decnet.stats()",
     )?[0];
     Ok(format!(
         "\ndecnet.stats(): {} lines ({} flagged), {} attackers, {} identities; backlog: {} dirty, {} PTR; \
-         last rollup {} ({:.0} ms); last line {:.0} s ago; enrichment stale: {}\n",
+         last rollup {} ({:.0} ms); last line {:.0} s ago; enrichment stale: {}; failed rollups: {}; missing pg_cron jobs: {}\n",
         r.get::<_, i64>(0),
         r.get::<_, i64>(1),
         r.get::<_, i64>(2),
@@ -139,5 +140,7 @@ pub fn stats_report(client: &mut Client) -> Result<String, CliError> {
         r.get::<_, f64>(7),
         r.get::<_, f64>(8),
         r.get::<_, bool>(9),
+        r.get::<_, i64>(10),
+        r.get::<_, String>(11),
     ))
 }
