@@ -28,7 +28,13 @@ COMMENT ON FUNCTION @extschema@.logs_statement_begin() IS
 COMMENT ON FUNCTION @extschema@.statement_take() IS
 'Internal (called by logs_derive): takes the current statement''s delta; returns its line count.';
 COMMENT ON FUNCTION @extschema@.statement_first_log_id() IS 'Internal: smallest decnet.logs id of the taken statement delta.';
-COMMENT ON FUNCTION @extschema@.statement_parts() IS 'Internal: how many attackers, command rows, bounties, credentials, recipient domains, probe observations and IPv6 leaks the taken statement delta holds (logs_derive skips empty steps).';
+COMMENT ON FUNCTION @extschema@.statement_rows() IS 'Internal: lines in the taken delta (a statement''s, or a transaction''s pending lines).';
+COMMENT ON FUNCTION @extschema@.merge_taken() IS 'Internal: merges the taken delta into the derived tables (one grouped upsert per table, attackers locked in address order) and sends one decnet_attacker notification.';
+COMMENT ON FUNCTION @extschema@.logs_merge_pending() IS 'Deferred constraint trigger logs_merge_at_commit of decnet.logs: merges at commit the lines of the transaction''s small statements.';
+COMMENT ON FUNCTION @extschema@.defer_taken() IS 'Internal: keeps a small statement''s taken delta for the commit-time merge (true), or leaves it taken to merge now (false).';
+COMMENT ON FUNCTION @extschema@.merge_event_needed() IS 'Internal (WHEN of logs_merge_at_commit): true for the first line of a transaction, so one commit-time event is queued per transaction.';
+COMMENT ON FUNCTION @extschema@.take_pending() IS 'Internal: takes the transaction''s pending lines (every subtransaction not rolled back) for the commit-time merge; returns how many.';
+COMMENT ON FUNCTION @extschema@.statement_parts() IS 'Internal: how many attackers, command rows, bounties, credentials, recipient domains, probe observations and IPv6 leaks the taken statement delta holds (merge_taken skips empty steps).';
 COMMENT ON FUNCTION @extschema@.statement_attackers() IS 'Internal: per-attacker part of the taken statement delta.';
 COMMENT ON FUNCTION @extschema@.statement_services() IS 'Internal: per-(attacker, service) part of the taken statement delta.';
 COMMENT ON FUNCTION @extschema@.statement_deckies() IS 'Internal: per-(attacker, decky) part of the taken statement delta.';
@@ -46,7 +52,7 @@ COMMENT ON FUNCTION @extschema@.may_have_bounty(text, jsonb) IS
 COMMENT ON FUNCTION @extschema@.payload_key(jsonb) IS
 'SHA-256 of a bounty payload''s JSON with keys sorted at every level, less the members of one sighting (method, path, client port of HTTP fingerprints): the dedup key of decnet.bounties.';
 COMMENT ON FUNCTION @extschema@.logs_derive() IS
-'AFTER INSERT statement trigger of decnet.logs: merges the statement delta with grouped, key-ordered upserts into attackers, attacker_services, attacker_deckies, attacker_commands, bounties and credentials, then one NOTIFY decnet_attacker.';
+'AFTER INSERT statement trigger of decnet.logs: merges the statement delta (merge_taken), or, for a statement of fewer than 1,000 lines, leaves it to the commit-time trigger logs_merge_at_commit, which merges the transaction''s small statements once.';
 COMMENT ON FUNCTION @extschema@.logs_append_only() IS
 'Rejects UPDATE and DELETE on decnet.logs (SQLSTATE 55000).';
 COMMENT ON FUNCTION @extschema@.derived_tables() IS

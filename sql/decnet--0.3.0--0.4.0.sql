@@ -174,12 +174,22 @@ BEGIN
 END
 $fn$;
 
+CREATE  FUNCTION "defer_taken"() RETURNS bool /* bool */
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'defer_taken_wrapper';
+
 CREATE  FUNCTION "index_key"(
 	"value" TEXT /* & str */
 ) RETURNS TEXT /* String */
 IMMUTABLE STRICT PARALLEL SAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'index_key_wrapper';
+
+CREATE  FUNCTION "merge_event_needed"() RETURNS bool /* bool */
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'merge_event_needed_wrapper';
 
 CREATE  FUNCTION "rir_file_problem"(
 	"file" TEXT /* & str */
@@ -805,6 +815,16 @@ BEGIN
 END
 $fn$;
 
+CREATE  FUNCTION "statement_rows"() RETURNS bigint /* i64 */
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'statement_rows_wrapper';
+
+CREATE  FUNCTION "take_pending"() RETURNS bigint /* i64 */
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'take_pending_wrapper';
+
 CREATE FUNCTION @extschema@.notify(channel text, payload jsonb) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -817,8 +837,8 @@ BEGIN
 END
 $fn$;
 
-CREATE OR REPLACE FUNCTION @extschema@.logs_derive() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off SET work_mem = '64MB'
+CREATE FUNCTION @extschema@.merge_taken() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET jit = off SET work_mem = '64MB'
 AS $fn$
 DECLARE
     affected inet[];
@@ -841,7 +861,7 @@ DECLARE
     parts record;
     k integer := decnet.commands_kept_per_end();
 BEGIN
-    n_rows := decnet.statement_take();
+    n_rows := decnet.statement_rows();
     first_id := decnet.statement_first_log_id();
     -- each step below runs only when the statement has something for it
     -- (a one-line INSERT needs few of them)
@@ -1045,6 +1065,28 @@ BEGIN
         'new', coalesce(to_jsonb(new_ips[1:100]), '[]'::jsonb),
         'new_truncated', coalesce(cardinality(new_ips), 0) > 100
     ));
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION @extschema@.logs_derive() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    PERFORM decnet.statement_take();
+    IF NOT decnet.defer_taken() THEN
+        PERFORM decnet.merge_taken();
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+
+CREATE FUNCTION @extschema@.logs_merge_pending() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF decnet.take_pending() > 0 THEN
+        PERFORM decnet.merge_taken();
+    END IF;
     RETURN NULL;
 END
 $fn$;
@@ -1266,7 +1308,22 @@ BEGIN
 END
 $fn$;
 
-COMMENT ON FUNCTION @extschema@.statement_parts() IS 'Internal: how many attackers, command rows, bounties, credentials, recipient domains, probe observations and IPv6 leaks the taken statement delta holds (logs_derive skips empty steps).';
+COMMENT ON FUNCTION @extschema@.statement_rows() IS 'Internal: lines in the taken delta (a statement''s, or a transaction''s pending lines).';
+
+COMMENT ON FUNCTION @extschema@.merge_taken() IS 'Internal: merges the taken delta into the derived tables (one grouped upsert per table, attackers locked in address order) and sends one decnet_attacker notification.';
+
+COMMENT ON FUNCTION @extschema@.logs_merge_pending() IS 'Deferred constraint trigger logs_merge_at_commit of decnet.logs: merges at commit the lines of the transaction''s small statements.';
+
+COMMENT ON FUNCTION @extschema@.defer_taken() IS 'Internal: keeps a small statement''s taken delta for the commit-time merge (true), or leaves it taken to merge now (false).';
+
+COMMENT ON FUNCTION @extschema@.merge_event_needed() IS 'Internal (WHEN of logs_merge_at_commit): true for the first line of a transaction, so one commit-time event is queued per transaction.';
+
+COMMENT ON FUNCTION @extschema@.take_pending() IS 'Internal: takes the transaction''s pending lines (every subtransaction not rolled back) for the commit-time merge; returns how many.';
+
+COMMENT ON FUNCTION @extschema@.statement_parts() IS 'Internal: how many attackers, command rows, bounties, credentials, recipient domains, probe observations and IPv6 leaks the taken statement delta holds (merge_taken skips empty steps).';
+
+COMMENT ON FUNCTION @extschema@.logs_derive() IS
+'AFTER INSERT statement trigger of decnet.logs: merges the statement delta (merge_taken), or, for a statement of fewer than 1,000 lines, leaves it to the commit-time trigger logs_merge_at_commit, which merges the transaction''s small statements once.';
 
 COMMENT ON FUNCTION @extschema@.rollup(integer) IS
 'Drains up to max_attackers dirty attackers and recomputes their attacker_behavior from their own events; one rollup at a time (advisory lock). An attacker that fails alone is recorded in decnet.rollup_failures and the others go on. Returns attackers processed, events read, attackers still dirty, duration. Scheduled every minute by pg_cron (decnet-rollup).';
@@ -1309,7 +1366,7 @@ COMMENT ON FUNCTION @extschema@.index_key(text) IS 'A value bounded for a keyed 
 
 DO $upgrade$
 BEGIN
-    REVOKE EXECUTE ON FUNCTION @extschema@.require_migrated, @extschema@.cron_jobs, @extschema@.missing_cron_jobs, @extschema@.schedule_jobs, @extschema@.stats, @extschema@.index_key, @extschema@.rir_file_problem, @extschema@.check_enrichment_load, @extschema@.load_rir_file, @extschema@.load_iptoasn_file, @extschema@.rollup_lines_max, @extschema@.statement_parts, @extschema@.notify, @extschema@.rollup_attackers FROM PUBLIC;
+    REVOKE EXECUTE ON FUNCTION @extschema@.require_migrated, @extschema@.cron_jobs, @extschema@.missing_cron_jobs, @extschema@.schedule_jobs, @extschema@.stats, @extschema@.defer_taken, @extschema@.index_key, @extschema@.merge_event_needed, @extschema@.rir_file_problem, @extschema@.check_enrichment_load, @extschema@.load_rir_file, @extschema@.load_iptoasn_file, @extschema@.rollup_lines_max, @extschema@.statement_parts, @extschema@.statement_rows, @extschema@.take_pending, @extschema@.notify, @extschema@.merge_taken, @extschema@.logs_merge_pending, @extschema@.rollup_attackers FROM PUBLIC;
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'decnet_analyst') THEN
         GRANT EXECUTE ON FUNCTION @extschema@.require_migrated, @extschema@.cron_jobs, @extschema@.missing_cron_jobs, @extschema@.stats, @extschema@.index_key, @extschema@.rir_file_problem, @extschema@.rollup_lines_max TO decnet_analyst;
     END IF;

@@ -49,19 +49,22 @@ $fn$;
 -- ---- the statement-level ingest trigger -------------------------------------
 --
 -- The row trigger parses every line and groups what it adds in memory, per
--- statement (src/statement.rs); this AFTER STATEMENT trigger takes that delta
--- and merges it: one grouped upsert per derived table per statement, keys in
--- ascending order. Locking: step 1 creates the new attackers and row-locks
--- every affected attacker in ip order; every later step writes only rows of
--- those attackers (or attacker-less rows, again in key order), so concurrent
--- writers queue on the attackers rows and never deadlock. Each attacker row
--- gets one new version per statement (step 6): a lock is cheaper than an
--- update, and an update of last_seen (indexed) cannot be HOT.
+-- statement (src/statement.rs); merge_taken() merges such a delta: one grouped
+-- upsert per derived table, keys in ascending order. The AFTER STATEMENT
+-- trigger merges a statement's delta at once, or, for a small statement,
+-- leaves it to the commit-time trigger, which merges a transaction's small
+-- statements together (src/pending.rs).
+-- Locking: step 1 creates the new attackers and row-locks every affected
+-- attacker in ip order; every later step writes only rows of those attackers
+-- (or attacker-less rows, again in key order), so concurrent writers queue on
+-- the attackers rows and never deadlock. Each attacker row gets one new
+-- version per merge (step 6): a lock is cheaper than an update, and an update
+-- of last_seen (indexed) cannot be HOT.
 -- jit off: compiling these plans for every statement costs more than running
 -- them (about 15% of ingest time). work_mem: the credential rows of a
 -- 100,000-line statement are sorted in memory, not on disk.
-CREATE FUNCTION @extschema@.logs_derive() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off SET work_mem = '64MB'
+CREATE FUNCTION @extschema@.merge_taken() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET jit = off SET work_mem = '64MB'
 AS $fn$
 DECLARE
     affected inet[];
@@ -84,7 +87,7 @@ DECLARE
     parts record;
     k integer := decnet.commands_kept_per_end();
 BEGIN
-    n_rows := decnet.statement_take();
+    n_rows := decnet.statement_rows();
     first_id := decnet.statement_first_log_id();
     -- each step below runs only when the statement has something for it
     -- (a one-line INSERT needs few of them)
@@ -288,6 +291,32 @@ BEGIN
         'new', coalesce(to_jsonb(new_ips[1:100]), '[]'::jsonb),
         'new_truncated', coalesce(cardinality(new_ips), 0) > 100
     ));
+END
+$fn$;
+
+-- AFTER INSERT FOR EACH STATEMENT on decnet.logs: merges the statement's
+-- lines now, or leaves a small statement's to the commit-time merge.
+CREATE FUNCTION @extschema@.logs_derive() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    PERFORM decnet.statement_take();
+    IF NOT decnet.defer_taken() THEN
+        PERFORM decnet.merge_taken();
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+
+-- The deferred constraint trigger logs_merge_at_commit (one event per
+-- transaction): merges the lines the transaction's small statements left.
+CREATE FUNCTION @extschema@.logs_merge_pending() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF decnet.take_pending() > 0 THEN
+        PERFORM decnet.merge_taken();
+    END IF;
     RETURN NULL;
 END
 $fn$;

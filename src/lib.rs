@@ -13,6 +13,7 @@ mod gucs;
 mod identity;
 mod ingest;
 mod keystroke;
+mod pending;
 mod ptr;
 mod statement;
 
@@ -21,6 +22,7 @@ mod statement;
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
+    pending::init();
     // Errors reach users as a SQLSTATE, a message and a hint, never a Rust
     // backtrace: pgrx puts a captured one into the error's DETAIL, and
     // captures whenever RUST_BACKTRACE is set in the server's environment.

@@ -3,7 +3,7 @@
 use pgrx::prelude::*;
 
 /// The migrations, in order.
-const MIGRATIONS: [(&str, &str); 13] = [
+const MIGRATIONS: [(&str, &str); 14] = [
     ("V1", include_str!("../migrations/V1__logs.sql")),
     ("V2", include_str!("../migrations/V2__attackers.sql")),
     ("V3", include_str!("../migrations/V3__smtp_targets_and_roles.sql")),
@@ -17,6 +17,7 @@ const MIGRATIONS: [(&str, &str); 13] = [
     ("V11", include_str!("../migrations/V11__cheaper_ingest_indexes.sql")),
     ("V12", include_str!("../migrations/V12__fingerprints_once_per_attacker.sql")),
     ("V13", include_str!("../migrations/V13__hostile_input_and_privileges.sql")),
+    ("V14", include_str!("../migrations/V14__merge_small_statements_at_commit.sql")),
 ];
 
 /// Applies every migration, as `decnet migrate` does.
@@ -32,6 +33,11 @@ fn migrate_up_to(n: usize) {
     Spi::run("SELECT pg_advisory_xact_lock(20261123)").unwrap();
     for (name, sql) in &MIGRATIONS[..n] {
         Spi::run(sql).unwrap_or_else(|e| panic!("{name} migration applies: {e}"));
+    }
+    // Each #[pg_test] is one transaction that reads what it inserted: small
+    // statements merge at their end, not at a commit that never comes (V14).
+    if n >= 14 {
+        Spi::run("SET CONSTRAINTS ALL IMMEDIATE").unwrap();
     }
 }
 
@@ -784,4 +790,31 @@ fn errors_carry_no_backtrace() {
     assert!(message.contains("a bug in decnet"), "{message}");
     let detail = detail.unwrap_or_default();
     assert!(!detail.contains("backtrace") && !detail.contains("panicking.rs") && !detail.contains(" at /"), "{detail}");
+}
+
+/// Issue 16: small statements of one transaction merge once, at commit (here:
+/// when the deferred trigger is set IMMEDIATE), and then every statement
+/// merges at its end. Savepoints: tests/concurrency.rs (a real client).
+#[pg_test]
+fn small_statements_merge_once_per_transaction() {
+    migrate_up_to(MIGRATIONS.len());
+    Spi::run("SET CONSTRAINTS ALL DEFERRED").unwrap();
+    let line = |ip: &str, s: u32| format!("('<134>1 2026-05-01T00:00:{s:02}+00:00 decky-01 ssh - connection [relay@55555 src_ip=\"{ip}\"]')");
+    for s in 0..5 {
+        Spi::run(&format!("INSERT INTO decnet.logs (raw_line) VALUES {}", line("203.0.113.100", s))).unwrap();
+    }
+    // not merged yet: the lines are stored, the profile waits for commit
+    assert_eq!(one::<i64>("SELECT count(*) FROM decnet.logs"), Some(5));
+    assert_eq!(one::<i64>("SELECT count(*) FROM decnet.attackers"), Some(0));
+    Spi::run(&format!("INSERT INTO decnet.logs (raw_line) VALUES {}", line("203.0.113.102", 11))).unwrap();
+    let notes = one::<i64>("SELECT count(*) FROM decnet.notifications").unwrap();
+    Spi::run("SET CONSTRAINTS ALL IMMEDIATE").unwrap();
+    assert_eq!(one::<i64>("SELECT event_count FROM decnet.attackers WHERE ip = '203.0.113.100'"), Some(5));
+    assert_eq!(one::<i64>("SELECT event_count FROM decnet.attackers WHERE ip = '203.0.113.102'"), Some(1));
+    assert_eq!(one::<i64>("SELECT count(*) FROM decnet.notifications").unwrap() - notes, 1, "one merge for six statements");
+    assert_eq!(one::<i64>("SELECT (payload->>'rows')::bigint FROM decnet.notifications ORDER BY seq DESC LIMIT 1"), Some(6));
+    // immediate from now on: each statement merges at its end
+    Spi::run(&format!("INSERT INTO decnet.logs (raw_line) VALUES {}", line("203.0.113.103", 12))).unwrap();
+    assert_eq!(one::<i64>("SELECT event_count FROM decnet.attackers WHERE ip = '203.0.113.103'"), Some(1));
+    assert_eq!(one::<i64>("SELECT count(*) FROM decnet.verify()"), Some(0));
 }

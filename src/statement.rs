@@ -83,6 +83,26 @@ fn logs_statement_begin<'a>(
     Ok(None)
 }
 
+/// The taken delta, moved out (src/pending.rs keeps it for the commit-time merge).
+pub fn take() -> StatementDelta {
+    TAKEN.with_borrow_mut(std::mem::take)
+}
+
+/// Makes `delta` the taken delta the statement_* functions read.
+pub fn put_taken(delta: StatementDelta) {
+    TAKEN.with_borrow_mut(|t| *t = delta);
+}
+
+pub fn taken_rows() -> i64 {
+    TAKEN.with_borrow(|t| t.rows)
+}
+
+/// Lines in the taken delta (a statement's, or a transaction's pending lines).
+#[pg_extern(volatile, parallel_unsafe)]
+fn statement_rows() -> i64 {
+    taken_rows()
+}
+
 /// Takes this statement's delta for the statement_* functions; returns its line count.
 #[pg_extern(volatile, parallel_unsafe)]
 fn statement_take() -> i64 {

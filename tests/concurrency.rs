@@ -110,3 +110,78 @@ fn two_rollups_never_process_the_same_attackers() {
     assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.attacker_behavior"), 50);
     assert_eq!(count(&mut c, "SELECT sum(attackers)::bigint FROM decnet.rollup_runs"), 50);
 }
+
+/// Issue 16: a transaction of single-row INSERTs merges once, at commit;
+/// reads inside it lag its own lines; savepoints rolled back take their lines'
+/// contributions with them, released ones keep them.
+#[test]
+fn small_statements_merge_at_commit_and_savepoints_undo_theirs() {
+    let mut c = migrated_db("it_merge_at_commit");
+    let line = |ip: &str, s: u32| format!("<134>1 2026-05-01T00:00:{s:02}+00:00 decky-01 ssh - connection [relay@55555 src_ip=\"{ip}\"]");
+    let notes_before = count(&mut c, "SELECT count(*) FROM decnet.notifications");
+    let mut tx = c.transaction().unwrap();
+    for s in 0..5 {
+        tx.execute("INSERT INTO decnet.logs (raw_line) VALUES ($1)", &[&line("203.0.113.110", s)]).unwrap();
+    }
+    let seen: i64 = tx.query_one("SELECT count(*) FROM decnet.attackers", &[]).unwrap().get(0);
+    assert_eq!(seen, 0, "inside the transaction the profile waits for commit");
+    tx.batch_execute("SAVEPOINT a").unwrap();
+    tx.execute("INSERT INTO decnet.logs (raw_line) VALUES ($1)", &[&line("203.0.113.111", 10)]).unwrap();
+    tx.batch_execute("ROLLBACK TO SAVEPOINT a; SAVEPOINT b").unwrap();
+    tx.execute("INSERT INTO decnet.logs (raw_line) VALUES ($1)", &[&line("203.0.113.112", 11)]).unwrap();
+    tx.batch_execute("SAVEPOINT c").unwrap(); // nested, released into b, then b into the transaction
+    tx.execute("INSERT INTO decnet.logs (raw_line) VALUES ($1)", &[&line("203.0.113.110", 12)]).unwrap();
+    tx.batch_execute("RELEASE SAVEPOINT c; RELEASE SAVEPOINT b").unwrap();
+    tx.commit().unwrap();
+    assert_eq!(count(&mut c, "SELECT event_count FROM decnet.attackers WHERE ip = '203.0.113.110'"), 6);
+    assert_eq!(count(&mut c, "SELECT event_count FROM decnet.attackers WHERE ip = '203.0.113.112'"), 1);
+    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.attackers WHERE ip = '203.0.113.111'"), 0);
+    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.notifications") - notes_before, 1, "one merge for the transaction");
+    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.logs"), 7);
+    // a transaction rolled back whole leaves nothing pending for the next one
+    let mut tx = c.transaction().unwrap();
+    tx.execute("INSERT INTO decnet.logs (raw_line) VALUES ($1)", &[&line("203.0.113.113", 13)]).unwrap();
+    tx.rollback().unwrap();
+    c.execute("INSERT INTO decnet.logs (raw_line) VALUES ($1)", &[&line("203.0.113.114", 14)]).unwrap();
+    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.attackers WHERE ip IN ('203.0.113.113', '203.0.113.114')"), 1);
+    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.verify()"), 0);
+}
+
+/// Issue 16: 8 connections of 50-row transactions of single-row INSERTs on
+/// overlapping attackers: no deadlock, no lost count.
+#[test]
+fn eight_writers_of_small_transactions_lose_nothing() {
+    let mut c = migrated_db("it_small_tx");
+    let data = std::fs::read(corpus(8_000, 12)).unwrap();
+    let lines: Vec<String> = file_lines(&data).iter().filter_map(|l| std::str::from_utf8(l).ok()).filter(|l| !l.contains('\0')).map(str::to_owned).collect();
+    let deadlocks_before = count(&mut c, "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()");
+    let dsn = dsn_for("it_small_tx");
+    let handles: Vec<_> = (0..8)
+        .map(|w| {
+            let mine: Vec<String> = lines.iter().skip(w).step_by(8).cloned().collect();
+            let dsn = dsn.clone();
+            std::thread::spawn(move || {
+                let mut client = connect(&dsn);
+                let insert = client.prepare("INSERT INTO decnet.logs (raw_line) VALUES ($1)").unwrap();
+                for chunk in mine.chunks(50) {
+                    let mut tx = client.transaction().unwrap();
+                    for l in chunk {
+                        tx.execute(&insert, &[l]).unwrap();
+                    }
+                    tx.commit().unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("a writer failed");
+    }
+    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.logs"), lines.len() as i64);
+    assert_eq!(count(&mut c, "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"), deadlocks_before);
+    assert_eq!(
+        count(&mut c, "SELECT sum(event_count)::bigint FROM decnet.attackers"),
+        count(&mut c, "SELECT count(*) FROM decnet.logs WHERE attacker_ip IS NOT NULL")
+    );
+    let diff: Vec<String> = column(&mut c, "SELECT relation || ' ' || row_key::text FROM decnet.verify() LIMIT 5");
+    assert!(diff.is_empty(), "{diff:?}");
+}

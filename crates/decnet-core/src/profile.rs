@@ -55,6 +55,11 @@ pub struct Span {
 }
 
 impl Span {
+    fn join(&mut self, other: Span) {
+        self.add(other.first);
+        self.add(other.last);
+    }
+
     fn add(&mut self, ts: Option<i64>) {
         if let Some(t) = ts {
             self.first = Some(self.first.map_or(t, |f| f.min(t)));
@@ -298,6 +303,86 @@ impl StatementDelta {
         }
     }
 
+    /// Adds the lines of `other` (a later statement of the same transaction):
+    /// the result is the delta of both statements' lines, as if one statement
+    /// had stored them all. Lets small statements merge once per transaction.
+    pub fn absorb(&mut self, other: StatementDelta, keep_commands: usize) {
+        if other.rows == 0 {
+            return;
+        }
+        self.first_log_id = if self.rows == 0 { other.first_log_id } else { self.first_log_id.min(other.first_log_id) };
+        self.rows += other.rows;
+        for (ip, a) in other.attackers {
+            let mine = self.attackers.entry(ip).or_default();
+            mine.events += a.events;
+            mine.commands += a.commands;
+            mine.span.join(a.span);
+        }
+        for (key, s) in other.services {
+            let mine = self.services.entry(key).or_default();
+            mine.events += s.events;
+            mine.interaction += s.interaction;
+            mine.scan += s.scan;
+            mine.noise += s.noise;
+            mine.span.join(s.span);
+        }
+        for (key, d) in other.deckies {
+            let mine = self.deckies.entry(key).or_insert(DeckyDelta { events: 0, first_log_id: d.first_log_id, span: Span::default() });
+            mine.events += d.events;
+            mine.first_log_id = mine.first_log_id.min(d.first_log_id);
+            mine.span.join(d.span);
+        }
+        for (ip, rows) in other.commands {
+            let mine = self.commands.entry(ip).or_default();
+            mine.extend(rows);
+            trim_commands(mine, keep_commands);
+        }
+        for (key, b) in other.bounties {
+            match self.bounties.entry(key) {
+                Entry::Vacant(slot) => {
+                    slot.insert(b);
+                }
+                Entry::Occupied(mut slot) => {
+                    let mine = slot.get_mut();
+                    mine.seen += b.seen;
+                    mine.span.join(b.span);
+                    if b.first_log_id < mine.first_log_id {
+                        // the first sighting's decky, service, request and port
+                        (mine.first_log_id, mine.decky, mine.service, mine.payload) = (b.first_log_id, b.decky, b.service, b.payload);
+                    }
+                }
+            }
+        }
+        for (key, c) in other.credentials {
+            match self.credentials.entry(key) {
+                Entry::Vacant(slot) => {
+                    slot.insert(c);
+                }
+                Entry::Occupied(mut slot) => {
+                    let mine = slot.get_mut();
+                    mine.attempts += c.attempts;
+                    mine.first_log_id = mine.first_log_id.min(c.first_log_id);
+                    mine.span.join(c.span);
+                    if c.outcome_log_id > mine.outcome_log_id {
+                        (mine.outcome, mine.outcome_log_id) = (c.outcome, c.outcome_log_id);
+                    }
+                }
+            }
+        }
+        for (key, t) in other.smtp_targets {
+            let mine = self.smtp_targets.entry(key).or_default();
+            mine.recipients += t.recipients;
+            mine.span.join(t.span);
+        }
+        self.probes.extend(other.probes);
+        for (key, l) in other.ipv6_leaks {
+            let mine = self.ipv6_leaks.entry(key).or_insert(LeakDelta { leaks: 0, span: Span::default(), attacker_v4: BTreeSet::new() });
+            mine.leaks += l.leaks;
+            mine.span.join(l.span);
+            mine.attacker_v4.extend(l.attacker_v4);
+        }
+    }
+
     /// Command rows held, before trimming to the kept ends.
     pub fn command_rows(&self) -> usize {
         self.commands.values().map(Vec::len).sum()
@@ -336,6 +421,51 @@ mod tests {
             d.add(i as i64 + 1, &parse_line(l), &Config::default(), 2);
         }
         d
+    }
+
+    /// A delta built from statements one after another and absorbed equals the
+    /// delta of one statement holding every line (what per-transaction merging relies on).
+    #[test]
+    fn absorbed_statements_equal_one_statement() {
+        let corpus: Vec<String> = vec![
+            r#"<134>1 2026-05-01T00:00:01Z decky-01 ssh - connection [relay@55555 src_ip="45.83.12.9"]"#.into(),
+            r#"<134>1 2026-05-01T00:00:02Z decky-02 auth-helper - auth_attempt [relay@55555 username="root" secret_printable="toor" src_ip="45.83.12.9" outcome="failure"]"#.into(),
+            r#"<134>1 2026-05-01T00:00:03Z decky-02 auth-helper - auth_attempt [relay@55555 username="root" secret_printable="toor" src_ip="45.83.12.9" outcome="success"]"#.into(),
+            r#"<134>1 2026-05-01T00:00:04Z decky-02 ssh - command [relay@55555 src_ip="45.83.12.9" command="uname -a"]"#.into(),
+            r#"<134>1 2026-05-01T00:00:05Z decky-06 http - request [relay@55555 method="GET" path="/a" remote_addr="45.83.12.9" headers="{"User-Agent": "curl/8"}"]"#.into(),
+            r#"<134>1 2026-05-01T00:00:00Z decky-06 http - request [relay@55555 method="GET" path="/b" remote_addr="45.83.12.9" headers="{"User-Agent": "curl/8"}"]"#.into(),
+            r#"<132>1 2026-05-01T00:00:06Z mail-relay-01 smtp - rcpt_to [relay@55555 src="91.92.240.7" value="x@victim.de"]"#.into(),
+            r#"<134>1 2026-05-01T00:00:07Z decnet-prober prober - hassh_fingerprint [relay@55555 target_ip="61.201.61.17" target_port="22" hassh_server_hash="aa"]"#.into(),
+            r#"<134>1 2026-05-01T00:00:08Z decky-03 sniffer - ipv6_link_local_leak [relay@55555 src_ip="fe80::aabb:ccff:fedd:eeff" attacker_v4="45.83.12.9"]"#.into(),
+            r#"<134>1 2026-05-01T00:00:09Z decky-02 ssh - command [relay@55555 src_ip="45.83.12.9" command="id"]"#.into(),
+        ];
+        let parsed: Vec<_> = corpus.iter().map(|l| parse_line(l)).collect();
+        let cfg = Config::default();
+        for split in 0..=parsed.len() {
+            let mut whole = StatementDelta::default();
+            let (mut first, mut second) = (StatementDelta::default(), StatementDelta::default());
+            for (i, p) in parsed.iter().enumerate() {
+                whole.add(i as i64 + 1, p, &cfg, 1);
+                if i < split { first.add(i as i64 + 1, p, &cfg, 1) } else { second.add(i as i64 + 1, p, &cfg, 1) }
+            }
+            first.absorb(second, 1);
+            assert_eq!((first.rows, first.first_log_id), (whole.rows, whole.first_log_id), "split {split}");
+            assert_eq!(first.attackers, whole.attackers, "split {split}");
+            assert_eq!(first.services, whole.services, "split {split}");
+            assert_eq!(first.deckies, whole.deckies, "split {split}");
+            assert_eq!(first.bounties, whole.bounties, "split {split}");
+            assert_eq!(first.credentials, whole.credentials, "split {split}");
+            assert_eq!(first.smtp_targets, whole.smtp_targets, "split {split}");
+            assert_eq!(first.ipv6_leaks, whole.ipv6_leaks, "split {split}");
+            assert_eq!(first.probes, whole.probes, "split {split}");
+            let kept = |d: &mut StatementDelta| {
+                let mut v: Vec<(IpAddr, i64)> = d.kept_commands(1).map(|(ip, c)| (ip, c.log_id)).collect();
+                v.sort();
+                v
+            };
+            assert_eq!(kept(&mut first), kept(&mut whole), "split {split}");
+        }
+        assert!(parse_line(&corpus[8]).attacker_ip.is_some());
     }
 
     /// Correction #47: a User-Agent (or JA4H) seen on many requests is one
