@@ -157,7 +157,32 @@ unsafe extern "C-unwind" fn on_subxact(
     }
 }
 
+/// Before commit (after the deferred triggers fired): lines still pending
+/// would never be merged, so the commit fails instead. That happens only if
+/// logs_merge_at_commit was disabled, or a session called
+/// merge_event_needed() itself to skip its event: it hurts only itself.
+#[pg_guard]
+unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
+    if !matches!(event, pg_sys::XactEvent::XACT_EVENT_PRE_COMMIT | pg_sys::XactEvent::XACT_EVENT_PRE_PREPARE) {
+        return;
+    }
+    let unmerged: i64 = with_pending(|p| p.iter().map(|e| e.delta.rows).sum());
+    if unmerged > 0 {
+        PENDING.with_borrow_mut(Vec::clear);
+        pgrx::pg_sys::panic::ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!("{unmerged} line(s) of this transaction were not merged into the attacker profiles"),
+            "decnet::pending",
+        )
+        .set_hint("The deferred trigger logs_merge_at_commit on decnet.logs did not run: enable it (ALTER TABLE decnet.logs ENABLE TRIGGER logs_merge_at_commit) and retry.")
+        .report(PgLogLevel::ERROR);
+    }
+}
+
 /// Called once from _PG_init.
 pub fn init() {
-    unsafe { pg_sys::RegisterSubXactCallback(Some(on_subxact), std::ptr::null_mut()) };
+    unsafe {
+        pg_sys::RegisterSubXactCallback(Some(on_subxact), std::ptr::null_mut());
+        pg_sys::RegisterXactCallback(Some(on_xact), std::ptr::null_mut());
+    }
 }

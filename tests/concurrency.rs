@@ -144,6 +144,14 @@ fn small_statements_merge_at_commit_and_savepoints_undo_theirs() {
     tx.rollback().unwrap();
     c.execute("INSERT INTO decnet.logs (raw_line) VALUES ($1)", &[&line("203.0.113.114", 14)]).unwrap();
     assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.attackers WHERE ip IN ('203.0.113.113', '203.0.113.114')"), 1);
+    // a session that takes the commit-time event for itself (no trigger queued)
+    // cannot commit lines nobody merges: its own transaction fails, nothing is lost
+    let mut tx = c.transaction().unwrap();
+    tx.batch_execute("SELECT decnet.merge_event_needed()").unwrap();
+    tx.execute("INSERT INTO decnet.logs (raw_line) VALUES ($1)", &[&line("203.0.113.115", 15)]).unwrap();
+    let err = tx.commit().unwrap_err();
+    assert_eq!(err.as_db_error().map(|d| d.code().code()), Some("55000"), "{}", db_message(&err));
+    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.logs WHERE raw_line LIKE '%203.0.113.115%'"), 0);
     assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.verify()"), 0);
 }
 
