@@ -106,6 +106,13 @@ fn merge_event_needed() -> bool {
 #[pg_extern(volatile, parallel_unsafe)]
 fn take_pending() -> i64 {
     EVENT.with_borrow_mut(|e| *e = None); // a later line queues a new event
+    // Fired inside a savepoint (SET CONSTRAINTS … IMMEDIATE there): a rollback
+    // to it would undo the merge but not give the lines back, so they stay
+    // pending for an event at the top level (the next line queues one; a
+    // commit without one is refused by on_xact, never lossy).
+    if unsafe { pg_sys::GetCurrentTransactionNestLevel() } > 1 {
+        return 0;
+    }
     let mut all = StatementDelta::default();
     with_pending(|pending| {
         for e in pending.drain(..) {
@@ -126,9 +133,10 @@ unsafe extern "C-unwind" fn on_subxact(
     parent_subid: pg_sys::SubTransactionId,
     _arg: *mut std::ffi::c_void,
 ) {
+    let lxid = unsafe { (*pg_sys::MyProc).lxid };
     match event {
         pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB => {
-            PENDING.with_borrow_mut(|p| p.retain(|e| e.subxid != my_subid));
+            PENDING.with_borrow_mut(|p| p.retain(|e| e.lxid == lxid && e.subxid != my_subid));
             EVENT.with_borrow_mut(|e| {
                 if e.is_some_and(|(_, s)| s == my_subid) {
                     *e = None;
@@ -137,9 +145,10 @@ unsafe extern "C-unwind" fn on_subxact(
         }
         pg_sys::SubXactEvent::SUBXACT_EVENT_COMMIT_SUB => {
             PENDING.with_borrow_mut(|p| {
+                p.retain(|e| e.lxid == lxid);
                 if let Some(i) = p.iter().position(|e| e.subxid == my_subid) {
                     let child = p.remove(i);
-                    match p.iter_mut().find(|e| e.subxid == parent_subid && e.lxid == child.lxid) {
+                    match p.iter_mut().find(|e| e.subxid == parent_subid) {
                         Some(parent) => parent.delta.absorb(child.delta, COMMANDS_KEPT_PER_END),
                         None => p.push(Pending { subxid: parent_subid, ..child }),
                     }

@@ -144,6 +144,14 @@ fn small_statements_merge_at_commit_and_savepoints_undo_theirs() {
     tx.rollback().unwrap();
     c.execute("INSERT INTO decnet.logs (raw_line) VALUES ($1)", &[&line("203.0.113.114", 14)]).unwrap();
     assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.attackers WHERE ip IN ('203.0.113.113', '203.0.113.114')"), 1);
+    // SET CONSTRAINTS … IMMEDIATE inside a savepoint that is then rolled back:
+    // the merge it ran is undone, the pending lines are not lost
+    let mut tx = c.transaction().unwrap();
+    tx.execute("INSERT INTO decnet.logs (raw_line) VALUES ($1)", &[&line("203.0.113.116", 16)]).unwrap();
+    tx.batch_execute("SAVEPOINT d; SET CONSTRAINTS ALL IMMEDIATE; ROLLBACK TO SAVEPOINT d; SET CONSTRAINTS ALL DEFERRED").unwrap();
+    tx.execute("INSERT INTO decnet.logs (raw_line) VALUES ($1)", &[&line("203.0.113.116", 17)]).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(count(&mut c, "SELECT event_count FROM decnet.attackers WHERE ip = '203.0.113.116'"), 2);
     // a session that takes the commit-time event for itself (no trigger queued)
     // cannot commit lines nobody merges: its own transaction fails, nothing is lost
     let mut tx = c.transaction().unwrap();
