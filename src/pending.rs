@@ -34,6 +34,9 @@ struct Pending {
 
 thread_local! {
     static PENDING: RefCell<Vec<Pending>> = const { RefCell::new(Vec::new()) };
+    /// Pending lines merged inside a savepoint, to put back if it rolls back:
+    /// (transaction, savepoint, the enclosing levels' entries as they were).
+    static RESTORE: RefCell<Vec<(pg_sys::LocalTransactionId, pg_sys::SubTransactionId, Vec<Pending>)>> = const { RefCell::new(Vec::new()) };
     /// The (transaction, subtransaction) that queued this transaction's commit-time merge event.
     static EVENT: RefCell<Option<(pg_sys::LocalTransactionId, pg_sys::SubTransactionId)>> = const { RefCell::new(None) };
 }
@@ -106,15 +109,23 @@ fn merge_event_needed() -> bool {
 #[pg_extern(volatile, parallel_unsafe)]
 fn take_pending() -> i64 {
     EVENT.with_borrow_mut(|e| *e = None); // a later line queues a new event
-    // Fired inside a savepoint (SET CONSTRAINTS … IMMEDIATE there): a rollback
-    // to it would undo the merge but not give the lines back, so they stay
-    // pending for an event at the top level (the next line queues one; a
-    // commit without one is refused by on_xact, never lossy).
-    if unsafe { pg_sys::GetCurrentTransactionNestLevel() } > 1 {
-        return 0;
-    }
+    let (lxid, subxid) = current();
     let mut all = StatementDelta::default();
     with_pending(|pending| {
+        // Fired inside a savepoint (SET CONSTRAINTS … IMMEDIATE there): a
+        // rollback to it undoes this merge, so the lines of the enclosing
+        // levels must come back then (on_subxact); the savepoint's own lines
+        // go with it.
+        if unsafe { pg_sys::GetCurrentTransactionNestLevel() } > 1 {
+            let outer: Vec<Pending> = pending
+                .iter()
+                .filter(|e| e.subxid != subxid)
+                .map(|e| Pending { lxid: e.lxid, subxid: e.subxid, delta: e.delta.clone() })
+                .collect();
+            if !outer.is_empty() {
+                RESTORE.with_borrow_mut(|r| r.push((lxid, subxid, outer)));
+            }
+        }
         for e in pending.drain(..) {
             all.absorb(e.delta, COMMANDS_KEPT_PER_END);
         }
@@ -137,6 +148,21 @@ unsafe extern "C-unwind" fn on_subxact(
     match event {
         pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB => {
             PENDING.with_borrow_mut(|p| p.retain(|e| e.lxid == lxid && e.subxid != my_subid));
+            // a merge this savepoint ran is undone: its lines of enclosing levels are pending again
+            let restored: Vec<Pending> = RESTORE.with_borrow_mut(|r| {
+                r.retain(|(l, _, _)| *l == lxid);
+                let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(r).into_iter().partition(|(_, s, _)| *s == my_subid);
+                *r = rest;
+                mine.into_iter().flat_map(|(_, _, entries)| entries).collect()
+            });
+            PENDING.with_borrow_mut(|p| {
+                for entry in restored {
+                    match p.iter_mut().find(|e| e.subxid == entry.subxid) {
+                        Some(e) => e.delta.absorb(entry.delta, COMMANDS_KEPT_PER_END),
+                        None => p.push(entry),
+                    }
+                }
+            });
             EVENT.with_borrow_mut(|e| {
                 if e.is_some_and(|(_, s)| s == my_subid) {
                     *e = None;
@@ -158,6 +184,15 @@ unsafe extern "C-unwind" fn on_subxact(
                 if let Some((lxid, s)) = *e {
                     if s == my_subid {
                         *e = Some((lxid, parent_subid));
+                    }
+                }
+            });
+            // a released savepoint's merge now stands or falls with its parent
+            RESTORE.with_borrow_mut(|r| {
+                r.retain(|(l, _, _)| *l == lxid);
+                for (_, s, _) in r.iter_mut() {
+                    if *s == my_subid {
+                        *s = parent_subid;
                     }
                 }
             });

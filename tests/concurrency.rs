@@ -152,6 +152,12 @@ fn small_statements_merge_at_commit_and_savepoints_undo_theirs() {
     tx.execute("INSERT INTO decnet.logs (raw_line) VALUES ($1)", &[&line("203.0.113.116", 17)]).unwrap();
     tx.commit().unwrap();
     assert_eq!(count(&mut c, "SELECT event_count FROM decnet.attackers WHERE ip = '203.0.113.116'"), 2);
+    // … and released: the merge it ran stands, nothing is left pending at commit
+    let mut tx = c.transaction().unwrap();
+    tx.execute("INSERT INTO decnet.logs (raw_line) VALUES ($1)", &[&line("203.0.113.117", 18)]).unwrap();
+    tx.batch_execute("SAVEPOINT e; SET CONSTRAINTS ALL IMMEDIATE; RELEASE SAVEPOINT e").unwrap();
+    tx.commit().unwrap();
+    assert_eq!(count(&mut c, "SELECT event_count FROM decnet.attackers WHERE ip = '203.0.113.117'"), 1);
     // a session that takes the commit-time event for itself (no trigger queued)
     // cannot commit lines nobody merges: its own transaction fails, nothing is lost
     let mut tx = c.transaction().unwrap();

@@ -131,7 +131,7 @@ pub struct CredentialDelta {
 /// (attacker_ip, decky, service, principal, secret_kind, secret_sha256), as decnet.credentials dedups.
 pub type CredentialKey = (Option<IpAddr>, Option<String>, Option<String>, Option<String>, String, String);
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct StatementDelta {
     pub rows: i64,
     /// The smallest decnet.logs id of the statement (0 when it had no rows).
