@@ -128,6 +128,31 @@ pub struct CredentialDelta {
     pub span: Span,
 }
 
+impl BountyDelta {
+    /// Adds the sightings of `other`: counts add, the span widens, and the
+    /// first sighting's decky, service and payload (request, port) are kept.
+    fn join(&mut self, other: BountyDelta) {
+        self.seen += other.seen;
+        self.span.join(other.span);
+        if other.first_log_id < self.first_log_id {
+            (self.first_log_id, self.decky, self.service, self.payload) = (other.first_log_id, other.decky, other.service, other.payload);
+        }
+    }
+}
+
+impl CredentialDelta {
+    /// Adds the attempts of `other`: counts add, the span widens, and the
+    /// outcome of the latest line that had one is kept.
+    fn join(&mut self, other: CredentialDelta) {
+        self.attempts += other.attempts;
+        self.first_log_id = self.first_log_id.min(other.first_log_id);
+        self.span.join(other.span);
+        if other.outcome_log_id > self.outcome_log_id {
+            (self.outcome, self.outcome_log_id) = (other.outcome, other.outcome_log_id);
+        }
+    }
+}
+
 /// (attacker_ip, decky, service, principal, secret_kind, secret_sha256), as decnet.credentials dedups.
 pub type CredentialKey = (Option<IpAddr>, Option<String>, Option<String>, Option<String>, String, String);
 
@@ -253,51 +278,41 @@ impl StatementDelta {
                 let s = |k: &str| b.payload.get(k).and_then(Value::as_str).map(str::to_owned);
                 let key = (ip, p.decky.map(str::to_owned), p.service.map(str::to_owned), s("principal"),
                     s("secret_kind").unwrap_or_default(), s("secret_sha256").unwrap_or_default());
-                let c = self.credentials.entry(key).or_insert_with(|| CredentialDelta {
+                let outcome = s("outcome");
+                let mut span = Span::default();
+                span.add(p.ts);
+                let attempt = CredentialDelta {
                     secret_b64: s("secret_b64"),
                     secret_printable: s("secret_printable"),
-                    outcome: None,
-                    outcome_log_id: None,
+                    outcome_log_id: outcome.is_some().then_some(log_id),
+                    outcome,
                     first_log_id: log_id,
-                    attempts: 0,
-                    span: Span::default(),
-                });
-                c.attempts += 1;
-                c.first_log_id = c.first_log_id.min(log_id);
-                c.span.add(p.ts);
-                if let Some(o) = s("outcome") {
-                    if c.outcome_log_id.is_none_or(|prev| log_id > prev) {
-                        c.outcome = Some(o);
-                        c.outcome_log_id = Some(log_id);
+                    attempts: 1,
+                    span,
+                };
+                match self.credentials.entry(key) {
+                    Entry::Vacant(slot) => {
+                        slot.insert(attempt);
                     }
+                    Entry::Occupied(mut slot) => slot.get_mut().join(attempt),
                 }
             } else {
                 let key = bounty::payload_key(&b.payload);
+                let mut span = Span::default();
+                span.add(p.ts);
+                let sighting = BountyDelta {
+                    payload: b.payload,
+                    decky: p.decky.map(str::to_owned),
+                    service: p.service.map(str::to_owned),
+                    first_log_id: log_id,
+                    seen: 1,
+                    span,
+                };
                 match self.bounties.entry((b.bounty_type, ip, key)) {
                     Entry::Vacant(slot) => {
-                        let mut span = Span::default();
-                        span.add(p.ts);
-                        slot.insert(BountyDelta {
-                            payload: b.payload,
-                            decky: p.decky.map(str::to_owned),
-                            service: p.service.map(str::to_owned),
-                            first_log_id: log_id,
-                            seen: 1,
-                            span,
-                        });
+                        slot.insert(sighting);
                     }
-                    Entry::Occupied(mut slot) => {
-                        let d = slot.get_mut();
-                        d.seen += 1;
-                        d.span.add(p.ts);
-                        if log_id < d.first_log_id {
-                            // the first sighting's decky, service, request and port
-                            d.first_log_id = log_id;
-                            d.decky = p.decky.map(str::to_owned);
-                            d.service = p.service.map(str::to_owned);
-                            d.payload = b.payload;
-                        }
-                    }
+                    Entry::Occupied(mut slot) => slot.get_mut().join(sighting),
                 }
             }
         }
@@ -342,15 +357,7 @@ impl StatementDelta {
                 Entry::Vacant(slot) => {
                     slot.insert(b);
                 }
-                Entry::Occupied(mut slot) => {
-                    let mine = slot.get_mut();
-                    mine.seen += b.seen;
-                    mine.span.join(b.span);
-                    if b.first_log_id < mine.first_log_id {
-                        // the first sighting's decky, service, request and port
-                        (mine.first_log_id, mine.decky, mine.service, mine.payload) = (b.first_log_id, b.decky, b.service, b.payload);
-                    }
-                }
+                Entry::Occupied(mut slot) => slot.get_mut().join(b),
             }
         }
         for (key, c) in other.credentials {
@@ -358,15 +365,7 @@ impl StatementDelta {
                 Entry::Vacant(slot) => {
                     slot.insert(c);
                 }
-                Entry::Occupied(mut slot) => {
-                    let mine = slot.get_mut();
-                    mine.attempts += c.attempts;
-                    mine.first_log_id = mine.first_log_id.min(c.first_log_id);
-                    mine.span.join(c.span);
-                    if c.outcome_log_id > mine.outcome_log_id {
-                        (mine.outcome, mine.outcome_log_id) = (c.outcome, c.outcome_log_id);
-                    }
-                }
+                Entry::Occupied(mut slot) => slot.get_mut().join(c),
             }
         }
         for (key, t) in other.smtp_targets {
