@@ -560,12 +560,15 @@ BEGIN
                                      (s.stats->>'cv')::float8, sv.services::int) AS class
         FROM unnest(batch) AS t(ip)
         -- the attacker's own events: sensor observations (sniffer, prober) duplicate them
-        CROSS JOIN LATERAL (SELECT count(*) AS n FROM decnet.logs l
-                            WHERE l.attacker_ip = t.ip AND (l.service IS NULL OR NOT decnet.is_sensor_service(l.service))) c
-        CROSS JOIN LATERAL (SELECT c.n, decnet.timing_stats(coalesce(array_agg(r.ts), '{}')) AS stats
+        CROSS JOIN LATERAL (SELECT count(*) AS sampled, decnet.timing_stats(coalesce(array_agg(r.ts), '{}')) AS stats
                             FROM (SELECT l.ts FROM decnet.logs l
                                   WHERE l.attacker_ip = t.ip AND (l.service IS NULL OR NOT decnet.is_sensor_service(l.service))
-                                  ORDER BY l.id DESC LIMIT max_lines) r) s
+                                  ORDER BY l.id DESC LIMIT max_lines) r) w
+        -- all of them are counted; only an attacker the sample did not hold whole is read again
+        CROSS JOIN LATERAL (SELECT w.stats, CASE WHEN w.sampled < max_lines THEN w.sampled
+                                                 ELSE (SELECT count(*) FROM decnet.logs l
+                                                       WHERE l.attacker_ip = t.ip AND (l.service IS NULL OR NOT decnet.is_sensor_service(l.service)))
+                                            END AS n) s
         CROSS JOIN LATERAL (SELECT count(*) AS services FROM decnet.attacker_services a WHERE a.attacker_ip = t.ip) sv
     ), detailed AS MATERIALIZED (
         -- the attacker's latest lines, sensors included, in id order (the sniffer/prober rollup needs them)
