@@ -3,7 +3,7 @@
 use pgrx::prelude::*;
 
 /// The migrations, in order.
-const MIGRATIONS: [(&str, &str); 14] = [
+const MIGRATIONS: [(&str, &str); 15] = [
     ("V1", include_str!("../migrations/V1__logs.sql")),
     ("V2", include_str!("../migrations/V2__attackers.sql")),
     ("V3", include_str!("../migrations/V3__smtp_targets_and_roles.sql")),
@@ -18,6 +18,7 @@ const MIGRATIONS: [(&str, &str); 14] = [
     ("V12", include_str!("../migrations/V12__fingerprints_once_per_attacker.sql")),
     ("V13", include_str!("../migrations/V13__hostile_input_and_privileges.sql")),
     ("V14", include_str!("../migrations/V14__merge_small_statements_at_commit.sql")),
+    ("V15", include_str!("../migrations/V15__ingest_positions.sql")),
 ];
 
 /// Applies every migration, as `decnet migrate` does.

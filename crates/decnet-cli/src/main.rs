@@ -1,7 +1,7 @@
 //! `decnet`: migrate a database, ingest log files, run the demo or the benchmark.
 
 use clap::{Parser, Subcommand};
-use decnet_cli::{bench, db, enrich, identity_bench, ingest, report, rollup_bench, sessions, CliError};
+use decnet_cli::{bench, db, enrich, follow, identity_bench, ingest, report, rollup_bench, sessions, CliError};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -20,13 +20,30 @@ struct Cli {
 enum Command {
     /// CREATE EXTENSION decnet (or update it) and apply pending migrations.
     Migrate,
-    /// COPY raw log lines from files (`-` for stdin) into decnet.logs.
+    /// COPY raw log lines from files (`-` for stdin) into decnet.logs. A file's position is
+    /// stored with its lines: loading it again adds only what was appended since.
     Ingest {
         #[arg(required = true)]
         files: Vec<String>,
-        /// No progress bar.
+        /// No progress bar (no status lines with --follow).
         #[arg(long)]
         quiet: bool,
+        /// Keep reading the files as they grow, like `tail -F` (rotation by rename or
+        /// copytruncate included), committing micro-batches until SIGTERM or SIGINT.
+        #[arg(long)]
+        follow: bool,
+        /// Ignore stored positions: read the files from their start again.
+        #[arg(long)]
+        from_start: bool,
+        /// With --follow: commit a batch this many milliseconds after its first line.
+        #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+        batch_ms: u64,
+        /// With --follow: commit a batch once it holds this many lines.
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        batch_lines: u64,
+        /// With --follow: print a status line every this many seconds (0: never).
+        #[arg(long, default_value_t = 10)]
+        status_every: u64,
     },
     /// Load recorded sessions (sessrec JSONL shards, …/<decky>/<service>/<date>.jsonl) into
     /// decnet.session_recordings; their keystroke profiles are derived on insert.
@@ -86,8 +103,21 @@ fn run(cli: Cli) -> Result<(), CliError> {
             println!("migrated: {} migration(s) applied{}", applied.len(), list(&applied));
             warn_unscheduled(&mut client)?;
         }
-        Command::Ingest { files, quiet } => {
-            let stats = ingest::ingest_files(&mut client, &files, !quiet)?;
+        Command::Ingest { files, quiet, follow: true, from_start, batch_ms, batch_lines, status_every } => {
+            if files.iter().any(|f| f == "-") {
+                return Err(CliError::new("--follow reads files, not standard input", "name the log files to follow"));
+            }
+            let opts = follow::FollowOptions {
+                batch_interval: std::time::Duration::from_millis(batch_ms),
+                batch_lines: batch_lines as usize,
+                from_start,
+                status_every: (!quiet && status_every > 0).then(|| std::time::Duration::from_secs(status_every)),
+            };
+            let stored = follow::Follower::new(&dsn, client, &files, opts)?.run()?;
+            println!("stopped: {stored} lines stored");
+        }
+        Command::Ingest { files, quiet, follow: false, from_start, .. } => {
+            let stats = ingest::ingest_files(&mut client, &files, !quiet, from_start)?;
             println!("ingested {} lines ({} kept as raw bytes)", stats.lines, stats.lossy_lines);
         }
         Command::IngestSessions { files, quiet } => {
@@ -112,7 +142,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let applied = db::migrate(&mut client)?;
             println!("migrated: {} migration(s) applied{}", applied.len(), list(&applied));
             let start = std::time::Instant::now();
-            let stats = ingest::ingest_files(&mut client, std::slice::from_ref(&corpus), true)?;
+            let stats = ingest::ingest_files(&mut client, std::slice::from_ref(&corpus), true, false)?;
             let secs = start.elapsed().as_secs_f64();
             println!(
                 "ingested {} lines from {corpus} in {secs:.2} s ({:.0} lines/s)\n",
