@@ -41,11 +41,11 @@ fn rsyslog_ompgsql_inserts_every_line_through_the_ingest_role() {
     let log = dir.join("decnet.log");
     let data = std::fs::read(corpus(3_000, 29)).unwrap();
     std::fs::write(&log, &data).unwrap();
-    let conninfo = format!("host={} port={} dbname={db} user={sensor}", dsn_value("host"), dsn_value("port"));
+    let conninfo = format!("postgresql:///{db}?host={}&port={}&user={sensor}", dsn_value("host"), dsn_value("port"));
     let conf = format!("global(workDirectory=\"{}\")\n", dir.display())
         + &documented_rsyslog_conf()
             .replace("/var/log/decnet/decnet.log", log.to_str().unwrap())
-            .replace("host=/run/postgresql dbname=decnet user=decnet_sensor", &conninfo);
+            .replace("postgresql:///decnet?host=/run/postgresql&user=decnet_sensor", &conninfo);
     let conf_path = dir.join("rsyslog.conf");
     std::fs::write(&conf_path, conf).unwrap();
 
@@ -69,6 +69,9 @@ fn rsyslog_ompgsql_inserts_every_line_through_the_ingest_role() {
         let have = count(&mut admin, "SELECT count(*) FROM decnet.logs");
         if have >= want || start.elapsed() > Duration::from_secs(120) {
             break;
+        }
+        if let Some(status) = rsyslogd.try_wait().unwrap() {
+            panic!("rsyslogd exited early ({status}): {:?}", rsyslogd.stderr.take().map(std::io::read_to_string));
         }
         std::thread::sleep(Duration::from_millis(200));
     }

@@ -19,6 +19,7 @@ pub mod profile;
 pub mod session_profile;
 pub mod smtp;
 pub mod syslog;
+pub mod syslog_frame;
 pub mod timestamp;
 
 #[cfg(test)]
