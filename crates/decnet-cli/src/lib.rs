@@ -7,6 +7,7 @@ pub mod enrich;
 pub mod error;
 pub mod follow;
 pub mod ingest;
+pub mod listen;
 pub mod positions;
 pub mod report;
 pub mod identity_bench;

@@ -1,7 +1,7 @@
 //! `decnet`: migrate a database, ingest log files, run the demo or the benchmark.
 
 use clap::{Parser, Subcommand};
-use decnet_cli::{bench, db, enrich, follow, identity_bench, ingest, report, rollup_bench, sessions, CliError};
+use decnet_cli::{bench, db, enrich, follow, identity_bench, ingest, listen, report, rollup_bench, sessions, CliError};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -42,6 +42,25 @@ enum Command {
         #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
         batch_lines: u64,
         /// With --follow: print a status line every this many seconds (0: never).
+        #[arg(long, default_value_t = 10)]
+        status_every: u64,
+    },
+    /// Receive syslog (RFC 5424 over UDP, and over TCP with octet-counted or LF framing)
+    /// and store it in micro-batches. Binds to loopback unless told otherwise.
+    Listen {
+        /// UDP address to listen on (repeatable; port 0 picks a free one).
+        #[arg(long, default_value = "127.0.0.1:5514")]
+        udp: Vec<std::net::SocketAddr>,
+        /// TCP address to listen on (repeatable).
+        #[arg(long, default_value = "127.0.0.1:5514")]
+        tcp: Vec<std::net::SocketAddr>,
+        /// Commit a batch this many milliseconds after its first message.
+        #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+        batch_ms: u64,
+        /// Commit a batch once it holds this many messages.
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        batch_lines: u64,
+        /// Print a status line every this many seconds (0: never).
         #[arg(long, default_value_t = 10)]
         status_every: u64,
     },
@@ -119,6 +138,25 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Ingest { files, quiet, follow: false, from_start, .. } => {
             let stats = ingest::ingest_files(&mut client, &files, !quiet, from_start)?;
             println!("ingested {} lines ({} kept as raw bytes)", stats.lines, stats.lossy_lines);
+        }
+        Command::Listen { udp, tcp, batch_ms, batch_lines, status_every } => {
+            let opts = listen::ListenOptions {
+                udp,
+                tcp,
+                batch_interval: std::time::Duration::from_millis(batch_ms),
+                batch_lines: batch_lines as usize,
+                status_every: (status_every > 0).then(|| std::time::Duration::from_secs(status_every)),
+            };
+            // fail now, not at the first batch, if the loader cannot write
+            let can: bool = client
+                .query_one("SELECT has_column_privilege('decnet.logs', 'raw_line', 'INSERT')", &[])
+                .map_err(|e| CliError::from_db("decnet.logs is not usable", e))?
+                .get(0);
+            if !can {
+                return Err(CliError::new("this role cannot insert into decnet.logs", "connect as a member of decnet_ingest"));
+            }
+            let stored = listen::run(&dsn, client, opts)?;
+            println!("stopped: {stored} messages stored");
         }
         Command::IngestSessions { files, quiet } => {
             let s = sessions::ingest_session_files(&mut client, &files, !quiet)?;

@@ -1,0 +1,233 @@
+//! `decnet listen`: a syslog receiver for sensors that send syslog directly.
+//! RFC 5424 messages over UDP (RFC 5426, one per datagram) and TCP (RFC 6587,
+//! octet-counted or LF-terminated frames), stored in micro-batches of one COPY.
+//!
+//! Receiving threads hand messages to the database thread through a bounded
+//! queue. When PostgreSQL is slow or down the queue fills: TCP readers stop
+//! reading (the senders' windows close: backpressure, nothing dropped) and
+//! UDP datagrams that find it full are counted as lost and reported.
+
+use crate::ingest::COPY_LOGS;
+use crate::CliError;
+use decnet_core::copy_text;
+use decnet_core::syslog_frame::{datagram_message, FrameDecoder};
+use postgres::error::SqlState;
+use postgres::Client;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+pub struct ListenOptions {
+    pub udp: Vec<SocketAddr>,
+    pub tcp: Vec<SocketAddr>,
+    pub batch_interval: Duration,
+    pub batch_lines: usize,
+    pub status_every: Option<Duration>,
+}
+
+/// TCP connections served at once; more are closed at accept.
+const MAX_CONNECTIONS: usize = 512;
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn request_stop(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+#[derive(Default)]
+struct Counters {
+    received: AtomicU64,
+    udp_dropped: AtomicU64,
+    connections: AtomicUsize,
+    bad_frames: AtomicU64,
+}
+
+/// Binds every socket (printing `listening udp|tcp ADDR` for each), then
+/// stores what arrives until SIGTERM/SIGINT. Returns the messages stored.
+pub fn run(dsn: &str, mut client: Client, opts: ListenOptions) -> Result<u64, CliError> {
+    let bind_err = |proto: &str, a: &SocketAddr, e: std::io::Error| {
+        CliError::new(format!("cannot listen on {proto} {a}: {e}"), "choose a free port; ports under 1024 need privileges")
+    };
+    // two batches may wait while one is being stored
+    let (tx, rx) = sync_channel::<Vec<u8>>(opts.batch_lines * 2);
+    let counters = Arc::new(Counters::default());
+    let mut out = std::io::stdout().lock();
+    for a in &opts.udp {
+        let sock = UdpSocket::bind(a).map_err(|e| bind_err("udp", a, e))?;
+        writeln!(out, "listening udp {}", sock.local_addr()?)?;
+        let (tx, counters) = (tx.clone(), counters.clone());
+        std::thread::spawn(move || receive_udp(sock, tx, &counters));
+    }
+    for a in &opts.tcp {
+        let listener = TcpListener::bind(a).map_err(|e| bind_err("tcp", a, e))?;
+        writeln!(out, "listening tcp {}", listener.local_addr()?)?;
+        let (tx, counters) = (tx.clone(), counters.clone());
+        std::thread::spawn(move || accept_tcp(listener, tx, counters));
+    }
+    out.flush()?;
+    drop(out);
+    drop(tx);
+    let handler = request_stop as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGTERM, handler);
+        libc::signal(libc::SIGINT, handler);
+    }
+    store(dsn, &mut client, &rx, &opts, &counters)
+}
+
+fn receive_udp(sock: UdpSocket, tx: SyncSender<Vec<u8>>, counters: &Counters) {
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        let Ok((n, _)) = sock.recv_from(&mut buf) else { continue };
+        counters.received.fetch_add(1, Ordering::Relaxed);
+        match tx.try_send(datagram_message(&buf[..n]).to_vec()) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                counters.udp_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(TrySendError::Disconnected(_)) => return,
+        }
+    }
+}
+
+fn accept_tcp(listener: TcpListener, tx: SyncSender<Vec<u8>>, counters: Arc<Counters>) {
+    for stream in listener.incoming() {
+        let Ok(stream) = stream else { continue };
+        if counters.connections.load(Ordering::SeqCst) >= MAX_CONNECTIONS {
+            continue; // dropped: closes the connection
+        }
+        counters.connections.fetch_add(1, Ordering::SeqCst);
+        let (tx, counters) = (tx.clone(), counters.clone());
+        std::thread::spawn(move || {
+            receive_tcp(stream, &tx, &counters);
+            counters.connections.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+}
+
+/// Reads one connection. A full queue blocks the send, so the reader stops
+/// reading and the sender is slowed by TCP itself.
+fn receive_tcp(mut stream: TcpStream, tx: &SyncSender<Vec<u8>>, counters: &Counters) {
+    let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    let mut decoder = FrameDecoder::new();
+    let mut buf = vec![0u8; 65_536];
+    let mut open = true;
+    let mut send = |m: &[u8]| {
+        counters.received.fetch_add(1, Ordering::Relaxed);
+        open &= tx.send(m.to_vec()).is_ok();
+    };
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if let Err(e) = decoder.feed(&buf[..n], &mut send) {
+                    counters.bad_frames.fetch_add(1, Ordering::Relaxed);
+                    eprintln!("listen: closing {peer}: {e:?}");
+                    return;
+                }
+            }
+        }
+    }
+    decoder.finish(&mut send);
+}
+
+fn fatal(e: &postgres::Error) -> bool {
+    e.as_db_error().is_some_and(|db| {
+        [
+            SqlState::INVALID_PASSWORD,
+            SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
+            SqlState::INSUFFICIENT_PRIVILEGE,
+            SqlState::UNDEFINED_TABLE,
+            SqlState::INVALID_SCHEMA_NAME,
+            SqlState::INVALID_CATALOG_NAME,
+        ]
+        .contains(db.code())
+    })
+}
+
+/// The database side: batches messages into COPY statements.
+fn store(dsn: &str, client: &mut Client, rx: &Receiver<Vec<u8>>, opts: &ListenOptions, counters: &Counters) -> Result<u64, CliError> {
+    let mut copy = Vec::new();
+    let mut lines = 0usize;
+    let mut since: Option<Instant> = None;
+    let mut stored = 0u64;
+    let mut status_at = Instant::now();
+    let mut stored_at_status = 0;
+    loop {
+        let stopping = STOP.load(Ordering::SeqCst);
+        let wait = since.map_or(Duration::from_millis(100), |t| opts.batch_interval.saturating_sub(t.elapsed()));
+        match rx.recv_timeout(wait.max(Duration::from_millis(1))) {
+            Ok(m) => {
+                copy_text::push_row(&mut copy, &m);
+                lines += 1;
+                since.get_or_insert_with(Instant::now);
+                while lines < opts.batch_lines {
+                    let Ok(m) = rx.try_recv() else { break };
+                    copy_text::push_row(&mut copy, &m);
+                    lines += 1;
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return Ok(stored),
+        }
+        let due = since.is_some_and(|t| t.elapsed() >= opts.batch_interval);
+        if lines > 0 && (due || lines >= opts.batch_lines || stopping) {
+            commit(dsn, client, &copy, lines)?;
+            stored += lines as u64;
+            copy.clear();
+            lines = 0;
+            since = None;
+        }
+        if opts.status_every.is_some_and(|e| status_at.elapsed() >= e) {
+            let rate = (stored - stored_at_status) as f64 / status_at.elapsed().as_secs_f64();
+            eprintln!(
+                "listen: {stored} messages stored, {rate:.0}/s; {} received, {} UDP datagrams dropped (queue full), {} connections, {} bad frames",
+                counters.received.load(Ordering::Relaxed),
+                counters.udp_dropped.load(Ordering::Relaxed),
+                counters.connections.load(Ordering::Relaxed),
+                counters.bad_frames.load(Ordering::Relaxed)
+            );
+            status_at = Instant::now();
+            stored_at_status = stored;
+        }
+        if stopping {
+            return Ok(stored);
+        }
+    }
+}
+
+/// Stores one batch; while the database is unreachable, retries with backoff
+/// (the queue fills meanwhile, and TCP senders are held back).
+fn commit(dsn: &str, client: &mut Client, copy: &[u8], lines: usize) -> Result<(), CliError> {
+    let mut wait = Duration::from_millis(250);
+    loop {
+        // Err((fatal, why))
+        let attempt = (|| -> Result<u64, (bool, String)> {
+            let db = |e: postgres::Error| (fatal(&e), CliError::from_db("COPY failed", e).message);
+            let mut tx = client.transaction().map_err(db)?;
+            let mut w = tx.copy_in(COPY_LOGS).map_err(db)?;
+            w.write_all(copy).map_err(|e| (false, format!("COPY stream failed: {e}")))?;
+            let rows = w.finish().map_err(db)?;
+            tx.commit().map_err(db)?;
+            Ok(rows)
+        })();
+        match attempt {
+            Ok(rows) if rows == lines as u64 => return Ok(()),
+            Ok(rows) => return Err(CliError::new(format!("COPY stored {rows} rows for {lines} messages"), "this is a bug: report it")),
+            Err((true, why)) => return Err(CliError::new(why, "check the role (decnet_ingest) and that the database is migrated")),
+            Err((false, why)) => {
+                eprintln!("listen: batch of {lines} not stored ({why}); retrying in {:.1} s", wait.as_secs_f64());
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(Duration::from_secs(10));
+                if let Ok(c) = crate::db::connect(dsn) {
+                    *client = c;
+                }
+            }
+        }
+    }
+}
