@@ -30,3 +30,8 @@ ORDER BY updated_at DESC;
 -- UPDATE); nothing else of the schema becomes readable to it.
 GRANT SELECT, INSERT, UPDATE ON decnet.ingest_positions TO decnet_ingest;
 GRANT SELECT ON decnet.ingest_positions, decnet.ingest_sources TO decnet_analyst;
+
+COMMENT ON TABLE decnet.ingest_positions IS
+'Per log file (device, inode): the byte offset after the last line stored, moved in the transaction that stores the lines; the SHA-256 of its first head_len bytes tells a reused inode from the same file. Written by decnet ingest and decnet ingest --follow.';
+COMMENT ON VIEW decnet.ingest_sources IS
+'The log files decnet ingest has read: where each stands and how long since it moved.';

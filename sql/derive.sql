@@ -310,14 +310,74 @@ $fn$;
 
 -- The deferred constraint trigger logs_merge_at_commit (one event per
 -- transaction): merges the lines the transaction's small statements left.
+-- With decnet.merge_behind_ms above 0 (src/merge_queue.rs), a transaction
+-- committing within that many milliseconds of the last merge queues its
+-- lines instead; the first one after the window merges the queue with its own.
 CREATE FUNCTION @extschema@.logs_merge_pending() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+    behind_ms integer := decnet.merge_behind_ms();
 BEGIN
-    IF decnet.take_pending() > 0 THEN
-        PERFORM decnet.merge_taken();
+    IF decnet.take_pending() = 0 THEN
+        RETURN NULL;
     END IF;
+    IF behind_ms > 0 AND EXISTS (
+        SELECT 1 FROM decnet.merge_queue_state
+        WHERE last_merge_at > clock_timestamp() - make_interval(secs => behind_ms / 1000.0)) THEN
+        INSERT INTO decnet.merge_queue (log_ids) VALUES (decnet.take_log_ids());
+        RETURN NULL;
+    END IF;
+    IF behind_ms > 0 THEN
+        PERFORM decnet.take_queued(10000);
+        -- the window starts again; a concurrent merger that holds the row has just done it
+        UPDATE decnet.merge_queue_state s SET last_merge_at = clock_timestamp()
+        WHERE s.ctid = (SELECT q.ctid FROM decnet.merge_queue_state q FOR UPDATE SKIP LOCKED);
+    END IF;
+    PERFORM decnet.merge_taken();
     RETURN NULL;
+END
+$fn$;
+
+-- Takes up to max_entries queue entries no other merge holds (their
+-- transactions committed), and adds their lines to the taken delta. The
+-- entries are deleted in this transaction: merged by it, once.
+CREATE FUNCTION @extschema@.take_queued(max_entries integer) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    ids bigint[];
+    lines text[];
+BEGIN
+    WITH taken AS (
+        DELETE FROM decnet.merge_queue q
+        WHERE q.id IN (SELECT m.id FROM decnet.merge_queue m ORDER BY m.id LIMIT max_entries FOR UPDATE SKIP LOCKED)
+        RETURNING q.log_ids
+    )
+    SELECT array_agg(l.id ORDER BY l.id), array_agg(l.raw_line ORDER BY l.id) INTO ids, lines
+    FROM decnet.logs l WHERE l.id IN (SELECT unnest(t.log_ids) FROM taken t);
+    IF ids IS NULL THEN
+        RETURN 0;
+    END IF;
+    RETURN decnet.absorb_lines(ids, lines);
+END
+$fn$;
+
+-- Merges every queued line (decnet.rollup() calls it first). Returns how many.
+CREATE FUNCTION @extschema@.merge_queued() RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    n bigint;
+    total bigint := 0;
+BEGIN
+    LOOP
+        n := decnet.take_queued(10000);
+        EXIT WHEN n = 0;
+        PERFORM decnet.merge_taken();
+        total := total + n;
+    END LOOP;
+    RETURN total;
 END
 $fn$;
 
@@ -421,9 +481,10 @@ BEGIN
                (SELECT jsonb_object_agg(k, v) FROM jsonb_each(to_jsonb(a)) AS e(k, v)
                 WHERE k = ANY (decnet.attacker_enrichment_columns())) AS enrichment
         FROM decnet.attackers a;
+    -- queued lines are recomputed with the rest: their queue entries go
     TRUNCATE decnet.attacker_services, decnet.attacker_deckies, decnet.attacker_commands, decnet.bounties,
              decnet.credentials, decnet.smtp_targets, decnet.attackers, decnet.session_profiles,
-             decnet.fingerprint_state, decnet.fingerprint_rotations, decnet.attacker_ipv6_leaks;
+             decnet.fingerprint_state, decnet.fingerprint_rotations, decnet.attacker_ipv6_leaks, decnet.merge_queue;
     INSERT INTO decnet.attackers
     SELECT (jsonb_populate_record(NULL::decnet.attackers,
               to_jsonb(r) || jsonb_build_object('uuid', coalesce(old.uuid, gen_random_uuid()),
@@ -637,6 +698,8 @@ BEGIN
         RETURN QUERY SELECT 0, 0::bigint, (SELECT count(*) FROM decnet.dirty_attackers), 0::double precision;
         RETURN;
     END IF;
+    -- lines a burst of small transactions left queued (decnet.merge_behind_ms)
+    PERFORM decnet.merge_queued();
     signatures := decnet.os_signature_set();
     WITH taken AS (
         DELETE FROM decnet.dirty_attackers

@@ -19,6 +19,10 @@ pub static PTR_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(2000);
 pub static PTR_NAMESERVERS: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 pub static PTR_CONCURRENCY: GucSetting<i32> = GucSetting::<i32>::new(10);
 
+/// Merge behind (issue 16): small transactions committing within this many
+/// milliseconds of the last merge queue their lines instead (0: never).
+pub static MERGE_BEHIND_MS: GucSetting<i32> = GucSetting::<i32>::new(0);
+
 pub fn init() {
     GucRegistry::define_bool_guc(
         c"decnet.ptr_enabled",
@@ -56,6 +60,16 @@ pub fn init() {
         GucContext::Suset,
         GucFlags::default(),
     );
+    GucRegistry::define_int_guc(
+        c"decnet.merge_behind_ms",
+        c"Small transactions committing within this many milliseconds of the last merge queue their lines for the next one.",
+        c"0 (the default): every transaction merges its lines at commit. Above 0, single-row writers (rsyslog ompgsql) pay for one merge per window instead of one per line; their lines show in the profiles at the next merge: the next commit after the window, or decnet.rollup() (every minute). Superuser only.",
+        &MERGE_BEHIND_MS,
+        0,
+        10_000,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
     GucRegistry::define_string_guc(
         c"decnet.trusted_proxies",
         c"Proxies whose X-Forwarded-For/Forwarded headers are trusted.",
@@ -84,4 +98,8 @@ pub fn ptr_nameservers() -> String {
 
 pub fn ptr_concurrency() -> i32 {
     PTR_CONCURRENCY.get()
+}
+
+pub fn merge_behind_ms() -> i32 {
+    MERGE_BEHIND_MS.get()
 }

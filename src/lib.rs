@@ -13,6 +13,7 @@ mod gucs;
 mod identity;
 mod ingest;
 mod keystroke;
+mod merge_queue;
 mod pending;
 mod ptr;
 mod statement;

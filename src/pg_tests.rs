@@ -3,7 +3,7 @@
 use pgrx::prelude::*;
 
 /// The migrations, in order.
-const MIGRATIONS: [(&str, &str); 15] = [
+const MIGRATIONS: [(&str, &str); 16] = [
     ("V1", include_str!("../migrations/V1__logs.sql")),
     ("V2", include_str!("../migrations/V2__attackers.sql")),
     ("V3", include_str!("../migrations/V3__smtp_targets_and_roles.sql")),
@@ -19,6 +19,7 @@ const MIGRATIONS: [(&str, &str); 15] = [
     ("V13", include_str!("../migrations/V13__hostile_input_and_privileges.sql")),
     ("V14", include_str!("../migrations/V14__merge_small_statements_at_commit.sql")),
     ("V15", include_str!("../migrations/V15__ingest_positions.sql")),
+    ("V16", include_str!("../migrations/V16__merge_queue.sql")),
 ];
 
 /// Applies every migration, as `decnet migrate` does.

@@ -93,6 +93,11 @@ pub fn put_taken(delta: StatementDelta) {
     TAKEN.with_borrow_mut(|t| *t = delta);
 }
 
+/// Adds `delta` to the taken delta (queued lines merged with a transaction's own).
+pub fn absorb_taken(delta: StatementDelta) {
+    TAKEN.with_borrow_mut(|t| t.absorb(delta, COMMANDS_KEPT_PER_END));
+}
+
 pub fn taken_rows() -> i64 {
     TAKEN.with_borrow(|t| t.rows)
 }

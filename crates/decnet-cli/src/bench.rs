@@ -362,9 +362,10 @@ pub fn single_rows(client: &mut Client, dsn: &str, corpus: &[u8]) -> Result<Stri
     client
         .batch_execute(&format!("DROP TABLE IF EXISTS {RAW_TABLE}; CREATE TABLE {RAW_TABLE} (LIKE decnet.logs INCLUDING ALL); {TRUNCATE_PIPELINE}"))
         .map_err(db)?;
-    // rows: how many lines; per_tx: rows per transaction; sync: synchronous_commit
-    let run = |client: &mut Client, table: &str, rows: &[&str], per_tx: usize, sync: &str| -> Result<Duration, CliError> {
-        client.batch_execute(&format!("SET synchronous_commit = {sync}")).map_err(db)?;
+    // rows: how many lines; per_tx: rows per transaction; sync: synchronous_commit;
+    // behind: decnet.merge_behind_ms (the time includes draining the queue at the end)
+    let run = |client: &mut Client, table: &str, rows: &[&str], per_tx: usize, sync: &str, behind: i32| -> Result<Duration, CliError> {
+        client.batch_execute(&format!("SET synchronous_commit = {sync}; SET decnet.merge_behind_ms = {behind}")).map_err(db)?;
         let insert = client.prepare(&format!("INSERT INTO {table} (raw_line) VALUES ($1)")).map_err(db)?;
         let start = Instant::now();
         if per_tx == 1 {
@@ -381,20 +382,25 @@ pub fn single_rows(client: &mut Client, dsn: &str, corpus: &[u8]) -> Result<Stri
                 tx.commit().map_err(db)?;
             }
         }
+        if behind > 0 && table == "decnet.logs" {
+            client.batch_execute("SELECT decnet.merge_queued()").map_err(db)?;
+        }
         Ok(start.elapsed())
     };
     let mut out = vec!["single-row INSERT (prepared, one round trip per row), raw = untriggered copy:".to_string()];
-    let cases: [(&str, usize, usize, &str); 3] = [
-        ("1 row per transaction, synchronous_commit off", 5_000, 1, "off"),
-        ("1 row per transaction, synchronous_commit on", 1_000, 1, "on"),
-        ("1,000 rows per transaction, synchronous_commit on", 20_000, 1_000, "on"),
+    let cases: [(&str, usize, usize, &str, i32); 5] = [
+        ("1 row per transaction, synchronous_commit off", 5_000, 1, "off", 0),
+        ("1 row per transaction, synchronous_commit on", 1_000, 1, "on", 0),
+        ("1 row per transaction, synchronous_commit off, merge_behind_ms 100", 5_000, 1, "off", 100),
+        ("1 row per transaction, synchronous_commit on, merge_behind_ms 100", 1_000, 1, "on", 100),
+        ("1,000 rows per transaction, synchronous_commit on", 20_000, 1_000, "on", 0),
     ];
     let mut offset = 0;
-    for (name, n, per_tx, sync) in cases {
+    for (name, n, per_tx, sync, behind) in cases {
         let rows = &lines[offset..offset + n];
         offset += n;
-        let raw = run(client, RAW_TABLE, rows, per_tx, sync)?;
-        let pipeline = run(client, "decnet.logs", rows, per_tx, sync)?;
+        let raw = run(client, RAW_TABLE, rows, per_tx, sync, behind)?;
+        let pipeline = run(client, "decnet.logs", rows, per_tx, sync, behind)?;
         out.push(format!(
             "  {name}: {n} rows, raw {:.0} rows/s, pipeline {:.0} rows/s, ratio {:.2}",
             n as f64 / raw.as_secs_f64(),
@@ -402,11 +408,24 @@ pub fn single_rows(client: &mut Client, dsn: &str, corpus: &[u8]) -> Result<Stri
             pipeline.as_secs_f64() / raw.as_secs_f64()
         ));
     }
-    client.batch_execute("RESET synchronous_commit").map_err(db)?;
+    client.batch_execute("RESET synchronous_commit; RESET decnet.merge_behind_ms").map_err(db)?;
 
     // 8 connections, single-row INSERTs, line i to connection i % 8 (busy attackers on several at once)
-    let n = 16_000.min(lines.len() - offset);
-    let rows: Vec<String> = lines[offset..offset + n].iter().map(|s| s.to_string()).collect();
+    for behind in [0, 100] {
+        let n = 16_000.min(lines.len() - offset);
+        let rows: Vec<String> = lines[offset..offset + n].iter().map(|s| s.to_string()).collect();
+        offset += n;
+        out.push(eight_writers(client, dsn, rows, behind)?);
+    }
+    client.batch_execute(&format!("TRUNCATE {RAW_TABLE}; {TRUNCATE_PIPELINE}")).map_err(db)?;
+    Ok(out.join("\n"))
+}
+
+/// 8 connections of single-row autocommit INSERTs (synchronous_commit off),
+/// line i on connection i % 8; then verify(). `behind`: decnet.merge_behind_ms.
+fn eight_writers(client: &mut Client, dsn: &str, rows: Vec<String>, behind: i32) -> Result<String, CliError> {
+    let db = |e| CliError::from_db("single-row bench", e);
+    let n = rows.len();
     let deadlocks = |client: &mut Client| -> Result<i64, CliError> {
         Ok(client.query_one("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()", &[]).map_err(db)?.get(0))
     };
@@ -417,11 +436,12 @@ pub fn single_rows(client: &mut Client, dsn: &str, corpus: &[u8]) -> Result<Stri
             let mine: Vec<String> = rows.iter().skip(w).step_by(8).cloned().collect();
             let dsn = dsn.to_owned();
             std::thread::spawn(move || -> Result<(), CliError> {
+                let err = |e| CliError::from_db("writer", e);
                 let mut c = crate::db::connect(&dsn)?;
-                c.batch_execute("SET synchronous_commit = off").map_err(|e| CliError::from_db("writer", e))?;
-                let insert = c.prepare("INSERT INTO decnet.logs (raw_line) VALUES ($1)").map_err(|e| CliError::from_db("writer", e))?;
+                c.batch_execute(&format!("SET synchronous_commit = off; SET decnet.merge_behind_ms = {behind}")).map_err(err)?;
+                let insert = c.prepare("INSERT INTO decnet.logs (raw_line) VALUES ($1)").map_err(err)?;
                 for line in &mine {
-                    c.execute(&insert, &[line]).map_err(|e| CliError::from_db("writer", e))?;
+                    c.execute(&insert, &[line]).map_err(err)?;
                 }
                 Ok(())
             })
@@ -430,13 +450,12 @@ pub fn single_rows(client: &mut Client, dsn: &str, corpus: &[u8]) -> Result<Stri
     for h in handles {
         h.join().map_err(|_| CliError::new("a writer thread panicked", "this is a bug"))??;
     }
+    client.batch_execute("SELECT decnet.merge_queued()").map_err(db)?;
     let elapsed = start.elapsed();
     let diff: i64 = client.query_one("SELECT count(*) FROM decnet.verify()", &[]).map_err(db)?.get(0);
-    out.push(format!(
-        "  8 connections, 1 row per transaction, synchronous_commit off: {n} rows, {:.0} rows/s in all; deadlocks {}, verify() rows {diff}",
+    Ok(format!(
+        "  8 connections, 1 row per transaction, synchronous_commit off, merge_behind_ms {behind}: {n} rows, {:.0} rows/s in all; deadlocks {}, verify() rows {diff}",
         n as f64 / elapsed.as_secs_f64(),
         deadlocks(client)? - before
-    ));
-    client.batch_execute(&format!("TRUNCATE {RAW_TABLE}; {TRUNCATE_PIPELINE}")).map_err(db)?;
-    Ok(out.join("\n"))
+    ))
 }

@@ -14,6 +14,25 @@ pub fn connect(dsn: &str) -> Result<Client, CliError> {
     config.connect(NoTls).map_err(|e| CliError::from_db("cannot connect", e))
 }
 
+/// [`connect`] for long-running loaders: while the server cannot be reached
+/// (not started yet, restarting), waits and tries again, with backoff up to
+/// 10 s. What the server refuses (authentication, a missing database) is final.
+pub fn connect_patiently(dsn: &str) -> Result<Client, CliError> {
+    let config = crate::conninfo::resolve(dsn, &|k| std::env::var(k).ok())?;
+    let mut wait = std::time::Duration::from_millis(250);
+    loop {
+        match config.connect(NoTls) {
+            Ok(c) => return Ok(c),
+            Err(e) if e.as_db_error().is_some() => return Err(CliError::from_db("cannot connect", e)),
+            Err(e) => {
+                eprintln!("cannot connect yet ({}); retrying in {:.1} s", CliError::from_db("", e).message.trim_start_matches(": "), wait.as_secs_f64());
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(std::time::Duration::from_secs(10));
+            }
+        }
+    }
+}
+
 /// Idempotent: creates or updates the extension, then applies pending migrations.
 /// Returns the names of the migrations applied by this call. Refuses a
 /// database whose migrations ran but whose extension objects are gone (DROP

@@ -379,15 +379,17 @@ impl Follower {
     /// Commits the batch and the positions it moves; on a lost connection,
     /// reconnects and starts again from the stored positions.
     fn commit(&mut self) -> Result<(), CliError> {
-        loop {
-            match self.try_commit() {
-                Ok(()) => return Ok(()),
-                Err(FlushError::Fatal(e)) => return Err(e),
-                Err(FlushError::Transient(why)) => {
-                    eprintln!("follow: batch not stored ({why}); reconnecting and re-reading from the stored positions");
+        match self.try_commit() {
+            Ok(()) => Ok(()),
+            Err(FlushError::Fatal(e)) => Err(e),
+            Err(FlushError::Transient(why)) => {
+                eprintln!("follow: batch not stored ({why}); reconnecting and re-reading from the stored positions");
+                loop {
                     self.reconnect()?;
-                    self.reload(false)?;
-                    return Ok(());
+                    match self.reload(false) {
+                        Ok(()) => return Ok(()),
+                        Err(e) => eprintln!("follow: re-reading the positions failed ({}); retrying", e.message),
+                    }
                 }
             }
         }

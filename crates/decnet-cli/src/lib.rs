@@ -8,6 +8,7 @@ pub mod error;
 pub mod follow;
 pub mod ingest;
 pub mod listen;
+pub mod live_bench;
 pub mod positions;
 pub mod report;
 pub mod identity_bench;

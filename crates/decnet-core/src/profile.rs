@@ -174,6 +174,9 @@ pub struct StatementDelta {
     pub probes: Vec<ProbeRow>,
     /// IPv6 link-local leaks per (attacker, link-local address).
     pub ipv6_leaks: HashMap<(IpAddr, IpAddr), LeakDelta>,
+    /// The decnet.logs ids of the lines, in the order added: a delta whose
+    /// merge is put off (decnet.merge_queue) is rebuilt from them.
+    pub log_ids: Vec<i64>,
 }
 
 /// One prober line's hash for (attacker, probe type, port), spec G.3.
@@ -206,6 +209,7 @@ impl StatementDelta {
     pub fn add(&mut self, log_id: i64, p: &ParsedLine<'_>, cfg: &Config, keep_commands: usize) {
         self.rows += 1;
         self.first_log_id = if self.rows == 1 { log_id } else { self.first_log_id.min(log_id) };
+        self.log_ids.push(log_id);
         let owned = |s: Option<&str>| s.map(str::to_owned);
         if let Some(ip) = p.attacker_ip {
             let a = self.attackers.entry(ip).or_default();
@@ -327,6 +331,7 @@ impl StatementDelta {
         }
         self.first_log_id = if self.rows == 0 { other.first_log_id } else { self.first_log_id.min(other.first_log_id) };
         self.rows += other.rows;
+        self.log_ids.extend(other.log_ids);
         for (ip, a) in other.attackers {
             let mine = self.attackers.entry(ip).or_default();
             mine.events += a.events;
