@@ -12,21 +12,46 @@ fn ts(secs: f64) -> String {
     let (s, us) = (micros.div_euclid(1_000_000), micros.rem_euclid(1_000_000));
     let (days, rem) = (s.div_euclid(86_400), s.rem_euclid(86_400));
     assert!(days < 30, "planted traffic stays within May");
-    format!("2026-05-{:02}T{:02}:{:02}:{:02}.{us:06}+00:00", 1 + days, rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "2026-05-{:02}T{:02}:{:02}:{:02}.{us:06}+00:00",
+        1 + days,
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 fn line(at: f64, decky: &str, service: &str, event: &str, fields: &[(&str, String)]) -> String {
     let sd: Vec<String> = fields.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
-    format!("<134>1 {} {decky} {service} - {event} [relay@55555 {}]\n", ts(at), sd.join(" "))
+    format!(
+        "<134>1 {} {decky} {service} - {event} [relay@55555 {}]\n",
+        ts(at),
+        sd.join(" ")
+    )
 }
 
 /// A SYN the sniffer fingerprinted: it must not make the attacker a multi-service scanner.
 fn sniffer_syn(at: f64, ip: &str) -> String {
-    line(at, "web-01", "sniffer", "tcp_syn_fingerprint", &[
-        ("src_ip", ip.into()), ("dst_port", "22".into()), ("ttl", "57".into()), ("initial_ttl", "64".into()),
-        ("hop_distance", "7".into()), ("window", "64240".into()), ("mss", "1460".into()), ("wscale", "7".into()),
-        ("options_sig", "M,S,T,N,W".into()), ("has_sack", "true".into()), ("has_timestamps", "true".into()), ("os_guess", "linux".into()),
-    ])
+    line(
+        at,
+        "web-01",
+        "sniffer",
+        "tcp_syn_fingerprint",
+        &[
+            ("src_ip", ip.into()),
+            ("dst_port", "22".into()),
+            ("ttl", "57".into()),
+            ("initial_ttl", "64".into()),
+            ("hop_distance", "7".into()),
+            ("window", "64240".into()),
+            ("mss", "1460".into()),
+            ("wscale", "7".into()),
+            ("options_sig", "M,S,T,N,W".into()),
+            ("has_sack", "true".into()),
+            ("has_timestamps", "true".into()),
+            ("os_guess", "linux".into()),
+        ],
+    )
 }
 
 #[derive(Debug)]
@@ -46,31 +71,75 @@ fn plant() -> (String, BTreeMap<String, Planted>) {
         let ip = format!("203.0.113.{}", 10 + k);
         let mut t = 100.0 * k as f64;
         for _ in 0..30 {
-            out += &line(t, "web-02", "http", "request", &[("src_ip", ip.clone()), ("method", "GET".into()), ("path", "/jquery-3.3.1.min.js".into())]);
+            out += &line(
+                t,
+                "web-02",
+                "http",
+                "request",
+                &[
+                    ("src_ip", ip.clone()),
+                    ("method", "GET".into()),
+                    ("path", "/jquery-3.3.1.min.js".into()),
+                ],
+            );
             t += jitter(&mut rng, interval, 0.15);
         }
         out += &sniffer_syn(5.0 + 100.0 * k as f64, &ip);
-        planted.insert(ip, Planted { class: "beaconing", interval_s: Some(interval) });
+        planted.insert(
+            ip,
+            Planted {
+                class: "beaconing",
+                interval_s: Some(interval),
+            },
+        );
 
         // brute forcer: one service, a login every ~1 s, seen by the sniffer too (§K.6)
         let ip = format!("198.51.100.{}", 10 + k);
         let mut t = 20_000.0 + 1000.0 * k as f64;
         out += &sniffer_syn(t - 0.5, &ip);
         for i in 0..40 {
-            out += &line(t, "ssh-01", "ssh", "login_attempt", &[("src_ip", ip.clone()), ("username", "root".into()), ("password", format!("pw{i}"))]);
+            out += &line(
+                t,
+                "ssh-01",
+                "ssh",
+                "login_attempt",
+                &[
+                    ("src_ip", ip.clone()),
+                    ("username", "root".into()),
+                    ("password", format!("pw{i}")),
+                ],
+            );
             t += jitter(&mut rng, 1.0, 0.2);
         }
-        planted.insert(ip, Planted { class: "brute_force", interval_s: None });
+        planted.insert(
+            ip,
+            Planted {
+                class: "brute_force",
+                interval_s: None,
+            },
+        );
 
         // scanner: five services, 0.2 s apart
         let ip = format!("192.0.2.{}", 10 + k);
         let mut t = 40_000.0 + 1000.0 * k as f64;
         for i in 0..20 {
             let service = ["ssh", "http", "ftp", "smtp", "telnet"][i % 5];
-            out += &line(t, "web-03", service, "connection", &[("src_ip", ip.clone())]);
+            out += &line(
+                t,
+                "web-03",
+                service,
+                "connection",
+                &[("src_ip", ip.clone())],
+            );
             t += jitter(&mut rng, 0.2, 0.3);
         }
-        planted.insert(ip, Planted { class: "scanning", interval_s: None });
+        planted.insert(
+            ip,
+            Planted {
+                class: "scanning",
+                interval_s: None,
+            },
+        );
 
         // slow scanner: four services, about a minute apart
         let ip = format!("100.64.0.{}", 10 + k);
@@ -80,23 +149,50 @@ fn plant() -> (String, BTreeMap<String, Planted>) {
             out += &line(t, "db-01", service, "connection", &[("src_ip", ip.clone())]);
             t += jitter(&mut rng, 60.0, 0.5);
         }
-        planted.insert(ip, Planted { class: "slow_scan", interval_s: None });
+        planted.insert(
+            ip,
+            Planted {
+                class: "slow_scan",
+                interval_s: None,
+            },
+        );
 
         // interactive shell: one service, typing bursts and long reads
         let ip = format!("172.31.0.{}", 10 + k);
         let mut t = 90_000.0 + 1000.0 * k as f64;
         for _ in 0..40 {
-            out += &line(t, "ssh-02", "ssh", "command", &[("src_ip", ip.clone()), ("command", "ls -la".into())]);
-            t += if rng.unit() < 0.8 { jitter(&mut rng, 0.5, 0.5) } else { jitter(&mut rng, 12.0, 0.3) };
+            out += &line(
+                t,
+                "ssh-02",
+                "ssh",
+                "command",
+                &[("src_ip", ip.clone()), ("command", "ls -la".into())],
+            );
+            t += if rng.unit() < 0.8 {
+                jitter(&mut rng, 0.5, 0.5)
+            } else {
+                jitter(&mut rng, 12.0, 0.3)
+            };
         }
         out += &sniffer_syn(t + 1.0, &ip);
-        planted.insert(ip, Planted { class: "interactive", interval_s: None });
+        planted.insert(
+            ip,
+            Planted {
+                class: "interactive",
+                interval_s: None,
+            },
+        );
     }
     (out, planted)
 }
 
 fn rollup_all(c: &mut Client) {
-    let r = c.query_one("SELECT attackers, remaining FROM decnet.rollup(100000)", &[]).unwrap();
+    let r = c
+        .query_one(
+            "SELECT attackers, remaining FROM decnet.rollup(100000)",
+            &[],
+        )
+        .unwrap();
     assert!(r.get::<_, i32>(0) > 0);
     assert_eq!(r.get::<_, i64>(1), 0);
 }
@@ -116,7 +212,10 @@ fn planted_attackers_get_the_class_and_interval_they_were_made_with() {
         match want.interval_s {
             Some(i) => {
                 let got = interval.expect("a beacon has an interval");
-                assert!((got - i).abs() / i < 0.05, "{ip}: interval {got} for a planted {i} s beacon");
+                assert!(
+                    (got - i).abs() / i < 0.05,
+                    "{ip}: interval {got} for a planted {i} s beacon"
+                );
             }
             None => assert_eq!(interval, None, "{ip} is not a beacon"),
         }
@@ -130,14 +229,24 @@ fn os_signatures_match_emitter_lines_and_users_can_add_their_own() {
     for (ttl, window, mss, wscale, options, want) in [
         (64, 29200, 1460, Some(7), "M,S,T,N,W", Some("linux")),
         (128, 64240, 1460, Some(8), "M,N,W,N,N,T,S", Some("windows")),
-        (64, 65535, 1460, Some(6), "M,N,W,N,N,T,S,E", Some("macos_ios")),
+        (
+            64,
+            65535,
+            1460,
+            Some(6),
+            "M,N,W,N,N,T,S,E",
+            Some("macos_ios"),
+        ),
         (64, 1024, 1460, Some(10), "M,W,T,S,S", Some("nmap")),
         (64, 31337, 1460, Some(10), "M,W,T,S,S", Some("nmap")),
         (250, 4128, 536, None, "M", Some("embedded")),
         (50, 100, 0, None, "", None),
     ] {
         let got: Option<String> = c
-            .query_one("SELECT decnet.os_match($1, $2, $3, $4, $5)", &[&ttl, &window, &mss, &wscale, &options])
+            .query_one(
+                "SELECT decnet.os_match($1, $2, $3, $4, $5)",
+                &[&ttl, &window, &mss, &wscale, &options],
+            )
             .unwrap()
             .get(0);
         assert_eq!(got.as_deref(), want, "{ttl} {window} {options}");
@@ -145,10 +254,23 @@ fn os_signatures_match_emitter_lines_and_users_can_add_their_own() {
 
     // three attackers as the sensors write them (letter-only options, §K.10)
     let syn = |ip: &str, ttl: &str, window: &str, mss: &str, options: &str, label: &str| {
-        line(10.0, "web-01", "sniffer", "tcp_syn_fingerprint", &[
-            ("src_ip", ip.into()), ("ttl", ttl.into()), ("window", window.into()), ("mss", mss.into()), ("wscale", "".into()),
-            ("options_sig", options.into()), ("has_sack", "false".into()), ("has_timestamps", "false".into()), ("os_guess", label.into()),
-        ])
+        line(
+            10.0,
+            "web-01",
+            "sniffer",
+            "tcp_syn_fingerprint",
+            &[
+                ("src_ip", ip.into()),
+                ("ttl", ttl.into()),
+                ("window", window.into()),
+                ("mss", mss.into()),
+                ("wscale", "".into()),
+                ("options_sig", options.into()),
+                ("has_sack", "false".into()),
+                ("has_timestamps", "false".into()),
+                ("os_guess", label.into()),
+            ],
+        )
     };
     let lines = [
         // an option-less nmap SYN the sniffer could not name
@@ -156,11 +278,23 @@ fn os_signatures_match_emitter_lines_and_users_can_add_their_own() {
         // masscan's SYN: TTL 255, window 1024, no options; the sniffer says embedded
         syn("198.18.0.2", "247", "1024", "0", "", "embedded"),
         // the prober's SYN-ACK from an attacker's Linux host
-        line(20.0, "decnet-prober", "prober", "tcpfp_fingerprint", &[
-            ("target_ip", "198.18.0.3".into()), ("target_port", "22".into()), ("ttl", "52".into()), ("window_size", "64240".into()),
-            ("mss", "1460".into()), ("window_scale", "7".into()), ("sack_ok", "1".into()), ("timestamp", "1".into()),
-            ("options_order", "M,S,T,N,W".into()),
-        ]),
+        line(
+            20.0,
+            "decnet-prober",
+            "prober",
+            "tcpfp_fingerprint",
+            &[
+                ("target_ip", "198.18.0.3".into()),
+                ("target_port", "22".into()),
+                ("ttl", "52".into()),
+                ("window_size", "64240".into()),
+                ("mss", "1460".into()),
+                ("window_scale", "7".into()),
+                ("sack_ok", "1".into()),
+                ("timestamp", "1".into()),
+                ("options_order", "M,S,T,N,W".into()),
+            ],
+        ),
     ]
     .concat();
     ingest_bytes(&mut c, lines.as_bytes());
@@ -169,35 +303,71 @@ fn os_signatures_match_emitter_lines_and_users_can_add_their_own() {
         let r = c.query_one("SELECT os_guess, tool_guesses FROM decnet.attacker_behavior WHERE attacker_ip = $1::text::inet", &[&ip]).unwrap();
         (r.get(0), r.get(1))
     };
-    assert_eq!(os(&mut c, "198.18.0.1"), (Some("nmap".into()), vec!["nmap".to_string()]));
+    assert_eq!(
+        os(&mut c, "198.18.0.1"),
+        (Some("nmap".into()), vec!["nmap".to_string()])
+    );
     assert_eq!(os(&mut c, "198.18.0.2").0.as_deref(), Some("embedded"));
     assert_eq!(os(&mut c, "198.18.0.3").0.as_deref(), Some("linux"));
 
     // a user signature: it outranks the built-ins, and re-queues the attackers it may change
-    c.batch_execute("INSERT INTO decnet.os_signatures (label, initial_ttl, windows, options, note)
-                     VALUES ('masscan', 255, '{1024}', '', 'masscan default SYN')")
-        .unwrap();
-    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.dirty_attackers"), 3);
+    c.batch_execute(
+        "INSERT INTO decnet.os_signatures (label, initial_ttl, windows, options, note)
+                     VALUES ('masscan', 255, '{1024}', '', 'masscan default SYN')",
+    )
+    .unwrap();
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM decnet.dirty_attackers"),
+        3
+    );
     rollup_all(&mut c);
     assert_eq!(os(&mut c, "198.18.0.2").0.as_deref(), Some("masscan"));
-    assert_eq!(os(&mut c, "198.18.0.1").0.as_deref(), Some("nmap"), "TTL bucket 64 is not masscan's");
+    assert_eq!(
+        os(&mut c, "198.18.0.1").0.as_deref(),
+        Some("nmap"),
+        "TTL bucket 64 is not masscan's"
+    );
 
     // a p0f v2 file: its signatures match letter-only options once MSS and scale are put back
     let file = "# p0f.fp excerpt\n\nnot a signature\nS4:64:1:*:M*,S,T,N,W7:.:Linux:2.6 (p0f)\n";
-    let added: i32 = c.query_one("SELECT decnet.import_p0f($1, 'syn', 50)", &[&file]).unwrap().get(0);
+    let added: i32 = c
+        .query_one("SELECT decnet.import_p0f($1, 'syn', 50)", &[&file])
+        .unwrap()
+        .get(0);
     assert_eq!(added, 1);
-    let linux_syn = line(30.0, "web-01", "sniffer", "tcp_syn_fingerprint", &[
-        ("src_ip", "198.18.0.4".into()), ("ttl", "60".into()), ("window", "5840".into()), ("mss", "1460".into()), ("wscale", "7".into()),
-        ("options_sig", "M,S,T,N,W".into()), ("has_sack", "true".into()), ("has_timestamps", "true".into()), ("os_guess", "unknown".into()),
-    ]);
+    let linux_syn = line(
+        30.0,
+        "web-01",
+        "sniffer",
+        "tcp_syn_fingerprint",
+        &[
+            ("src_ip", "198.18.0.4".into()),
+            ("ttl", "60".into()),
+            ("window", "5840".into()),
+            ("mss", "1460".into()),
+            ("wscale", "7".into()),
+            ("options_sig", "M,S,T,N,W".into()),
+            ("has_sack", "true".into()),
+            ("has_timestamps", "true".into()),
+            ("os_guess", "unknown".into()),
+        ],
+    );
     ingest_bytes(&mut c, linux_syn.as_bytes());
     rollup_all(&mut c);
     assert_eq!(os(&mut c, "198.18.0.4").0.as_deref(), Some("Linux"));
-    assert_eq!(os(&mut c, "198.18.0.3").0.as_deref(), Some("linux"), "a p0f SYN row never labels a SYN-ACK");
+    assert_eq!(
+        os(&mut c, "198.18.0.3").0.as_deref(),
+        Some("linux"),
+        "a p0f SYN row never labels a SYN-ACK"
+    );
 
     // a pattern that does not compile is refused with a check violation
-    let err = c.batch_execute("INSERT INTO decnet.os_signatures (label, options) VALUES ('broken', 'M,(')").unwrap_err();
+    let err = c
+        .batch_execute("INSERT INTO decnet.os_signatures (label, options) VALUES ('broken', 'M,(')")
+        .unwrap_err();
     assert_eq!(err.code().map(|c| c.code()), Some("23514"));
-    let err = c.batch_execute("INSERT INTO decnet.os_signatures (label, p0f) VALUES ('broken', '5840:64')").unwrap_err();
+    let err = c
+        .batch_execute("INSERT INTO decnet.os_signatures (label, p0f) VALUES ('broken', '5840:64')")
+        .unwrap_err();
     assert_eq!(err.code().map(|c| c.code()), Some("23514"));
 }

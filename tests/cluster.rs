@@ -4,23 +4,47 @@ use decnet_it::*;
 
 #[test]
 fn pg_cron_runs_the_scheduled_rollup() {
-    let main = std::env::var("DECNET_MAIN_DSN").expect("DECNET_MAIN_DSN is not set: run through `./x test`");
+    let main = std::env::var("DECNET_MAIN_DSN")
+        .expect("DECNET_MAIN_DSN is not set: run through `./x test`");
     let mut c = connect(&main);
-    let libs: String = c.query_one("SHOW shared_preload_libraries", &[]).unwrap().get(0);
+    let libs: String = c
+        .query_one("SHOW shared_preload_libraries", &[])
+        .unwrap()
+        .get(0);
     assert!(libs.contains("pg_cron"), "{libs}");
     decnet_cli::db::migrate(&mut c).expect("migrate the main database");
-    for (job, schedule) in [("decnet-rollup", "* * * * *"), ("decnet-ptr", "* * * * *"), ("decnet-identities", "17 * * * *"),
-                            ("decnet-campaigns", "*/10 * * * *"), ("decnet-partitions", "7 3 * * *")] {
+    for (job, schedule) in [
+        ("decnet-rollup", "* * * * *"),
+        ("decnet-ptr", "* * * * *"),
+        ("decnet-identities", "17 * * * *"),
+        ("decnet-campaigns", "*/10 * * * *"),
+        ("decnet-partitions", "7 3 * * *"),
+    ] {
         assert_eq!(count(&mut c, &format!("SELECT count(*) FROM cron.job WHERE jobname = '{job}' AND schedule = '{schedule}'")), 1, "{job}");
     }
     // the partitions of this month and the next three exist; the scheduled job finds nothing left to do
     assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.log_partitions()
                               WHERE received_before > now() AND received_from <= now() + interval '3 months'"), 4);
-    assert_eq!(count(&mut c, "SELECT decnet.create_log_partitions()::bigint"), 0);
+    assert_eq!(
+        count(&mut c, "SELECT decnet.create_log_partitions()::bigint"),
+        0
+    );
     // issue 15: where pg_cron serves the database, every job is there, and schedule_jobs() keeps them (idempotent)
-    assert_eq!(column::<Vec<String>>(&mut c, "SELECT missing_jobs FROM decnet.stats()"), vec![Vec::<String>::new()]);
-    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.schedule_jobs()"), 5);
-    assert_eq!(count(&mut c, "SELECT count(*) FROM cron.job WHERE jobname LIKE 'decnet-%'"), 5);
+    assert_eq!(
+        column::<Vec<String>>(&mut c, "SELECT missing_jobs FROM decnet.stats()"),
+        vec![Vec::<String>::new()]
+    );
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM decnet.schedule_jobs()"),
+        5
+    );
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM cron.job WHERE jobname LIKE 'decnet-%'"
+        ),
+        5
+    );
     // a beacon to classify; nothing calls rollup() but pg_cron
     let mut lines = String::new();
     for i in 0..11 {
@@ -37,19 +61,30 @@ fn pg_cron_runs_the_scheduled_rollup() {
             assert_eq!(class, "beaconing");
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "pg_cron did not run decnet.rollup() within 150 s");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pg_cron did not run decnet.rollup() within 150 s"
+        );
         std::thread::sleep(std::time::Duration::from_secs(2));
     }
     assert!(count(&mut c, "SELECT count(*) FROM cron.job_run_details d JOIN cron.job j USING (jobid) WHERE j.jobname = 'decnet-rollup' AND d.status = 'succeeded'") >= 1);
     // the reverse-DNS job runs beside it; the throwaway cluster has decnet.ptr_enabled off, so the attacker stays queued
     let ptr_runs = "SELECT count(*) FROM cron.job_run_details d JOIN cron.job j USING (jobid) WHERE j.jobname = 'decnet-ptr' AND d.status = 'succeeded'";
     while count(&mut c, ptr_runs) == 0 {
-        assert!(std::time::Instant::now() < deadline + std::time::Duration::from_secs(60), "pg_cron did not run decnet.resolve_pending_ptr()");
+        assert!(
+            std::time::Instant::now() < deadline + std::time::Duration::from_secs(60),
+            "pg_cron did not run decnet.resolve_pending_ptr()"
+        );
         std::thread::sleep(std::time::Duration::from_secs(2));
     }
     assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.attackers WHERE host(ip) = '198.18.7.7' AND ptr_attempted_at IS NULL"), 1);
     // the scheduler keeps a background worker
-    assert!(count(&mut c, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_cron launcher'") >= 1);
+    assert!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_cron launcher'"
+        ) >= 1
+    );
 }
 
 #[test]
@@ -60,8 +95,17 @@ fn migrate_is_idempotent_and_recorded() {
     assert!(!first.is_empty());
     let second = decnet_cli::db::migrate(&mut c).unwrap();
     assert!(second.is_empty(), "{second:?}");
-    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.schema_migrations"), first.len() as i64);
-    assert_eq!(count(&mut c, "SELECT count(*) FROM pg_extension WHERE extname = 'decnet'"), 1);
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM decnet.schema_migrations"),
+        first.len() as i64
+    );
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM pg_extension WHERE extname = 'decnet'"
+        ),
+        1
+    );
     // the trigger is attached and the table is ready for COPY
     assert_eq!(count(&mut c, "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'decnet.logs'::regclass AND tgname = 'logs_parse'"), 1);
 }
@@ -70,9 +114,14 @@ fn migrate_is_idempotent_and_recorded() {
 #[test]
 fn jobs_missing_where_pg_cron_does_not_serve_the_database() {
     let mut c = migrated_db("it_cluster_nocron");
-    let missing: Vec<String> = c.query_one("SELECT missing_jobs FROM decnet.stats()", &[]).unwrap().get(0);
+    let missing: Vec<String> = c
+        .query_one("SELECT missing_jobs FROM decnet.stats()", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(missing.len(), 5, "{missing:?}");
-    let err = c.query("SELECT * FROM decnet.schedule_jobs()", &[]).unwrap_err();
+    let err = c
+        .query("SELECT * FROM decnet.schedule_jobs()", &[])
+        .unwrap_err();
     let db = err.as_db_error().unwrap();
     assert_eq!(db.code().code(), "55000");
     let hint = db.hint().unwrap();
@@ -85,15 +134,29 @@ fn jobs_missing_where_pg_cron_does_not_serve_the_database() {
 fn settings_are_known_at_login_and_odd_received_times_are_harmless() {
     let mut c = migrated_db("it_cluster_settings");
     let mut fresh = connect(&dsn_for("it_cluster_settings"));
-    let timeout: String = fresh.query_one("SHOW decnet.ptr_timeout_ms", &[]).unwrap().get(0);
+    let timeout: String = fresh
+        .query_one("SHOW decnet.ptr_timeout_ms", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(timeout, "2000");
-    let proxies: String = fresh.query_one("SHOW decnet.trusted_proxies", &[]).unwrap().get(0);
+    let proxies: String = fresh
+        .query_one("SHOW decnet.trusted_proxies", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(proxies, "");
     // only an operator can choose received_at; a far past one lands in the default partition
     c.batch_execute("INSERT INTO decnet.logs (raw_line, received_at) VALUES ('<134>1 2026-05-01T00:00:00+00:00 d ssh - connection [relay@55555 src_ip=\"203.0.113.90\"]', '1970-01-01')").unwrap();
     c.batch_execute("INSERT INTO decnet.logs (raw_line) VALUES ('<134>1 2026-05-01T00:00:01+00:00 d ssh - connection [relay@55555 src_ip=\"203.0.113.90\"]')").unwrap();
-    let r = c.query_one("SELECT lines_ingested, attackers, ingest_idle < interval '1 hour' FROM decnet.stats()", &[]).unwrap();
-    assert_eq!((r.get::<_, i64>(0), r.get::<_, i64>(1), r.get::<_, bool>(2)), (2, 1, true));
+    let r = c
+        .query_one(
+            "SELECT lines_ingested, attackers, ingest_idle < interval '1 hour' FROM decnet.stats()",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(
+        (r.get::<_, i64>(0), r.get::<_, i64>(1), r.get::<_, bool>(2)),
+        (2, 1, true)
+    );
     assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.logs_default"), 1);
     assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.verify()"), 0);
 }

@@ -14,7 +14,15 @@ struct Expect {
     ip: Option<String>,
 }
 
-const IP_KEYS: [&str; 7] = ["src_ip", "src", "client_ip", "remote_ip", "remote_addr", "target_ip", "ip"];
+const IP_KEYS: [&str; 7] = [
+    "src_ip",
+    "src",
+    "client_ip",
+    "remote_ip",
+    "remote_addr",
+    "target_ip",
+    "ip",
+];
 
 struct Oracle {
     header: Regex,
@@ -27,7 +35,10 @@ struct Oracle {
 fn oracle() -> Oracle {
     Oracle {
         header: Regex::new(r"^<\d{1,3}>(\d+) (\S+) (\S+) (\S+) (\S+) (\S+)( .*)?$").unwrap(),
-        keys: IP_KEYS.iter().map(|k| Regex::new(&format!(r#"[ \[]{k}="([^"\\]*)""#)).unwrap()).collect(),
+        keys: IP_KEYS
+            .iter()
+            .map(|k| Regex::new(&format!(r#"[ \[]{k}="([^"\\]*)""#)).unwrap())
+            .collect(),
         ported: Regex::new(r"^(\d+\.\d+\.\d+\.\d+):\d+$").unwrap(),
         bracketed: Regex::new(r"^\[([0-9a-fA-F:]+)\](:\d+)?$").unwrap(),
         prose: Regex::new(r"Connection from (\d+\.\d+\.\d+\.\d+) ").unwrap(),
@@ -52,7 +63,10 @@ fn expect(o: &Oracle, line: &str) -> Expect {
             header = Some((host.to_string(), app.to_string(), msgid.to_string()));
         }
         let rest = c.get(7).map_or("", |m| m.as_str());
-        if rest.starts_with(" [relay@55555 ") && !rest.contains("\\]") && !rest.contains("unterminated") {
+        if rest.starts_with(" [relay@55555 ")
+            && !rest.contains("\\]")
+            && !rest.contains("unterminated")
+        {
             for kre in &o.keys {
                 if let Some(v) = kre.captures(rest).map(|m| m[1].to_string()) {
                     if v.is_empty() {
@@ -72,7 +86,11 @@ fn expect(o: &Oracle, line: &str) -> Expect {
             ip = o.prose.captures(rest).map(|m| m[1].to_string());
         }
     }
-    Expect { header, unparsed, ip }
+    Expect {
+        header,
+        unparsed,
+        ip,
+    }
 }
 
 #[test]
@@ -100,12 +118,21 @@ fn corpus_10k_is_stored_whole_and_parsed() {
         let text = String::from_utf8_lossy(line);
         let e = expect(&o, &text);
         if let Some((host, app, msgid)) = &e.header {
-            let got: (Option<String>, Option<String>, Option<String>) = (row.get(0), row.get(1), row.get(2));
-            assert_eq!(got, (Some(host.clone()), Some(app.clone()), Some(msgid.clone())), "{text}");
+            let got: (Option<String>, Option<String>, Option<String>) =
+                (row.get(0), row.get(1), row.get(2));
+            assert_eq!(
+                got,
+                (Some(host.clone()), Some(app.clone()), Some(msgid.clone())),
+                "{text}"
+            );
             header_checked += 1;
         }
         if let Some(ip) = &e.ip {
-            assert_eq!(row.get::<_, Option<String>>(3).as_deref(), Some(ip.as_str()), "{text}");
+            assert_eq!(
+                row.get::<_, Option<String>>(3).as_deref(),
+                Some(ip.as_str()),
+                "{text}"
+            );
             ip_checked += 1;
         }
         if e.unparsed {
@@ -113,10 +140,16 @@ fn corpus_10k_is_stored_whole_and_parsed() {
             assert_eq!(row.get::<_, String>(4), "unparsed", "{text}");
         }
     }
-    assert!(header_checked > 8_000, "only {header_checked} headers checked");
+    assert!(
+        header_checked > 8_000,
+        "only {header_checked} headers checked"
+    );
     assert!(ip_checked > 8_000, "only {ip_checked} addresses checked");
     // unparsed is exactly: blank, not `<PRI>VERSION`, version other than 1, or a truncated header
-    let unparsed = count(&mut c, "SELECT count(*) FROM decnet.logs WHERE parse_status = 'unparsed'");
+    let unparsed = count(
+        &mut c,
+        "SELECT count(*) FROM decnet.logs WHERE parse_status = 'unparsed'",
+    );
     assert!(expected_unparsed > 0);
     assert_eq!(unparsed, expected_unparsed);
 
@@ -124,15 +157,27 @@ fn corpus_10k_is_stored_whole_and_parsed() {
     // and profiler drop them; we store every line (docs/corrections.md)
     let native = lines.iter().filter(|l| {
         let t = String::from_utf8_lossy(l);
-        t.contains(" sshd ") && t.split(' ').nth(4).is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        t.contains(" sshd ")
+            && t.split(' ')
+                .nth(4)
+                .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
     });
     let native = native.count() as i64;
     assert!(native > 50, "{native}");
-    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.logs WHERE service = 'sshd' AND attacker_ip IS NOT NULL"), native);
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM decnet.logs WHERE service = 'sshd' AND attacker_ip IS NOT NULL"
+        ),
+        native
+    );
 
     // timestamps agree with PostgreSQL's own ISO 8601 reader (naive means UTC)
     c.batch_execute("SET TimeZone = 'UTC'").unwrap();
-    let with_ts = count(&mut c, "SELECT count(*) FROM decnet.logs WHERE ts IS NOT NULL");
+    let with_ts = count(
+        &mut c,
+        "SELECT count(*) FROM decnet.logs WHERE ts IS NOT NULL",
+    );
     assert!(with_ts > 9_000, "{with_ts}");
     let disagree = count(
         &mut c,
@@ -155,13 +200,20 @@ fn corpus_10k_is_stored_whole_and_parsed() {
     for r in &users {
         let raw: String = r.get(0);
         if let Some(m) = user_re.captures(&raw) {
-            assert_eq!(r.get::<_, Option<String>>(1).as_deref(), Some(&m[1]), "{raw}");
+            assert_eq!(
+                r.get::<_, Option<String>>(1).as_deref(),
+                Some(&m[1]),
+                "{raw}"
+            );
         }
     }
 
     // lossy lines keep their bytes and are flagged
     let lossy = count(&mut c, "SELECT count(*) FROM decnet.logs WHERE raw_bytes IS NOT NULL AND parse_reason LIKE '%lossy_text%'");
-    let nul_lines = lines.iter().filter(|l| l.contains(&0) || std::str::from_utf8(l).is_err()).count() as i64;
+    let nul_lines = lines
+        .iter()
+        .filter(|l| l.contains(&0) || std::str::from_utf8(l).is_err())
+        .count() as i64;
     assert_eq!(lossy, nul_lines);
     assert!(nul_lines > 0, "the corpus has binary junk lines");
 }
@@ -185,10 +237,17 @@ fn service_buckets_match_an_independent_computation() {
                 coalesce(array_agg(service ORDER BY service) FILTER (WHERE r = 1), '{{}}')
          FROM ranked GROUP BY attacker_ip"
     );
-    let expected: BTreeMap<String, (Vec<String>, Vec<String>)> =
-        c.query(&oracle, &[]).unwrap().iter().map(|r| (r.get(0), (r.get(1), r.get(2)))).collect();
+    let expected: BTreeMap<String, (Vec<String>, Vec<String>)> = c
+        .query(&oracle, &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), (r.get(1), r.get(2))))
+        .collect();
     let got: BTreeMap<String, (Vec<String>, Vec<String>)> = c
-        .query("SELECT host(attacker_ip), interacted, scanned FROM decnet.service_buckets", &[])
+        .query(
+            "SELECT host(attacker_ip), interacted, scanned FROM decnet.service_buckets",
+            &[],
+        )
         .unwrap()
         .iter()
         .map(|r| (r.get(0), (r.get(1), r.get(2))))
@@ -196,5 +255,8 @@ fn service_buckets_match_an_independent_computation() {
     assert!(expected.len() > 300, "{}", expected.len());
     assert_eq!(got, expected);
     let interacted: BTreeSet<&String> = got.values().flat_map(|(i, _)| i).collect();
-    assert!(interacted.len() > 3, "several services see interaction: {interacted:?}");
+    assert!(
+        interacted.len() > 3,
+        "several services see interaction: {interacted:?}"
+    );
 }

@@ -33,24 +33,43 @@ impl DnsServer {
     pub fn start(answers: Vec<(IpAddr, Answer)>) -> DnsServer {
         let socket = UdpSocket::bind("127.0.0.1:0").expect("bind a loopback UDP port");
         let addr = socket.local_addr().unwrap();
-        let answers: Arc<HashMap<Name, Answer>> =
-            Arc::new(answers.into_iter().map(|(ip, a)| (Name::from(ip).to_lowercase(), a)).collect());
+        let answers: Arc<HashMap<Name, Answer>> = Arc::new(
+            answers
+                .into_iter()
+                .map(|(ip, a)| (Name::from(ip).to_lowercase(), a))
+                .collect(),
+        );
         let queries = Arc::new(AtomicUsize::new(0));
         let counter = queries.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 1500];
             loop {
-                let Ok((n, peer)) = socket.recv_from(&mut buf) else { continue };
-                let Ok(query) = Message::from_vec(&buf[..n]) else { continue };
+                let Ok((n, peer)) = socket.recv_from(&mut buf) else {
+                    continue;
+                };
+                let Ok(query) = Message::from_vec(&buf[..n]) else {
+                    continue;
+                };
                 counter.fetch_add(1, Ordering::SeqCst);
                 let (socket, answers) = (socket.try_clone().unwrap(), answers.clone());
                 std::thread::spawn(move || {
-                    let Some(q) = query.queries().first().cloned() else { return };
+                    let Some(q) = query.queries().first().cloned() else {
+                        return;
+                    };
                     let mut reply = Message::new();
-                    reply.set_id(query.id()).set_message_type(MessageType::Response).set_op_code(query.op_code());
-                    reply.set_recursion_desired(query.recursion_desired()).set_recursion_available(true);
+                    reply
+                        .set_id(query.id())
+                        .set_message_type(MessageType::Response)
+                        .set_op_code(query.op_code());
+                    reply
+                        .set_recursion_desired(query.recursion_desired())
+                        .set_recursion_available(true);
                     reply.add_query(q.clone());
-                    match answers.get(&q.name().to_lowercase()).cloned().unwrap_or(Answer::NxDomain) {
+                    match answers
+                        .get(&q.name().to_lowercase())
+                        .cloned()
+                        .unwrap_or(Answer::NxDomain)
+                    {
                         Answer::Silent => return,
                         Answer::NxDomain => {
                             reply.set_response_code(ResponseCode::NXDomain);

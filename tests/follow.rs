@@ -19,8 +19,17 @@ fn decnet(dsn: &str) -> Command {
 }
 
 fn ingest(dsn: &str, args: &[&str]) {
-    let out = decnet(dsn).arg("ingest").arg("--quiet").args(args).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = decnet(dsn)
+        .arg("ingest")
+        .arg("--quiet")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn follow(dsn: &str, path: &Path) -> Child {
@@ -47,7 +56,10 @@ fn wait_for_lines(c: &mut Client, n: i64, secs: u64) {
             return;
         }
         assert!(have < n, "more lines stored than written: {have} > {n}");
-        assert!(start.elapsed() < Duration::from_secs(secs), "only {have} of {n} lines after {secs} s");
+        assert!(
+            start.elapsed() < Duration::from_secs(secs),
+            "only {have} of {n} lines after {secs} s"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -64,7 +76,10 @@ fn assert_each_line_once(c: &mut Client, written: &[Vec<u8>]) {
         *have.entry(l).or_default() += 1;
     }
     let missing = want.iter().filter(|(l, n)| have.get(*l) != Some(n)).count();
-    assert_eq!(missing, 0, "{missing} distinct lines stored a different number of times than written");
+    assert_eq!(
+        missing, 0,
+        "{missing} distinct lines stored a different number of times than written"
+    );
     assert_eq!(stored.len(), written.len());
 }
 
@@ -96,7 +111,14 @@ fn loading_a_file_twice_adds_nothing_and_a_grown_file_adds_its_tail() {
     let dsn = dsn_for(db);
     let data = std::fs::read(corpus(100_000, 17)).unwrap();
     let lines = file_lines(&data);
-    let cut = data.iter().enumerate().filter(|(_, &b)| b == b'\n').nth(59_999).unwrap().0 + 1;
+    let cut = data
+        .iter()
+        .enumerate()
+        .filter(|(_, &b)| b == b'\n')
+        .nth(59_999)
+        .unwrap()
+        .0
+        + 1;
     let path = scratch_dir("twice").join("decnet.log");
     std::fs::write(&path, &data[..cut]).unwrap();
 
@@ -104,20 +126,40 @@ fn loading_a_file_twice_adds_nothing_and_a_grown_file_adds_its_tail() {
     let first = counts(&mut c);
     assert_eq!(first[0], 60_000);
     ingest(&dsn, &[path.to_str().unwrap()]);
-    assert_eq!(counts(&mut c), first, "a second load of the same file changed the counts");
+    assert_eq!(
+        counts(&mut c),
+        first,
+        "a second load of the same file changed the counts"
+    );
 
     // the file grows: only the tail is added
-    OpenOptions::new().append(true).open(&path).unwrap().write_all(&data[cut..]).unwrap();
+    OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap()
+        .write_all(&data[cut..])
+        .unwrap();
     ingest(&dsn, &[path.to_str().unwrap()]);
-    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.logs"), lines.len() as i64);
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM decnet.logs"),
+        lines.len() as i64
+    );
     let all = counts(&mut c);
     ingest(&dsn, &[path.to_str().unwrap()]);
     assert_eq!(counts(&mut c), all);
-    assert_each_line_once(&mut c, &lines.iter().map(|l| l.to_vec()).collect::<Vec<_>>());
+    assert_each_line_once(
+        &mut c,
+        &lines.iter().map(|l| l.to_vec()).collect::<Vec<_>>(),
+    );
     assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.verify()"), 0);
 
     // the operators' view shows where the file stands
-    let r = c.query_one("SELECT path, byte_offset, lines FROM decnet.ingest_sources", &[]).unwrap();
+    let r = c
+        .query_one(
+            "SELECT path, byte_offset, lines FROM decnet.ingest_sources",
+            &[],
+        )
+        .unwrap();
     assert_eq!(r.get::<_, String>(0), path.to_str().unwrap());
     assert_eq!(r.get::<_, i64>(1), data.len() as i64);
     assert_eq!(r.get::<_, i64>(2), lines.len() as i64);
@@ -133,12 +175,22 @@ fn from_start_and_a_rewritten_file_are_read_again() {
     std::fs::write(&path, a.repeat(3)).unwrap();
     ingest(&dsn, &[path.to_str().unwrap()]);
     ingest(&dsn, &["--from-start", path.to_str().unwrap()]);
-    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.logs"), 6, "--from-start reads the file again on purpose");
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM decnet.logs"),
+        6,
+        "--from-start reads the file again on purpose"
+    );
     // same inode, same size, other content: a new file, read whole
     let b = a.replace("203.0.113.7", "203.0.113.8");
     std::fs::write(&path, b.repeat(3)).unwrap();
     ingest(&dsn, &[path.to_str().unwrap()]);
-    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.logs WHERE attacker_ip = '203.0.113.8'"), 3);
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM decnet.logs WHERE attacker_ip = '203.0.113.8'"
+        ),
+        3
+    );
     assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.verify()"), 0);
 }
 
@@ -153,24 +205,49 @@ fn follow_waits_for_the_file_and_for_each_newline_and_stops_cleanly() {
     let mut f = File::create(&path).unwrap();
     let line = b"<134>1 2026-05-01T00:00:01+00:00 decky-01 ssh - connection [relay@55555 src_ip=\"203.0.113.9\" src_port=\"1\"]";
     f.write_all(line).unwrap();
-    f.write_all(b"\n\x00raw\xff bytes\n<134>1 2026-05-01T00:00:02+00:00 decky-01 ssh - conn").unwrap();
+    f.write_all(b"\n\x00raw\xff bytes\n<134>1 2026-05-01T00:00:02+00:00 decky-01 ssh - conn")
+        .unwrap();
     f.flush().unwrap();
     wait_for_lines(&mut c, 2, 20);
     std::thread::sleep(Duration::from_millis(800));
-    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.logs"), 2, "a partial line waits for its newline");
-    f.write_all(b"ection [relay@55555 src_ip=\"203.0.113.9\" src_port=\"2\"]\n").unwrap();
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM decnet.logs"),
+        2,
+        "a partial line waits for its newline"
+    );
+    f.write_all(b"ection [relay@55555 src_ip=\"203.0.113.9\" src_port=\"2\"]\n")
+        .unwrap();
     wait_for_lines(&mut c, 3, 20);
 
     signal(&child, libc::SIGTERM);
-    let out = std::mem::replace(&mut child, follow(&dsn, Path::new("/nonexistent/never"))).wait_with_output().unwrap();
+    let out = std::mem::replace(&mut child, follow(&dsn, Path::new("/nonexistent/never")))
+        .wait_with_output()
+        .unwrap();
     signal(&child, libc::SIGKILL);
     let _ = child.wait();
-    assert!(out.status.success(), "SIGTERM ends --follow cleanly: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("3 lines stored"), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "SIGTERM ends --follow cleanly: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("3 lines stored"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let stored = stored_lines(&mut c);
-    assert_eq!(stored[1], b"\x00raw\xff bytes", "raw bytes are stored byte for byte");
+    assert_eq!(
+        stored[1], b"\x00raw\xff bytes",
+        "raw bytes are stored byte for byte"
+    );
     assert!(stored[2].ends_with(b"src_port=\"2\"]"));
-    assert_eq!(count(&mut c, "SELECT event_count FROM decnet.attackers WHERE ip = '203.0.113.9'"), 2);
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT event_count FROM decnet.attackers WHERE ip = '203.0.113.9'"
+        ),
+        2
+    );
 }
 
 /// A DECNET-style writer appends while --follow runs; it rotates by rename
@@ -189,7 +266,11 @@ fn follow_survives_rotation_and_sigkill_with_every_line_once() {
     let writer = {
         let (path, dir, lines) = (path.clone(), dir.clone(), lines.clone());
         std::thread::spawn(move || {
-            let mut f = OpenOptions::new().create(true).append(true).open(&path).unwrap();
+            let mut f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .unwrap();
             let mut generation = 0;
             for (i, l) in lines.iter().enumerate() {
                 f.write_all(&[l.as_slice(), b"\n"].concat()).unwrap();
@@ -200,8 +281,13 @@ fn follow_survives_rotation_and_sigkill_with_every_line_once() {
                         std::fs::copy(&path, dir.join(format!("decnet.log.{generation}"))).unwrap();
                         f.set_len(0).unwrap();
                     } else {
-                        std::fs::rename(&path, dir.join(format!("decnet.log.{generation}"))).unwrap();
-                        f = OpenOptions::new().create(true).append(true).open(&path).unwrap();
+                        std::fs::rename(&path, dir.join(format!("decnet.log.{generation}")))
+                            .unwrap();
+                        f = OpenOptions::new()
+                            .create(true)
+                            .append(true)
+                            .open(&path)
+                            .unwrap();
                     }
                 }
                 if i % 20 == 0 {
@@ -228,18 +314,31 @@ fn follow_survives_rotation_and_sigkill_with_every_line_once() {
     wait_for_lines(&mut c, lines.len() as i64, 120);
     signal(&child, libc::SIGTERM);
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(kills >= 4, "the follower was killed {kills} times");
     assert_each_line_once(&mut c, &lines);
     assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.verify()"), 0);
     // and a plain re-load of every generation adds nothing
-    let mut files: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path().to_string_lossy().into_owned()).collect();
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path().to_string_lossy().into_owned())
+        .collect();
     files.sort();
-    let copies = files.iter().filter(|f| f.ends_with(".2") || f.ends_with(".6") || f.ends_with(".10")).count();
+    let copies = files
+        .iter()
+        .filter(|f| f.ends_with(".2") || f.ends_with(".6") || f.ends_with(".10"))
+        .count();
     assert!(copies > 0);
     let before = counts(&mut c);
     let args: Vec<&str> = files.iter().map(String::as_str).collect();
     ingest(&dsn, &args);
     let after = counts(&mut c);
-    assert_eq!(after, before, "every generation was stored before: a re-load adds nothing");
+    assert_eq!(
+        after, before,
+        "every generation was stored before: a re-load adds nothing"
+    );
 }

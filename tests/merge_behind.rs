@@ -17,37 +17,56 @@ fn lines(n: usize, seed: u64) -> Vec<String> {
 }
 
 fn insert_one_by_one(c: &mut Client, lines: &[String]) {
-    let insert = c.prepare("INSERT INTO decnet.logs (raw_line) VALUES ($1)").unwrap();
+    let insert = c
+        .prepare("INSERT INTO decnet.logs (raw_line) VALUES ($1)")
+        .unwrap();
     for l in lines {
         c.execute(&insert, &[l]).unwrap();
     }
 }
 
 fn queued_lines(c: &mut Client) -> i64 {
-    count(c, "SELECT coalesce(sum(cardinality(log_ids)), 0)::bigint FROM decnet.merge_queue")
+    count(
+        c,
+        "SELECT coalesce(sum(cardinality(log_ids)), 0)::bigint FROM decnet.merge_queue",
+    )
 }
 
 #[test]
 fn single_row_commits_inside_the_window_are_queued_and_merged_once() {
     let mut c = migrated_db("it_merge_behind");
     let lines = lines(2_000, 41);
-    c.batch_execute("SET decnet.merge_behind_ms = 10000").unwrap();
+    c.batch_execute("SET decnet.merge_behind_ms = 10000")
+        .unwrap();
     insert_one_by_one(&mut c, &lines[..500]);
     // the first commit merged (no merge before it); the rest waited in the queue
     let queued = queued_lines(&mut c);
-    assert_eq!(queued, 499, "every commit after the first one inside the window is queued");
+    assert_eq!(
+        queued, 499,
+        "every commit after the first one inside the window is queued"
+    );
     assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.logs"), 500);
-    assert!(count(&mut c, "SELECT count(*) FROM decnet.verify()") > 0, "queued lines are not in the profiles yet");
+    assert!(
+        count(&mut c, "SELECT count(*) FROM decnet.verify()") > 0,
+        "queued lines are not in the profiles yet"
+    );
 
     // a rolled-back transaction queues nothing
-    c.batch_execute(&format!("BEGIN; INSERT INTO decnet.logs (raw_line) VALUES ('{}'); ROLLBACK", lines[500].replace('\'', "''")))
-        .unwrap();
+    c.batch_execute(&format!(
+        "BEGIN; INSERT INTO decnet.logs (raw_line) VALUES ('{}'); ROLLBACK",
+        lines[500].replace('\'', "''")
+    ))
+    .unwrap();
     assert_eq!(queued_lines(&mut c), 499);
 
     assert_eq!(count(&mut c, "SELECT decnet.merge_queued()"), 499);
     assert_eq!(queued_lines(&mut c), 0);
     assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.verify()"), 0);
-    assert_eq!(count(&mut c, "SELECT decnet.merge_queued()"), 0, "a second drain finds nothing");
+    assert_eq!(
+        count(&mut c, "SELECT decnet.merge_queued()"),
+        0,
+        "a second drain finds nothing"
+    );
 
     // the rollup drains the queue before its batch; rebuild() recomputes queued lines once
     insert_one_by_one(&mut c, &lines[501..900]);
@@ -58,7 +77,11 @@ fn single_row_commits_inside_the_window_are_queued_and_merged_once() {
     insert_one_by_one(&mut c, &lines[900..1_200]);
     assert!(queued_lines(&mut c) > 0);
     c.batch_execute("SELECT * FROM decnet.rebuild()").unwrap();
-    assert_eq!(queued_lines(&mut c), 0, "rebuild() recomputed the queued lines: their entries are gone");
+    assert_eq!(
+        queued_lines(&mut c),
+        0,
+        "rebuild() recomputed the queued lines: their entries are gone"
+    );
     assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.verify()"), 0);
 
     // off again: every commit merges
@@ -77,7 +100,11 @@ fn a_commit_after_the_window_merges_the_queue_with_its_own_lines() {
     assert!(queued_lines(&mut c) > 0);
     std::thread::sleep(std::time::Duration::from_millis(400));
     insert_one_by_one(&mut c, &lines[50..51]);
-    assert_eq!(queued_lines(&mut c), 0, "the first commit after the window merged everyone's lines");
+    assert_eq!(
+        queued_lines(&mut c),
+        0,
+        "the first commit after the window merged everyone's lines"
+    );
     assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.verify()"), 0);
 }
 
@@ -85,7 +112,10 @@ fn a_commit_after_the_window_merges_the_queue_with_its_own_lines() {
 fn eight_single_row_writers_with_merge_behind_lose_and_double_nothing() {
     let db = "it_merge_behind_writers";
     let mut c = migrated_db(db);
-    c.batch_execute(&format!("ALTER DATABASE {db} SET decnet.merge_behind_ms = 20")).unwrap();
+    c.batch_execute(&format!(
+        "ALTER DATABASE {db} SET decnet.merge_behind_ms = 20"
+    ))
+    .unwrap();
     let lines = lines(8_000, 47);
     let handles: Vec<_> = (0..8)
         .map(|w| {
@@ -101,9 +131,21 @@ fn eight_single_row_writers_with_merge_behind_lose_and_double_nothing() {
         h.join().unwrap();
     }
     c.batch_execute("SELECT decnet.merge_queued()").unwrap();
-    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.logs"), lines.len() as i64);
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM decnet.logs"),
+        lines.len() as i64
+    );
     assert_eq!(queued_lines(&mut c), 0);
     assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.verify()"), 0);
-    let with_attacker = count(&mut c, "SELECT count(*) FROM decnet.logs WHERE attacker_ip IS NOT NULL");
-    assert_eq!(count(&mut c, "SELECT sum(event_count)::bigint FROM decnet.attackers"), with_attacker);
+    let with_attacker = count(
+        &mut c,
+        "SELECT count(*) FROM decnet.logs WHERE attacker_ip IS NOT NULL",
+    );
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT sum(event_count)::bigint FROM decnet.attackers"
+        ),
+        with_attacker
+    );
 }

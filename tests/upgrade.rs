@@ -54,15 +54,29 @@ SELECT line FROM (
 "#;
 
 fn catalogue(c: &mut Client) -> BTreeSet<String> {
-    c.query(CATALOGUE, &[]).unwrap().iter().map(|r| r.get(0)).collect()
+    c.query(CATALOGUE, &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
 }
 
 fn install_release_script(version: &str) {
-    let out = std::process::Command::new(pg_bin("pg_config")).arg("--sharedir").output().expect("pg_config runs");
+    let out = std::process::Command::new(pg_bin("pg_config"))
+        .arg("--sharedir")
+        .output()
+        .expect("pg_config runs");
     let share = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../sql/releases/decnet--{version}.sql"));
-    std::fs::copy(&src, share.join(format!("extension/decnet--{version}.sql")))
-        .unwrap_or_else(|e| panic!("installing {} (needs write access to the PostgreSQL share dir): {e}", src.display()));
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../sql/releases/decnet--{version}.sql"));
+    std::fs::copy(&src, share.join(format!("extension/decnet--{version}.sql"))).unwrap_or_else(
+        |e| {
+            panic!(
+                "installing {} (needs write access to the PostgreSQL share dir): {e}",
+                src.display()
+            )
+        },
+    );
 }
 
 #[test]
@@ -84,17 +98,29 @@ fn upgrade_from((version, last_migration): (&str, u32)) {
     install_release_script(version);
     let db = format!("it_upgrade_{}", version.replace('.', "_"));
     let mut old = fresh_db(&db);
-    old.batch_execute(&format!("CREATE EXTENSION decnet VERSION '{version}'")).unwrap();
+    old.batch_execute(&format!("CREATE EXTENSION decnet VERSION '{version}'"))
+        .unwrap();
     decnet_cli::db::migrate_up_to(&mut old, last_migration).expect("the release's migrations");
     let data = std::fs::read(corpus(20_000, 11)).unwrap();
     let lines = file_lines(&data);
     ingest_bytes(&mut old, &lines[..5_000].join(&b'\n'));
-    old.batch_execute("SELECT * FROM decnet.rollup(100000)").unwrap();
+    old.batch_execute("SELECT * FROM decnet.rollup(100000)")
+        .unwrap();
     let attackers = count(&mut old, "SELECT count(*) FROM decnet.attackers");
 
     let applied = decnet_cli::db::migrate(&mut old).expect("decnet migrate upgrades");
-    let version_now: String = old.query_one("SELECT extversion FROM pg_extension WHERE extname = 'decnet'", &[]).unwrap().get(0);
-    assert_eq!(version_now, env!("CARGO_PKG_VERSION"), "migrations applied: {applied:?}");
+    let version_now: String = old
+        .query_one(
+            "SELECT extversion FROM pg_extension WHERE extname = 'decnet'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        version_now,
+        env!("CARGO_PKG_VERSION"),
+        "migrations applied: {applied:?}"
+    );
     let mut fresh = migrated_db(&format!("{db}_fresh"));
 
     let (upgraded, installed) = (catalogue(&mut old), catalogue(&mut fresh));
@@ -102,13 +128,25 @@ fn upgrade_from((version, last_migration): (&str, u32)) {
     let only_fresh: Vec<_> = installed.difference(&upgraded).collect();
     assert!(only_upgraded.is_empty() && only_fresh.is_empty(),
             "catalogues differ\nonly after the upgrade:\n{only_upgraded:#?}\nonly in a fresh install:\n{only_fresh:#?}");
-    assert!(upgraded.len() > 500, "the catalogue query found {} objects", upgraded.len());
+    assert!(
+        upgraded.len() > 500,
+        "the catalogue query found {} objects",
+        upgraded.len()
+    );
 
     // the upgraded database keeps its data and works
-    assert_eq!(count(&mut old, "SELECT count(*) FROM decnet.attackers"), attackers);
+    assert_eq!(
+        count(&mut old, "SELECT count(*) FROM decnet.attackers"),
+        attackers
+    );
     assert_eq!(count(&mut old, "SELECT count(*) FROM decnet.verify()"), 0);
     ingest_bytes(&mut old, &lines[5_000..8_000].join(&b'\n'));
     assert_eq!(count(&mut old, "SELECT count(*) FROM decnet.logs"), 8_000);
-    assert!(count(&mut old, "SELECT attackers::bigint FROM decnet.rollup(100000)") > 0);
+    assert!(
+        count(
+            &mut old,
+            "SELECT attackers::bigint FROM decnet.rollup(100000)"
+        ) > 0
+    );
     assert_eq!(count(&mut old, "SELECT count(*) FROM decnet.verify()"), 0);
 }

@@ -36,10 +36,23 @@ impl BenchResult {
 
     pub fn render(&self) -> String {
         let rate = |d: Duration| self.lines as f64 / d.as_secs_f64();
-        let mem = self.backend_peak_kib.map(|k| format!("{:.1} MiB", k as f64 / 1024.0)).unwrap_or_else(|| "n/a".into());
-        let each = |v: &[Duration]| v.iter().map(|d| format!("{:.2}", d.as_secs_f64())).collect::<Vec<_>>().join(" ");
+        let mem = self
+            .backend_peak_kib
+            .map(|k| format!("{:.1} MiB", k as f64 / 1024.0))
+            .unwrap_or_else(|| "n/a".into());
+        let each = |v: &[Duration]| {
+            v.iter()
+                .map(|d| format!("{:.2}", d.as_secs_f64()))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
         let cpu = match (self.raw_cpu, self.pipeline_cpu) {
-            (Some(r), Some(p)) => format!("{:.2} s raw, {:.2} s pipeline, ratio {:.2}", r.as_secs_f64(), p.as_secs_f64(), p.as_secs_f64() / r.as_secs_f64()),
+            (Some(r), Some(p)) => format!(
+                "{:.2} s raw, {:.2} s pipeline, ratio {:.2}",
+                r.as_secs_f64(),
+                p.as_secs_f64(),
+                p.as_secs_f64() / r.as_secs_f64()
+            ),
             _ => "n/a".into(),
         };
         format!(
@@ -77,21 +90,34 @@ pub fn encode_corpus(data: &[u8]) -> (Vec<Vec<u8>>, u64) {
 }
 
 /// One transaction, one COPY per payload: the elapsed time, each statement's, and the rows stored.
-fn timed_copy(client: &mut Client, sql: &str, statements: &[Vec<u8>]) -> Result<(Duration, Vec<Duration>, u64), CliError> {
+fn timed_copy(
+    client: &mut Client,
+    sql: &str,
+    statements: &[Vec<u8>],
+) -> Result<(Duration, Vec<Duration>, u64), CliError> {
     let start = Instant::now();
     let mut each = Vec::with_capacity(statements.len());
-    let mut tx = client.transaction().map_err(|e| CliError::from_db("BEGIN failed", e))?;
+    let mut tx = client
+        .transaction()
+        .map_err(|e| CliError::from_db("BEGIN failed", e))?;
     let mut rows = 0;
     for payload in statements {
         let t = Instant::now();
-        let mut w = tx.copy_in(sql).map_err(|e| CliError::from_db("COPY failed to start", e))?;
+        let mut w = tx
+            .copy_in(sql)
+            .map_err(|e| CliError::from_db("COPY failed to start", e))?;
         for chunk in payload.chunks(1 << 20) {
-            w.write_all(chunk).map_err(|e| CliError::new(format!("COPY stream failed: {e}"), "see the server log"))?;
+            w.write_all(chunk).map_err(|e| {
+                CliError::new(format!("COPY stream failed: {e}"), "see the server log")
+            })?;
         }
-        rows += w.finish().map_err(|e| CliError::from_db("COPY failed", e))?;
+        rows += w
+            .finish()
+            .map_err(|e| CliError::from_db("COPY failed", e))?;
         each.push(t.elapsed());
     }
-    tx.commit().map_err(|e| CliError::from_db("COMMIT failed", e))?;
+    tx.commit()
+        .map_err(|e| CliError::from_db("COMMIT failed", e))?;
     Ok((start.elapsed(), each, rows))
 }
 
@@ -103,19 +129,33 @@ pub fn run(client: &mut Client, payload: &[Vec<u8>], lines: u64) -> Result<Bench
          {TRUNCATE_PIPELINE};
          CHECKPOINT;"
     );
-    client.batch_execute(&sql).map_err(|e| CliError::from_db("bench setup failed", e))?;
-    let pid: i32 = client.query_one("SELECT pg_backend_pid()", &[]).map_err(|e| CliError::from_db("bench", e))?.get(0);
+    client
+        .batch_execute(&sql)
+        .map_err(|e| CliError::from_db("bench setup failed", e))?;
+    let pid: i32 = client
+        .query_one("SELECT pg_backend_pid()", &[])
+        .map_err(|e| CliError::from_db("bench", e))?
+        .get(0);
     let cpu0 = read_cpu(pid);
-    let (raw, raw_statements, raw_rows) = timed_copy(client, &format!("COPY {RAW_TABLE} (raw_line, raw_bytes) FROM STDIN"), payload)?;
+    let (raw, raw_statements, raw_rows) = timed_copy(
+        client,
+        &format!("COPY {RAW_TABLE} (raw_line, raw_bytes) FROM STDIN"),
+        payload,
+    )?;
     let cpu1 = read_cpu(pid);
-    client.batch_execute("CHECKPOINT").map_err(|e| CliError::from_db("CHECKPOINT failed", e))?;
+    client
+        .batch_execute("CHECKPOINT")
+        .map_err(|e| CliError::from_db("CHECKPOINT failed", e))?;
     let cpu2 = read_cpu(pid);
     let (pipeline, pipeline_statements, rows) = timed_copy(client, COPY_LOGS, payload)?;
     let cpu3 = read_cpu(pid);
     let backend_peak_kib = read_vm_hwm(pid);
     let spent = |a: Option<Duration>, b: Option<Duration>| Some(b? - a?);
     if raw_rows != lines || rows != lines {
-        return Err(CliError::new(format!("bench stored {raw_rows}/{rows} rows for {lines} lines"), "this is a bug"));
+        return Err(CliError::new(
+            format!("bench stored {raw_rows}/{rows} rows for {lines} lines"),
+            "this is a bug",
+        ));
     }
     client
         .batch_execute(&format!("TRUNCATE {RAW_TABLE}; {TRUNCATE_PIPELINE}"))
@@ -163,8 +203,12 @@ pub fn gossip(client: &mut Client, rows: i64, queries: usize) -> Result<String, 
              FROM generate_series(0, {rows} - 1) i;"
         ))
         .map_err(db)?;
-    client.batch_execute("VACUUM ANALYZE decnet.smtp_targets").map_err(db)?;
-    let stmt = client.prepare("SELECT seen, count FROM decnet.smtp_target_seen($1)").map_err(db)?;
+    client
+        .batch_execute("VACUUM ANALYZE decnet.smtp_targets")
+        .map_err(db)?;
+    let stmt = client
+        .prepare("SELECT seen, count FROM decnet.smtp_target_seen($1)")
+        .map_err(db)?;
     let domains = rows / 10;
     let start = Instant::now();
     let mut hits = 0;
@@ -184,9 +228,19 @@ pub fn gossip(client: &mut Client, rows: i64, queries: usize) -> Result<String, 
         .iter()
         .map(|r| r.get::<_, String>(0))
         .collect();
-    let scan = plan.iter().find(|l| l.contains("Scan")).map(|l| l.trim().to_string()).unwrap_or_default();
-    let exec = plan.iter().find(|l| l.starts_with("Execution Time")).cloned().unwrap_or_default();
-    client.batch_execute("TRUNCATE decnet.smtp_targets").map_err(db)?;
+    let scan = plan
+        .iter()
+        .find(|l| l.contains("Scan"))
+        .map(|l| l.trim().to_string())
+        .unwrap_or_default();
+    let exec = plan
+        .iter()
+        .find(|l| l.starts_with("Execution Time"))
+        .cloned()
+        .unwrap_or_default();
+    client
+        .batch_execute("TRUNCATE decnet.smtp_targets")
+        .map_err(db)?;
     Ok(format!(
         "smtp_target_seen over {rows} smtp_targets rows: {queries} calls, {hits} seen, {:.1} µs per call (client round trip)\n  lookup plan: {scan}; {exec}",
         per_call.as_secs_f64() * 1e6
@@ -209,7 +263,13 @@ impl SplitMix64 {
 /// Plants `typists × per_typist` session profiles named `<prefix><typist>-<k>`:
 /// each SimHash is its typist's random hash with 0–4 bits flipped. The
 /// recordings are empty; the hashes are written into the profiles directly.
-pub fn plant_session_profiles(client: &mut Client, prefix: &str, typists: usize, per_typist: usize, seed: u64) -> Result<(), CliError> {
+pub fn plant_session_profiles(
+    client: &mut Client,
+    prefix: &str,
+    typists: usize,
+    per_typist: usize,
+    seed: u64,
+) -> Result<(), CliError> {
     let db = |e| CliError::from_db("planting session profiles", e);
     let mut rng = SplitMix64(seed);
     let (mut sids, mut hashes) = (Vec::new(), Vec::new());
@@ -225,7 +285,10 @@ pub fn plant_session_profiles(client: &mut Client, prefix: &str, typists: usize,
         }
     }
     client
-        .execute("INSERT INTO decnet.session_recordings (sid, events) SELECT unnest($1::text[]), ''", &[&sids])
+        .execute(
+            "INSERT INTO decnet.session_recordings (sid, events) SELECT unnest($1::text[]), ''",
+            &[&sids],
+        )
         .map_err(db)?;
     client
         .execute(
@@ -234,7 +297,9 @@ pub fn plant_session_profiles(client: &mut Client, prefix: &str, typists: usize,
             &[&sids, &hashes],
         )
         .map_err(db)?;
-    client.batch_execute("VACUUM ANALYZE decnet.session_profiles").map_err(db)?;
+    client
+        .batch_execute("VACUUM ANALYZE decnet.session_profiles")
+        .map_err(db)?;
     Ok(())
 }
 
@@ -245,19 +310,29 @@ pub fn similar_sessions(client: &mut Client) -> Result<String, CliError> {
     let db = |e| CliError::from_db("similar_sessions bench", e);
     let (typists, per_typist) = (1_000, 100);
     plant_session_profiles(client, "bench-", typists, per_typist, 99)?;
-    let stmt = client.prepare("SELECT count(*) FROM decnet.similar_sessions($1, $2)").map_err(db)?;
+    let stmt = client
+        .prepare("SELECT count(*) FROM decnet.similar_sessions($1, $2)")
+        .map_err(db)?;
     let mut timed = |max_distance: i32, queries: usize| -> Result<(f64, f64), CliError> {
         let start = Instant::now();
         let mut found = 0;
         for i in 0..queries {
             let sid = format!("bench-{}-{}", (i * 7919) % typists, i % per_typist);
-            found += client.query_one(&stmt, &[&sid, &max_distance]).map_err(db)?.get::<_, i64>(0);
+            found += client
+                .query_one(&stmt, &[&sid, &max_distance])
+                .map_err(db)?
+                .get::<_, i64>(0);
         }
-        Ok((start.elapsed().as_secs_f64() * 1e3 / queries as f64, found as f64 / queries as f64))
+        Ok((
+            start.elapsed().as_secs_f64() * 1e3 / queries as f64,
+            found as f64 / queries as f64,
+        ))
     };
     let (mih_ms, mih_found) = timed(8, 1_000)?;
     let (scan_ms, _) = timed(20, 50)?;
-    client.batch_execute("DELETE FROM decnet.session_recordings WHERE sid LIKE 'bench-%'").map_err(db)?;
+    client
+        .batch_execute("DELETE FROM decnet.session_recordings WHERE sid LIKE 'bench-%'")
+        .map_err(db)?;
     Ok(format!(
         "similar_sessions over {} session profiles: {mih_ms:.2} ms per call at distance 8 ({mih_found:.1} sessions found), \
          {scan_ms:.1} ms per call at distance 20 (full scan)",
@@ -273,11 +348,21 @@ pub fn enrichment_lookups(client: &mut Client) -> Result<String, CliError> {
     let ranges: u32 = 250_000;
     let first = u32::from(std::net::Ipv4Addr::new(1, 0, 0, 0));
     let start = |i: u32| std::net::Ipv4Addr::from(first + i * 1024);
-    let mut rir = String::from("2|arin|20261122|250000|19700101|20261122|+0000\narin|*|ipv4|*|250000|summary\n");
+    let mut rir = String::from(
+        "2|arin|20261122|250000|19700101|20261122|+0000\narin|*|ipv4|*|250000|summary\n",
+    );
     let mut asn = String::new();
     for i in 0..ranges {
-        rir.push_str(&format!("arin|US|ipv4|{}|256|20200101|allocated|x{i}\n", start(i)));
-        asn.push_str(&format!("{}\t{}\t{}\tUS\tAS-{i}\n", start(i), std::net::Ipv4Addr::from(first + i * 1024 + 255), 64_512 + i % 1000));
+        rir.push_str(&format!(
+            "arin|US|ipv4|{}|256|20200101|allocated|x{i}\n",
+            start(i)
+        ));
+        asn.push_str(&format!(
+            "{}\t{}\t{}\tUS\tAS-{i}\n",
+            start(i),
+            std::net::Ipv4Addr::from(first + i * 1024 + 255),
+            64_512 + i % 1000
+        ));
     }
     let timed = |client: &mut Client, sql: &str, text: &str| -> Result<f64, CliError> {
         let t = Instant::now();
@@ -286,7 +371,9 @@ pub fn enrichment_lookups(client: &mut Client) -> Result<String, CliError> {
     };
     let load_rir = timed(client, "SELECT * FROM decnet.load_rir($1)", &rir)?;
     let load_asn = timed(client, "SELECT decnet.load_iptoasn($1)", &asn)?;
-    client.batch_execute("ANALYZE decnet.country_ranges, decnet.asn_ranges").map_err(db)?;
+    client
+        .batch_execute("ANALYZE decnet.country_ranges, decnet.asn_ranges")
+        .map_err(db)?;
     let span = u64::from(ranges) * 1024;
     let lookups = 200_000;
     let per_second = |client: &mut Client, sql: String| -> Result<(f64, i64), CliError> {
@@ -295,7 +382,10 @@ pub fn enrichment_lookups(client: &mut Client) -> Result<String, CliError> {
         Ok((lookups as f64 / t.elapsed().as_secs_f64(), hits))
     };
     let addr = format!("'1.0.0.0'::inet + (hashint8(g) & x'7fffffff'::bigint) % {span}");
-    let (country, country_hits) = per_second(client, format!("SELECT count(decnet.country_of({addr})) FROM generate_series(1, {lookups}) g"))?;
+    let (country, country_hits) = per_second(
+        client,
+        format!("SELECT count(decnet.country_of({addr})) FROM generate_series(1, {lookups}) g"),
+    )?;
     let (asn_rate, asn_hits) =
         per_second(client, format!("SELECT count(x.asn) FROM generate_series(1, {lookups}) g, LATERAL decnet.asn_of({addr}) x"))?;
     client
@@ -311,7 +401,11 @@ pub fn enrichment_lookups(client: &mut Client) -> Result<String, CliError> {
 /// a new one, each next to the same lines COPYed into the untriggered table.
 /// An index whose cost grows with an attacker's line count shows as a ratio
 /// well above the new attacker's.
-pub fn heavy_attacker(client: &mut Client, existing: usize, measured: usize) -> Result<String, CliError> {
+pub fn heavy_attacker(
+    client: &mut Client,
+    existing: usize,
+    measured: usize,
+) -> Result<String, CliError> {
     let db = |e| CliError::from_db("heavy attacker bench", e);
     let lines_of = |ip: &str, n: usize| -> Vec<Vec<u8>> {
         let mut text = Vec::with_capacity(n * 110);
@@ -328,11 +422,20 @@ pub fn heavy_attacker(client: &mut Client, existing: usize, measured: usize) -> 
         .batch_execute(&format!("DROP TABLE IF EXISTS {RAW_TABLE}; CREATE TABLE {RAW_TABLE} (LIKE decnet.logs INCLUDING ALL); {TRUNCATE_PIPELINE}"))
         .map_err(db)?;
     let (history, _, _) = timed_copy(client, COPY_LOGS, &lines_of("198.51.100.250", existing))?;
-    client.batch_execute("ANALYZE decnet.logs; CHECKPOINT").map_err(db)?;
+    client
+        .batch_execute("ANALYZE decnet.logs; CHECKPOINT")
+        .map_err(db)?;
     let mut rows = Vec::new();
-    for (who, ip) in [("heavy attacker (existing lines)", "198.51.100.250"), ("new attacker", "198.51.100.251")] {
+    for (who, ip) in [
+        ("heavy attacker (existing lines)", "198.51.100.250"),
+        ("new attacker", "198.51.100.251"),
+    ] {
         let payload = lines_of(ip, measured);
-        let (raw, _, _) = timed_copy(client, &format!("COPY {RAW_TABLE} (raw_line, raw_bytes) FROM STDIN"), &payload)?;
+        let (raw, _, _) = timed_copy(
+            client,
+            &format!("COPY {RAW_TABLE} (raw_line, raw_bytes) FROM STDIN"),
+            &payload,
+        )?;
         let (pipeline, _, _) = timed_copy(client, COPY_LOGS, &payload)?;
         client.batch_execute("CHECKPOINT").map_err(db)?;
         rows.push(format!(
@@ -342,7 +445,9 @@ pub fn heavy_attacker(client: &mut Client, existing: usize, measured: usize) -> 
             pipeline.as_secs_f64() / raw.as_secs_f64()
         ));
     }
-    client.batch_execute(&format!("TRUNCATE {RAW_TABLE}; {TRUNCATE_PIPELINE}")).map_err(db)?;
+    client
+        .batch_execute(&format!("TRUNCATE {RAW_TABLE}; {TRUNCATE_PIPELINE}"))
+        .map_err(db)?;
     Ok(format!(
         "heavy attacker: {measured} more lines for one attacker that has {existing} (loaded in {:.1} s), and for a new one\n{}",
         history.as_secs_f64(),
@@ -358,15 +463,30 @@ pub fn heavy_attacker(client: &mut Client, existing: usize, measured: usize) -> 
 /// rate; verify() must stay empty). Ratios are pipeline time / raw time.
 pub fn single_rows(client: &mut Client, dsn: &str, corpus: &[u8]) -> Result<String, CliError> {
     let db = |e| CliError::from_db("single-row bench", e);
-    let lines: Vec<&str> = copy_text::split_lines(corpus).filter_map(|l| std::str::from_utf8(l).ok()).filter(|l| !l.contains('\0')).collect();
+    let lines: Vec<&str> = copy_text::split_lines(corpus)
+        .filter_map(|l| std::str::from_utf8(l).ok())
+        .filter(|l| !l.contains('\0'))
+        .collect();
     client
         .batch_execute(&format!("DROP TABLE IF EXISTS {RAW_TABLE}; CREATE TABLE {RAW_TABLE} (LIKE decnet.logs INCLUDING ALL); {TRUNCATE_PIPELINE}"))
         .map_err(db)?;
     // rows: how many lines; per_tx: rows per transaction; sync: synchronous_commit;
     // behind: decnet.merge_behind_ms (the time includes draining the queue at the end)
-    let run = |client: &mut Client, table: &str, rows: &[&str], per_tx: usize, sync: &str, behind: i32| -> Result<Duration, CliError> {
-        client.batch_execute(&format!("SET synchronous_commit = {sync}; SET decnet.merge_behind_ms = {behind}")).map_err(db)?;
-        let insert = client.prepare(&format!("INSERT INTO {table} (raw_line) VALUES ($1)")).map_err(db)?;
+    let run = |client: &mut Client,
+               table: &str,
+               rows: &[&str],
+               per_tx: usize,
+               sync: &str,
+               behind: i32|
+     -> Result<Duration, CliError> {
+        client
+            .batch_execute(&format!(
+                "SET synchronous_commit = {sync}; SET decnet.merge_behind_ms = {behind}"
+            ))
+            .map_err(db)?;
+        let insert = client
+            .prepare(&format!("INSERT INTO {table} (raw_line) VALUES ($1)"))
+            .map_err(db)?;
         let start = Instant::now();
         if per_tx == 1 {
             // autocommit: one round trip per row, as rsyslog's ompgsql or pgbench send them
@@ -383,17 +503,51 @@ pub fn single_rows(client: &mut Client, dsn: &str, corpus: &[u8]) -> Result<Stri
             }
         }
         if behind > 0 && table == "decnet.logs" {
-            client.batch_execute("SELECT decnet.merge_queued()").map_err(db)?;
+            client
+                .batch_execute("SELECT decnet.merge_queued()")
+                .map_err(db)?;
         }
         Ok(start.elapsed())
     };
-    let mut out = vec!["single-row INSERT (prepared, one round trip per row), raw = untriggered copy:".to_string()];
+    let mut out = vec![
+        "single-row INSERT (prepared, one round trip per row), raw = untriggered copy:".to_string(),
+    ];
     let cases: [(&str, usize, usize, &str, i32); 5] = [
-        ("1 row per transaction, synchronous_commit off", 5_000, 1, "off", 0),
-        ("1 row per transaction, synchronous_commit on", 1_000, 1, "on", 0),
-        ("1 row per transaction, synchronous_commit off, merge_behind_ms 100", 5_000, 1, "off", 100),
-        ("1 row per transaction, synchronous_commit on, merge_behind_ms 100", 1_000, 1, "on", 100),
-        ("1,000 rows per transaction, synchronous_commit on", 20_000, 1_000, "on", 0),
+        (
+            "1 row per transaction, synchronous_commit off",
+            5_000,
+            1,
+            "off",
+            0,
+        ),
+        (
+            "1 row per transaction, synchronous_commit on",
+            1_000,
+            1,
+            "on",
+            0,
+        ),
+        (
+            "1 row per transaction, synchronous_commit off, merge_behind_ms 100",
+            5_000,
+            1,
+            "off",
+            100,
+        ),
+        (
+            "1 row per transaction, synchronous_commit on, merge_behind_ms 100",
+            1_000,
+            1,
+            "on",
+            100,
+        ),
+        (
+            "1,000 rows per transaction, synchronous_commit on",
+            20_000,
+            1_000,
+            "on",
+            0,
+        ),
     ];
     let mut offset = 0;
     for (name, n, per_tx, sync, behind) in cases {
@@ -408,26 +562,44 @@ pub fn single_rows(client: &mut Client, dsn: &str, corpus: &[u8]) -> Result<Stri
             pipeline.as_secs_f64() / raw.as_secs_f64()
         ));
     }
-    client.batch_execute("RESET synchronous_commit; RESET decnet.merge_behind_ms").map_err(db)?;
+    client
+        .batch_execute("RESET synchronous_commit; RESET decnet.merge_behind_ms")
+        .map_err(db)?;
 
     // 8 connections, single-row INSERTs, line i to connection i % 8 (busy attackers on several at once)
     for behind in [0, 100] {
         let n = 16_000.min(lines.len() - offset);
-        let rows: Vec<String> = lines[offset..offset + n].iter().map(|s| s.to_string()).collect();
+        let rows: Vec<String> = lines[offset..offset + n]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         offset += n;
         out.push(eight_writers(client, dsn, rows, behind)?);
     }
-    client.batch_execute(&format!("TRUNCATE {RAW_TABLE}; {TRUNCATE_PIPELINE}")).map_err(db)?;
+    client
+        .batch_execute(&format!("TRUNCATE {RAW_TABLE}; {TRUNCATE_PIPELINE}"))
+        .map_err(db)?;
     Ok(out.join("\n"))
 }
 
 /// 8 connections of single-row autocommit INSERTs (synchronous_commit off),
 /// line i on connection i % 8; then verify(). `behind`: decnet.merge_behind_ms.
-fn eight_writers(client: &mut Client, dsn: &str, rows: Vec<String>, behind: i32) -> Result<String, CliError> {
+fn eight_writers(
+    client: &mut Client,
+    dsn: &str,
+    rows: Vec<String>,
+    behind: i32,
+) -> Result<String, CliError> {
     let db = |e| CliError::from_db("single-row bench", e);
     let n = rows.len();
     let deadlocks = |client: &mut Client| -> Result<i64, CliError> {
-        Ok(client.query_one("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()", &[]).map_err(db)?.get(0))
+        Ok(client
+            .query_one(
+                "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()",
+                &[],
+            )
+            .map_err(db)?
+            .get(0))
     };
     let before = deadlocks(client)?;
     let start = Instant::now();
@@ -438,8 +610,13 @@ fn eight_writers(client: &mut Client, dsn: &str, rows: Vec<String>, behind: i32)
             std::thread::spawn(move || -> Result<(), CliError> {
                 let err = |e| CliError::from_db("writer", e);
                 let mut c = crate::db::connect(&dsn)?;
-                c.batch_execute(&format!("SET synchronous_commit = off; SET decnet.merge_behind_ms = {behind}")).map_err(err)?;
-                let insert = c.prepare("INSERT INTO decnet.logs (raw_line) VALUES ($1)").map_err(err)?;
+                c.batch_execute(&format!(
+                    "SET synchronous_commit = off; SET decnet.merge_behind_ms = {behind}"
+                ))
+                .map_err(err)?;
+                let insert = c
+                    .prepare("INSERT INTO decnet.logs (raw_line) VALUES ($1)")
+                    .map_err(err)?;
                 for line in &mine {
                     c.execute(&insert, &[line]).map_err(err)?;
                 }
@@ -448,11 +625,17 @@ fn eight_writers(client: &mut Client, dsn: &str, rows: Vec<String>, behind: i32)
         })
         .collect();
     for h in handles {
-        h.join().map_err(|_| CliError::new("a writer thread panicked", "this is a bug"))??;
+        h.join()
+            .map_err(|_| CliError::new("a writer thread panicked", "this is a bug"))??;
     }
-    client.batch_execute("SELECT decnet.merge_queued()").map_err(db)?;
+    client
+        .batch_execute("SELECT decnet.merge_queued()")
+        .map_err(db)?;
     let elapsed = start.elapsed();
-    let diff: i64 = client.query_one("SELECT count(*) FROM decnet.verify()", &[]).map_err(db)?.get(0);
+    let diff: i64 = client
+        .query_one("SELECT count(*) FROM decnet.verify()", &[])
+        .map_err(db)?
+        .get(0);
     Ok(format!(
         "  8 connections, 1 row per transaction, synchronous_commit off, merge_behind_ms {behind}: {n} rows, {:.0} rows/s in all; deadlocks {}, verify() rows {diff}",
         n as f64 / elapsed.as_secs_f64(),

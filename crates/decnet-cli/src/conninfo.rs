@@ -20,7 +20,10 @@ pub fn resolve(dsn: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config
         Config::new()
     } else {
         dsn.parse().map_err(|e: postgres::Error| {
-            CliError::new(format!("invalid connection string: {e}"), crate::error::hint_for(None, "invalid connection string"))
+            CliError::new(
+                format!("invalid connection string: {e}"),
+                crate::error::hint_for(None, "invalid connection string"),
+            )
         })?
     };
     if config.get_hosts().is_empty() {
@@ -31,16 +34,25 @@ pub fn resolve(dsn: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config
     }
     if config.get_ports().is_empty() {
         if let Some(p) = env("PGPORT") {
-            let port = p.trim().parse().map_err(|_| CliError::new(format!("invalid PGPORT: {p}"), "set PGPORT to a port number"))?;
+            let port = p.trim().parse().map_err(|_| {
+                CliError::new(
+                    format!("invalid PGPORT: {p}"),
+                    "set PGPORT to a port number",
+                )
+            })?;
             config.port(port);
         }
     }
     if config.get_user().is_none() {
-        let user = env("PGUSER").or_else(|| env("USER")).or_else(|| env("LOGNAME")).unwrap_or_else(|| "postgres".to_owned());
+        let user = env("PGUSER")
+            .or_else(|| env("USER"))
+            .or_else(|| env("LOGNAME"))
+            .unwrap_or_else(|| "postgres".to_owned());
         config.user(&user);
     }
     if config.get_dbname().is_none() {
-        let db = env("PGDATABASE").unwrap_or_else(|| config.get_user().unwrap_or("postgres").to_owned());
+        let db =
+            env("PGDATABASE").unwrap_or_else(|| config.get_user().unwrap_or("postgres").to_owned());
         config.dbname(&db);
     }
     if config.get_application_name().is_none() {
@@ -52,13 +64,18 @@ pub fn resolve(dsn: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config
         }
     }
     if config.get_connect_timeout().is_none() {
-        if let Some(secs) = env("PGCONNECT_TIMEOUT").and_then(|s| s.trim().parse::<u64>().ok()).filter(|&s| s > 0) {
+        if let Some(secs) = env("PGCONNECT_TIMEOUT")
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .filter(|&s| s > 0)
+        {
             config.connect_timeout(Duration::from_secs(secs.max(2)));
         }
     }
     if config.get_password().is_none() {
         let password = env("PGPASSWORD").or_else(|| {
-            let file = env("PGPASSFILE").map(PathBuf::from).or_else(|| env("HOME").map(|h| Path::new(&h).join(".pgpass")))?;
+            let file = env("PGPASSFILE")
+                .map(PathBuf::from)
+                .or_else(|| env("HOME").map(|h| Path::new(&h).join(".pgpass")))?;
             password_from_file(&file, &config)
         });
         if let Some(p) = password {
@@ -82,7 +99,12 @@ fn password_from_file(file: &Path, config: &Config) -> Option<String> {
         Host::Tcp(h) => h.clone(),
         Host::Unix(p) => p.to_string_lossy().into_owned(),
     };
-    let port = config.get_ports().first().copied().unwrap_or(5432).to_string();
+    let port = config
+        .get_ports()
+        .first()
+        .copied()
+        .unwrap_or(5432)
+        .to_string();
     let (db, user) = (config.get_dbname()?, config.get_user()?);
     pgpass_lookup(&text, &host, &port, db, user)
 }
@@ -95,7 +117,9 @@ pub fn pgpass_lookup(text: &str, host: &str, port: &str, db: &str, user: &str) -
             continue;
         }
         let fields = split_escaped(line);
-        let [h, p, d, u, pw] = fields.as_slice() else { continue };
+        let [h, p, d, u, pw] = fields.as_slice() else {
+            continue;
+        };
         let host_ok = h == "*" || h == host || (host.starts_with('/') && h == "localhost");
         if host_ok && (p == "*" || p == port) && (d == "*" || d == db) && (u == "*" || u == user) {
             return Some(pw.clone());
@@ -123,35 +147,70 @@ mod tests {
     use std::collections::HashMap;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
     #[test]
     fn the_environment_fills_what_the_string_leaves_out() {
-        let env = env_of(&[("PGHOST", "/run/pg"), ("PGPORT", "6543"), ("PGUSER", "sensor"), ("PGDATABASE", "honey"), ("USER", "root")]);
+        let env = env_of(&[
+            ("PGHOST", "/run/pg"),
+            ("PGPORT", "6543"),
+            ("PGUSER", "sensor"),
+            ("PGDATABASE", "honey"),
+            ("USER", "root"),
+        ]);
         let c = resolve("", &env).unwrap();
         assert!(matches!(&c.get_hosts()[0], Host::Unix(p) if p == Path::new("/run/pg")));
-        assert_eq!((c.get_ports(), c.get_user(), c.get_dbname()), (&[6543u16][..], Some("sensor"), Some("honey")));
+        assert_eq!(
+            (c.get_ports(), c.get_user(), c.get_dbname()),
+            (&[6543u16][..], Some("sensor"), Some("honey"))
+        );
         // the string wins over the environment, as in libpq
         let c = resolve("host=db.example port=5433 user=owner dbname=decnet", &env).unwrap();
         assert!(matches!(&c.get_hosts()[0], Host::Tcp(h) if h == "db.example"));
-        assert_eq!((c.get_ports(), c.get_user(), c.get_dbname()), (&[5433u16][..], Some("owner"), Some("decnet")));
+        assert_eq!(
+            (c.get_ports(), c.get_user(), c.get_dbname()),
+            (&[5433u16][..], Some("owner"), Some("decnet"))
+        );
         // libpq's defaults: the socket directory, the login name, a database of that name
         let c = resolve("", &env_of(&[("USER", "alice")])).unwrap();
         assert!(matches!(&c.get_hosts()[0], Host::Unix(p) if p == Path::new(DEFAULT_SOCKET_DIR)));
-        assert_eq!((c.get_user(), c.get_dbname()), (Some("alice"), Some("alice")));
+        assert_eq!(
+            (c.get_user(), c.get_dbname()),
+            (Some("alice"), Some("alice"))
+        );
         assert!(resolve("", &env_of(&[("PGPORT", "x")])).is_err());
-        assert_eq!(resolve("", &env_of(&[("PGPASSWORD", "s3cret")])).unwrap().get_password(), Some(&b"s3cret"[..]));
+        assert_eq!(
+            resolve("", &env_of(&[("PGPASSWORD", "s3cret")]))
+                .unwrap()
+                .get_password(),
+            Some(&b"s3cret"[..])
+        );
     }
 
     #[test]
     fn pgpass_lines_match_like_libpq() {
         let text = "# comment\ndb.example:5432:decnet:owner:pw1\n*:*:other:*:pw2\nlocalhost:5432:*:sensor:pa\\:ss\\\\w\n";
-        assert_eq!(pgpass_lookup(text, "db.example", "5432", "decnet", "owner").as_deref(), Some("pw1"));
-        assert_eq!(pgpass_lookup(text, "db.example", "5433", "decnet", "owner"), None);
-        assert_eq!(pgpass_lookup(text, "anything", "1", "other", "x").as_deref(), Some("pw2"));
-        assert_eq!(pgpass_lookup(text, "/var/run/postgresql", "5432", "decnet", "sensor").as_deref(), Some("pa:ss\\w"));
+        assert_eq!(
+            pgpass_lookup(text, "db.example", "5432", "decnet", "owner").as_deref(),
+            Some("pw1")
+        );
+        assert_eq!(
+            pgpass_lookup(text, "db.example", "5433", "decnet", "owner"),
+            None
+        );
+        assert_eq!(
+            pgpass_lookup(text, "anything", "1", "other", "x").as_deref(),
+            Some("pw2")
+        );
+        assert_eq!(
+            pgpass_lookup(text, "/var/run/postgresql", "5432", "decnet", "sensor").as_deref(),
+            Some("pa:ss\\w")
+        );
     }
 
     #[test]
@@ -164,7 +223,10 @@ mod tests {
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
         let passfile = file.to_str().unwrap().to_owned();
         let env = env_of(&[("PGPASSFILE", passfile.as_str()), ("USER", "u")]);
-        assert_eq!(resolve("", &env).unwrap().get_password(), Some(&b"from-file"[..]));
+        assert_eq!(
+            resolve("", &env).unwrap().get_password(),
+            Some(&b"from-file"[..])
+        );
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
         assert_eq!(resolve("", &env).unwrap().get_password(), None);
         std::fs::remove_dir_all(&dir).unwrap();

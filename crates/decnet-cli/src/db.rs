@@ -11,7 +11,9 @@ pub const MIGRATION_TABLE: &str = "decnet.schema_migrations";
 /// Connects with `dsn` completed as libpq would (crate::conninfo).
 pub fn connect(dsn: &str) -> Result<Client, CliError> {
     let config = crate::conninfo::resolve(dsn, &|k| std::env::var(k).ok())?;
-    config.connect(NoTls).map_err(|e| CliError::from_db("cannot connect", e))
+    config
+        .connect(NoTls)
+        .map_err(|e| CliError::from_db("cannot connect", e))
 }
 
 /// [`connect`] for long-running loaders: while the server cannot be reached
@@ -23,9 +25,15 @@ pub fn connect_patiently(dsn: &str) -> Result<Client, CliError> {
     loop {
         match config.connect(NoTls) {
             Ok(c) => return Ok(c),
-            Err(e) if e.as_db_error().is_some() => return Err(CliError::from_db("cannot connect", e)),
+            Err(e) if e.as_db_error().is_some() => {
+                return Err(CliError::from_db("cannot connect", e))
+            }
             Err(e) => {
-                eprintln!("cannot connect yet ({}); retrying in {:.1} s", CliError::from_db("", e).message.trim_start_matches(": "), wait.as_secs_f64());
+                eprintln!(
+                    "cannot connect yet ({}); retrying in {:.1} s",
+                    CliError::from_db("", e).message.trim_start_matches(": "),
+                    wait.as_secs_f64()
+                );
                 std::thread::sleep(wait);
                 wait = (wait * 2).min(std::time::Duration::from_secs(10));
             }
@@ -40,11 +48,22 @@ pub fn connect_patiently(dsn: &str) -> Result<Client, CliError> {
 /// lines would be stored unparsed and never counted).
 pub fn migrate(client: &mut Client) -> Result<Vec<String>, CliError> {
     let q = |client: &mut Client, sql: &str| -> Result<bool, CliError> {
-        Ok(client.query_one(sql, &[]).map_err(|e| CliError::from_db("reading the catalogue failed", e))?.get(0))
+        Ok(client
+            .query_one(sql, &[])
+            .map_err(|e| CliError::from_db("reading the catalogue failed", e))?
+            .get(0))
     };
-    let migrated_before = q(client, &format!("SELECT to_regclass('{MIGRATION_TABLE}') IS NOT NULL"))?
-        && q(client, &format!("SELECT EXISTS (SELECT 1 FROM {MIGRATION_TABLE})"))?;
-    let had_extension = q(client, "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'decnet')")?;
+    let migrated_before = q(
+        client,
+        &format!("SELECT to_regclass('{MIGRATION_TABLE}') IS NOT NULL"),
+    )? && q(
+        client,
+        &format!("SELECT EXISTS (SELECT 1 FROM {MIGRATION_TABLE})"),
+    )?;
+    let had_extension = q(
+        client,
+        "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'decnet')",
+    )?;
     if migrated_before && (!had_extension || !q(client, PARSE_TRIGGER_EXISTS)?) {
         return Err(CliError::new(
             "this database was migrated, but the decnet extension (or the ingest trigger it provides) was dropped since: \
@@ -71,12 +90,22 @@ pub fn migrate(client: &mut Client) -> Result<Vec<String>, CliError> {
     let report = migrations::runner()
         .set_migration_table_name(MIGRATION_TABLE)
         .run(client)
-        .map_err(|e| CliError::new(format!("migration failed: {}", chain(&e)), "fix the failing migration; applied ones are recorded in decnet.schema_migrations"))?;
-    Ok(report.applied_migrations().iter().map(|m| m.to_string()).collect())
+        .map_err(|e| {
+            CliError::new(
+                format!("migration failed: {}", chain(&e)),
+                "fix the failing migration; applied ones are recorded in decnet.schema_migrations",
+            )
+        })?;
+    Ok(report
+        .applied_migrations()
+        .iter()
+        .map(|m| m.to_string())
+        .collect())
 }
 
 /// Whether decnet.logs has its parse trigger (made by the migrations from the extension's function).
-const PARSE_TRIGGER_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid \
+const PARSE_TRIGGER_EXISTS: &str =
+    "SELECT EXISTS (SELECT 1 FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid \
      WHERE t.tgrelid = to_regclass('decnet.logs') AND p.proname = 'logs_parse_trigger')";
 
 /// The pg_cron jobs of decnet.cron_jobs() not scheduled for this database (as decnet.stats() reports them).
@@ -92,10 +121,17 @@ pub fn missing_jobs(client: &mut Client) -> Result<Vec<String>, CliError> {
 pub fn migrate_up_to(client: &mut Client, version: u32) -> Result<Vec<String>, CliError> {
     let mut runner = migrations::runner().set_target(refinery::Target::Version(version));
     runner.set_migration_table_name(MIGRATION_TABLE);
-    let report = runner
-        .run(client)
-        .map_err(|e| CliError::new(format!("migration failed: {}", chain(&e)), "fix the failing migration"))?;
-    Ok(report.applied_migrations().iter().map(|m| m.to_string()).collect())
+    let report = runner.run(client).map_err(|e| {
+        CliError::new(
+            format!("migration failed: {}", chain(&e)),
+            "fix the failing migration",
+        )
+    })?;
+    Ok(report
+        .applied_migrations()
+        .iter()
+        .map(|m| m.to_string())
+        .collect())
 }
 
 /// An error and its causes on one line (refinery's own message hides the server's).

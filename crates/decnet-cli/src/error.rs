@@ -11,17 +11,26 @@ pub struct CliError {
 
 impl CliError {
     pub fn new(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        CliError { message: message.into(), hint: hint.into() }
+        CliError {
+            message: message.into(),
+            hint: hint.into(),
+        }
     }
 
     /// A database error, with the hint chosen from its SQLSTATE (or the server's own hint).
     pub fn from_db(context: &str, e: postgres::Error) -> Self {
         let (code, server_msg, server_hint) = match e.as_db_error() {
-            Some(db) => (Some(db.code().clone()), db.message().to_string(), db.hint().map(str::to_string)),
+            Some(db) => (
+                Some(db.code().clone()),
+                db.message().to_string(),
+                db.hint().map(str::to_string),
+            ),
             None => (None, one_line(&e.to_string()), None),
         };
         let hint = server_hint.unwrap_or_else(|| hint_for(code.as_ref(), &server_msg).to_string());
-        let code_txt = code.map(|c| format!(" [SQLSTATE {}]", c.code())).unwrap_or_default();
+        let code_txt = code
+            .map(|c| format!(" [SQLSTATE {}]", c.code()))
+            .unwrap_or_default();
         CliError::new(format!("{context}: {server_msg}{code_txt}"), hint)
     }
 }
@@ -51,7 +60,12 @@ fn one_line(s: &str) -> String {
 
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "error: {} (hint: {})", one_line(&self.message), self.hint)
+        write!(
+            f,
+            "error: {} (hint: {})",
+            one_line(&self.message),
+            self.hint
+        )
     }
 }
 
@@ -72,7 +86,10 @@ mod tests {
         assert!(hint_for(Some(&SqlState::UNDEFINED_FILE), "").contains("not installed"));
         assert!(hint_for(Some(&SqlState::UNDEFINED_TABLE), "").contains("decnet migrate"));
         assert!(hint_for(None, "invalid connection string: unexpected EOF").contains("key=value"));
-        assert!(hint_for(None, "error connecting to server: Connection refused").contains("server running"));
+        assert!(
+            hint_for(None, "error connecting to server: Connection refused")
+                .contains("server running")
+        );
     }
 
     #[test]

@@ -78,7 +78,12 @@ struct Generation {
 }
 
 impl Generation {
-    fn open(file: File, id: FileId, stored: Option<&Position>, from_start: bool) -> std::io::Result<Generation> {
+    fn open(
+        file: File,
+        id: FileId,
+        stored: Option<&Position>,
+        from_start: bool,
+    ) -> std::io::Result<Generation> {
         let size = file.metadata()?.len();
         let start = positions::read_head(&file, size)?;
         let resume = match stored {
@@ -92,7 +97,13 @@ impl Generation {
         Generation::at(file, id, stored.map(|p| p.offset), offset, lines)
     }
 
-    fn at(mut file: File, id: FileId, stored_offset: Option<u64>, offset: u64, lines: u64) -> std::io::Result<Generation> {
+    fn at(
+        mut file: File,
+        id: FileId,
+        stored_offset: Option<u64>,
+        offset: u64,
+        lines: u64,
+    ) -> std::io::Result<Generation> {
         file.seek(SeekFrom::Start(offset))?;
         let head = positions::read_head(&file, offset)?;
         Ok(Generation {
@@ -111,7 +122,8 @@ impl Generation {
 
     /// Whether its position must be written at the next commit.
     fn dirty(&self) -> bool {
-        self.stored_offset != Some(self.consumed) && (self.consumed > 0 || self.stored_offset.is_some())
+        self.stored_offset != Some(self.consumed)
+            && (self.consumed > 0 || self.stored_offset.is_some())
     }
 }
 
@@ -140,7 +152,9 @@ pub struct Follower {
 
 /// Whether a database error will not go away by reconnecting.
 fn unrecoverable(e: &postgres::Error) -> bool {
-    let Some(db) = e.as_db_error() else { return false };
+    let Some(db) = e.as_db_error() else {
+        return false;
+    };
     let c = db.code();
     [
         SqlState::INVALID_PASSWORD,
@@ -177,14 +191,29 @@ impl From<CliError> for FlushError {
 }
 
 impl Follower {
-    pub fn new(dsn: &str, client: Client, paths: &[String], opts: FollowOptions) -> Result<Follower, CliError> {
-        let sources = paths.iter().map(|p| Source { path: absolute(p), generations: VecDeque::new() }).collect();
+    pub fn new(
+        dsn: &str,
+        client: Client,
+        paths: &[String],
+        opts: FollowOptions,
+    ) -> Result<Follower, CliError> {
+        let sources = paths
+            .iter()
+            .map(|p| Source {
+                path: absolute(p),
+                generations: VecDeque::new(),
+            })
+            .collect();
         let mut f = Follower {
             dsn: dsn.to_string(),
             client,
             opts,
             sources,
-            batch: Batch { copy: Vec::new(), lines: 0, since: None },
+            batch: Batch {
+                copy: Vec::new(),
+                lines: 0,
+                since: None,
+            },
             stored_total: 0,
             status_at: Instant::now(),
             stored_at_status: 0,
@@ -196,26 +225,35 @@ impl Follower {
     /// (Re)opens every source at its stored position, first the rotated
     /// generations a previous run left unfinished. Drops the batch.
     fn reload(&mut self, first: bool) -> Result<(), CliError> {
-        self.batch = Batch { copy: Vec::new(), lines: 0, since: None };
+        self.batch = Batch {
+            copy: Vec::new(),
+            lines: 0,
+            since: None,
+        };
         let from_start = first && self.opts.from_start;
         for i in 0..self.sources.len() {
             let path = self.sources[i].path.clone();
             let rows = positions::at_path(&mut self.client, &path)?;
             let mut gens = VecDeque::new();
-            let current = std::fs::metadata(&path).ok().filter(|m| m.is_file()).map(|m| FileId::of(&m));
+            let current = std::fs::metadata(&path)
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| FileId::of(&m));
             if !from_start {
                 // rotated generations, oldest first: those stored in part, and
                 // those written and rotated while no follower ran
                 let mut rotated: Vec<(std::time::SystemTime, Generation)> = Vec::new();
                 for (id, pos) in rows.iter().filter(|(id, _)| Some(*id) != current) {
                     if let Some((file, mtime)) = find_generation(&path, *id, pos) {
-                        let mut g = Generation::at(file, *id, Some(pos.offset), pos.offset, pos.lines)?;
+                        let mut g =
+                            Generation::at(file, *id, Some(pos.offset), pos.offset, pos.lines)?;
                         g.finished = true;
                         rotated.push((mtime, g));
                     }
                 }
                 if let Some(since) = positions::last_stored(&mut self.client, &path)? {
-                    let known: Vec<FileId> = rows.iter().map(|(id, _)| *id).chain(current).collect();
+                    let known: Vec<FileId> =
+                        rows.iter().map(|(id, _)| *id).chain(current).collect();
                     let heads: Vec<&Head> = rows.iter().map(|(_, p)| &p.head).collect();
                     for (file, id, mtime) in missed_generations(&path, &known, &heads, since) {
                         let mut g = Generation::at(file, id, None, 0, 0)?;
@@ -234,7 +272,9 @@ impl Follower {
                     if let Some(p) = stored.as_ref().filter(|_| !from_start) {
                         let size = file.metadata()?.len();
                         let start = positions::read_head(&file, size)?;
-                        if follow::resume(Some((&p.head, p.offset)), size, &start) == Resume::FromStart {
+                        if follow::resume(Some((&p.head, p.offset)), size, &start)
+                            == Resume::FromStart
+                        {
                             let known: Vec<FileId> = rows.iter().map(|(id, _)| *id).collect();
                             if let Some(g) = copy_generation(&path, &known, p)? {
                                 gens.push_back(g);
@@ -261,8 +301,16 @@ impl Follower {
                     self.commit()?;
                 }
             }
-            let due = self.batch.since.is_some_and(|t| t.elapsed() >= self.opts.batch_interval);
-            let positions_only = self.batch.lines == 0 && self.sources.iter().flat_map(|s| &s.generations).any(|g| g.dirty());
+            let due = self
+                .batch
+                .since
+                .is_some_and(|t| t.elapsed() >= self.opts.batch_interval);
+            let positions_only = self.batch.lines == 0
+                && self
+                    .sources
+                    .iter()
+                    .flat_map(|s| &s.generations)
+                    .any(|g| g.dirty());
             if due || stopping || positions_only {
                 self.commit()?;
             }
@@ -304,14 +352,27 @@ impl Follower {
                 if truncated(g, meta.len())? {
                     // copytruncate: the copy holds what was not read yet; read it
                     // there, and this file anew from its start
-                    let old = Position { path: path.clone(), head: Head::of(&g.head), offset: g.consumed, lines: 0 };
-                    let mut known: Vec<FileId> = self.sources[i].generations.iter().map(|g| g.id).collect();
-                    known.extend(positions::at_path(&mut self.client, &path)?.into_iter().map(|(id, _)| id));
+                    let old = Position {
+                        path: path.clone(),
+                        head: Head::of(&g.head),
+                        offset: g.consumed,
+                        lines: 0,
+                    };
+                    let mut known: Vec<FileId> =
+                        self.sources[i].generations.iter().map(|g| g.id).collect();
+                    known.extend(
+                        positions::at_path(&mut self.client, &path)?
+                            .into_iter()
+                            .map(|(id, _)| id),
+                    );
                     let copy = copy_generation(&path, &known, &old)?;
                     if copy.is_none() {
                         eprintln!("follow: {path} was truncated and no copy of its old content was found: lines after offset {} are lost", old.offset);
                     }
-                    let g = self.sources[i].generations.back_mut().expect("a generation");
+                    let g = self.sources[i]
+                        .generations
+                        .back_mut()
+                        .expect("a generation");
                     let mut fresh = Generation::at(File::open(&path)?, id, g.stored_offset, 0, 0)?;
                     fresh.lines_batched = g.lines_batched;
                     *g = fresh;
@@ -388,7 +449,10 @@ impl Follower {
                     self.reconnect()?;
                     match self.reload(false) {
                         Ok(()) => return Ok(()),
-                        Err(e) => eprintln!("follow: re-reading the positions failed ({}); retrying", e.message),
+                        Err(e) => eprintln!(
+                            "follow: re-reading the positions failed ({}); retrying",
+                            e.message
+                        ),
                     }
                 }
             }
@@ -422,7 +486,8 @@ impl Follower {
         }
         if self.batch.lines > 0 {
             let mut w = tx.copy_in(COPY_LOGS)?;
-            w.write_all(&self.batch.copy).map_err(|e| FlushError::Transient(format!("COPY stream failed: {e}")))?;
+            w.write_all(&self.batch.copy)
+                .map_err(|e| FlushError::Transient(format!("COPY stream failed: {e}")))?;
             let rows = w.finish()?;
             if rows != self.batch.lines as u64 {
                 return Err(FlushError::Fatal(CliError::new(
@@ -435,11 +500,24 @@ impl Follower {
             let path = self.sources[i].path.clone();
             let g = &self.sources[i].generations[k];
             let head = Head::of(&g.head[..g.head.len().min(g.consumed as usize)]);
-            positions::save(&mut tx, g.id, &Position { path, head, offset: g.consumed, lines: g.lines_stored + g.lines_batched })?;
+            positions::save(
+                &mut tx,
+                g.id,
+                &Position {
+                    path,
+                    head,
+                    offset: g.consumed,
+                    lines: g.lines_stored + g.lines_batched,
+                },
+            )?;
         }
         tx.commit()?;
         self.stored_total += self.batch.lines as u64;
-        self.batch = Batch { copy: Vec::new(), lines: 0, since: None };
+        self.batch = Batch {
+            copy: Vec::new(),
+            lines: 0,
+            since: None,
+        };
         for &(i, k) in &dirty {
             let g = &mut self.sources[i].generations[k];
             g.stored_offset = Some(g.consumed);
@@ -464,7 +542,11 @@ impl Follower {
                     return Ok(());
                 }
                 Err(e) => {
-                    eprintln!("follow: {}; retrying in {:.1} s", e.message, wait.as_secs_f64());
+                    eprintln!(
+                        "follow: {}; retrying in {:.1} s",
+                        e.message,
+                        wait.as_secs_f64()
+                    );
                     std::thread::sleep(wait);
                     wait = (wait * 2).min(Duration::from_secs(10));
                 }
@@ -480,13 +562,19 @@ impl Follower {
             s.generations.retain(|g| {
                 let last = k == keep_last;
                 k += 1;
-                last || !(g.finished && g.splitter.pending() == 0 && !g.dirty() && g.lines_batched == 0 && at_end(g))
+                last || !(g.finished
+                    && g.splitter.pending() == 0
+                    && !g.dirty()
+                    && g.lines_batched == 0
+                    && at_end(g))
             });
         }
     }
 
     fn maybe_status(&mut self) {
-        let Some(every) = self.opts.status_every else { return };
+        let Some(every) = self.opts.status_every else {
+            return;
+        };
         if self.status_at.elapsed() < every {
             return;
         }
@@ -497,17 +585,28 @@ impl Follower {
             for g in &s.generations {
                 let size = g.file.metadata().map(|m| m.len()).unwrap_or(g.consumed);
                 let lag = size.saturating_sub(g.stored_offset.unwrap_or(0));
-                files.push(format!("{}@{} (lag {lag} B)", s.path, g.stored_offset.unwrap_or(0)));
+                files.push(format!(
+                    "{}@{} (lag {lag} B)",
+                    s.path,
+                    g.stored_offset.unwrap_or(0)
+                ));
             }
         }
-        eprintln!("follow: {} lines stored, {rate:.0} lines/s; {}", self.stored_total, files.join(", "));
+        eprintln!(
+            "follow: {} lines stored, {rate:.0} lines/s; {}",
+            self.stored_total,
+            files.join(", ")
+        );
         self.status_at = Instant::now();
         self.stored_at_status = self.stored_total;
     }
 }
 
 fn at_end(g: &Generation) -> bool {
-    g.file.metadata().map(|m| m.len() <= g.read_to).unwrap_or(true)
+    g.file
+        .metadata()
+        .map(|m| m.len() <= g.read_to)
+        .unwrap_or(true)
 }
 
 /// Whether a file shrank below what was read, or its first bytes changed
@@ -523,7 +622,9 @@ fn truncated(g: &Generation, size: u64) -> std::io::Result<bool> {
 /// Regular files in the directory of `path`, with their metadata.
 fn siblings(path: &str) -> Vec<(std::path::PathBuf, std::fs::Metadata)> {
     let dir = Path::new(path).parent().unwrap_or(Path::new("/"));
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
     entries
         .filter_map(|e| e.ok())
         .filter_map(|e| Some((e.path(), e.metadata().ok().filter(|m| m.is_file())?)))
@@ -532,12 +633,20 @@ fn siblings(path: &str) -> Vec<(std::path::PathBuf, std::fs::Metadata)> {
 
 /// A rotated generation of `path` (renamed within its directory), still holding
 /// lines past its stored position, and when it was last written.
-fn find_generation(path: &str, id: FileId, pos: &Position) -> Option<(File, std::time::SystemTime)> {
-    let (found, meta) = siblings(path).into_iter().find(|(_, m)| FileId::of(m) == id)?;
+fn find_generation(
+    path: &str,
+    id: FileId,
+    pos: &Position,
+) -> Option<(File, std::time::SystemTime)> {
+    let (found, meta) = siblings(path)
+        .into_iter()
+        .find(|(_, m)| FileId::of(m) == id)?;
     let file = File::open(found).ok()?;
     let start = positions::read_head(&file, meta.len()).ok()?;
-    let resumes = follow::resume(Some((&pos.head, pos.offset)), meta.len(), &start) == Resume::At(pos.offset);
-    (meta.len() > pos.offset && resumes).then(|| (file, meta.modified().unwrap_or(std::time::UNIX_EPOCH)))
+    let resumes =
+        follow::resume(Some((&pos.head, pos.offset)), meta.len(), &start) == Resume::At(pos.offset);
+    (meta.len() > pos.offset && resumes)
+        .then(|| (file, meta.modified().unwrap_or(std::time::UNIX_EPOCH)))
 }
 
 /// Rotated generations of `path` no follower has seen: files of its directory
@@ -545,8 +654,18 @@ fn find_generation(path: &str, id: FileId, pos: &Position) -> Option<(File, std:
 /// no stored position, written after the last commit for `path`. A file that
 /// starts like a stored one is a copytruncate copy, read from the stored
 /// offset instead (copy_generation).
-fn missed_generations(path: &str, known: &[FileId], heads: &[&Head], since: std::time::SystemTime) -> Vec<(File, FileId, std::time::SystemTime)> {
-    let Some(base) = Path::new(path).file_name().map(|n| n.to_string_lossy().into_owned()) else { return Vec::new() };
+fn missed_generations(
+    path: &str,
+    known: &[FileId],
+    heads: &[&Head],
+    since: std::time::SystemTime,
+) -> Vec<(File, FileId, std::time::SystemTime)> {
+    let Some(base) = Path::new(path)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+    else {
+        return Vec::new();
+    };
     let compressed = [".gz", ".xz", ".bz2", ".zst", ".lz4", ".z"];
     siblings(path)
         .into_iter()
@@ -556,7 +675,11 @@ fn missed_generations(path: &str, known: &[FileId], heads: &[&Head], since: std:
             let rotated_name = rest.starts_with('.') || rest.starts_with('-');
             let mtime = meta.modified().ok()?;
             let id = FileId::of(&meta);
-            if !rotated_name || compressed.iter().any(|c| rest.ends_with(c)) || known.contains(&id) || mtime < since {
+            if !rotated_name
+                || compressed.iter().any(|c| rest.ends_with(c))
+                || known.contains(&id)
+                || mtime < since
+            {
                 return None;
             }
             let file = File::open(&p).ok()?;
@@ -571,7 +694,11 @@ fn missed_generations(path: &str, known: &[FileId], heads: &[&Head], since: std:
 /// with no position of its own (`known`), that starts with the stored head and
 /// holds at least the stored offset. Its own position row is made at the next
 /// commit, even with nothing left to read: a later plain load of the copy adds nothing.
-fn copy_generation(path: &str, known: &[FileId], pos: &Position) -> std::io::Result<Option<Generation>> {
+fn copy_generation(
+    path: &str,
+    known: &[FileId],
+    pos: &Position,
+) -> std::io::Result<Option<Generation>> {
     if pos.head.len == 0 {
         return Ok(None);
     }
@@ -587,7 +714,9 @@ fn copy_generation(path: &str, known: &[FileId], pos: &Position) -> std::io::Res
         }
     }
     // the shortest: a later copy of the same file holds more than what was there
-    let Some((_, (id, file))) = candidates.into_iter().next() else { return Ok(None) };
+    let Some((_, (id, file))) = candidates.into_iter().next() else {
+        return Ok(None);
+    };
     let mut g = Generation::at(file, id, None, pos.offset, 0)?;
     g.finished = true;
     Ok(Some(g))

@@ -2,14 +2,14 @@
 //! Lines are sent byte-exact: clean lines as text, NUL/invalid-UTF-8 lines as a
 //! lossy text plus their original bytes (see decnet_core::copy_text).
 
+use crate::positions::{self, FileId, Position};
 use crate::CliError;
 use decnet_core::copy_text;
-use indicatif::{ProgressBar, ProgressStyle};
-use crate::positions::{self, FileId, Position};
 use decnet_core::follow::{self, Head, Resume};
+use indicatif::{ProgressBar, ProgressStyle};
 use postgres::{Client, Transaction};
-use std::io::{Read, Seek, SeekFrom};
 use std::io::{BufRead, Write};
+use std::io::{Read, Seek, SeekFrom};
 
 pub const COPY_LOGS: &str = "COPY decnet.logs (raw_line, raw_bytes) FROM STDIN";
 
@@ -35,9 +35,12 @@ pub fn copy_lines(
     reader: &mut dyn BufRead,
     progress: &ProgressBar,
 ) -> Result<IngestStats, CliError> {
-    let mut tx = client.transaction().map_err(|e| CliError::from_db("BEGIN failed", e))?;
+    let mut tx = client
+        .transaction()
+        .map_err(|e| CliError::from_db("BEGIN failed", e))?;
     let stats = copy_lines_in(&mut tx, copy_sql, reader, progress)?;
-    tx.commit().map_err(|e| CliError::from_db("COMMIT failed", e))?;
+    tx.commit()
+        .map_err(|e| CliError::from_db("COMMIT failed", e))?;
     Ok(stats)
 }
 
@@ -54,7 +57,9 @@ pub fn copy_lines_in(
     let mut stored = 0;
     let mut at_eof = false;
     while !at_eof {
-        let mut writer = tx.copy_in(copy_sql).map_err(|e| CliError::from_db("COPY failed to start", e))?;
+        let mut writer = tx
+            .copy_in(copy_sql)
+            .map_err(|e| CliError::from_db("COPY failed to start", e))?;
         let mut in_statement = 0;
         while in_statement < STATEMENT_LINES {
             line.clear();
@@ -79,7 +84,9 @@ pub fn copy_lines_in(
         }
         writer.write_all(&buf).map_err(copy_io_error)?;
         buf.clear();
-        stored += writer.finish().map_err(|e| CliError::from_db("COPY failed", e))?;
+        stored += writer
+            .finish()
+            .map_err(|e| CliError::from_db("COPY failed", e))?;
     }
     if stored != stats.lines {
         return Err(CliError::new(
@@ -91,32 +98,56 @@ pub fn copy_lines_in(
 }
 
 fn copy_io_error(e: std::io::Error) -> CliError {
-    CliError::new(format!("COPY stream failed: {e}"), "the server closed the connection; see its log")
+    CliError::new(
+        format!("COPY stream failed: {e}"),
+        "the server closed the connection; see its log",
+    )
 }
 
 /// Ingests files (`-` is standard input), one transaction each, with a
 /// progress bar on stderr. A file's stored position (decnet.ingest_positions)
 /// is honoured and moved in the same transaction: a file loaded before adds
 /// only what was appended since; `from_start` reads it whole again on purpose.
-pub fn ingest_files(client: &mut Client, paths: &[String], show_progress: bool, from_start: bool) -> Result<IngestStats, CliError> {
+pub fn ingest_files(
+    client: &mut Client,
+    paths: &[String],
+    show_progress: bool,
+    from_start: bool,
+) -> Result<IngestStats, CliError> {
     let mut total = IngestStats::default();
     for path in paths {
-        let bar = if show_progress { ProgressBar::new(0) } else { ProgressBar::hidden() };
+        let bar = if show_progress {
+            ProgressBar::new(0)
+        } else {
+            ProgressBar::hidden()
+        };
         bar.set_style(
-            ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-                .expect("static template")
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .expect("static template")
+            .progress_chars("=> "),
         );
         bar.set_message(path.clone());
         let (stats, skipped) = if path == "-" {
-            (copy_lines(client, COPY_LOGS, &mut std::io::stdin().lock(), &bar)?, 0)
+            (
+                copy_lines(client, COPY_LOGS, &mut std::io::stdin().lock(), &bar)?,
+                0,
+            )
         } else {
             ingest_file(client, path, from_start, &bar)?
         };
         bar.finish_and_clear();
         if show_progress {
-            let resumed = if skipped > 0 { format!("; {skipped} bytes stored before were skipped") } else { String::new() };
-            eprintln!("{path}: {} lines ({} kept as raw bytes){resumed}", stats.lines, stats.lossy_lines);
+            let resumed = if skipped > 0 {
+                format!("; {skipped} bytes stored before were skipped")
+            } else {
+                String::new()
+            };
+            eprintln!(
+                "{path}: {} lines ({} kept as raw bytes){resumed}",
+                stats.lines, stats.lossy_lines
+            );
         }
         total.lines += stats.lines;
         total.lossy_lines += stats.lossy_lines;
@@ -127,17 +158,32 @@ pub fn ingest_files(client: &mut Client, paths: &[String], show_progress: bool, 
 
 /// One file, from its stored position to its current end, and the new position.
 /// Returns the stats and how many bytes were skipped as stored before.
-fn ingest_file(client: &mut Client, path: &str, from_start: bool, bar: &ProgressBar) -> Result<(IngestStats, u64), CliError> {
-    let cannot = |e: std::io::Error| CliError::new(format!("cannot read {path}: {e}"), "check the file path and permissions");
+fn ingest_file(
+    client: &mut Client,
+    path: &str,
+    from_start: bool,
+    bar: &ProgressBar,
+) -> Result<(IngestStats, u64), CliError> {
+    let cannot = |e: std::io::Error| {
+        CliError::new(
+            format!("cannot read {path}: {e}"),
+            "check the file path and permissions",
+        )
+    };
     let mut file = std::fs::File::open(path).map_err(cannot)?;
     let meta = file.metadata().map_err(cannot)?;
     if !meta.is_file() {
         // a pipe or device has no position: load it whole
-        return Ok((copy_lines(client, COPY_LOGS, &mut std::io::BufReader::new(file), bar)?, 0));
+        return Ok((
+            copy_lines(client, COPY_LOGS, &mut std::io::BufReader::new(file), bar)?,
+            0,
+        ));
     }
     let id = FileId::of(&meta);
     let size = meta.len();
-    let mut tx = client.transaction().map_err(|e| CliError::from_db("BEGIN failed", e))?;
+    let mut tx = client
+        .transaction()
+        .map_err(|e| CliError::from_db("BEGIN failed", e))?;
     let stored = positions::load(&mut tx, id, true)?;
     let start = positions::read_head(&file, size).map_err(cannot)?;
     let resume = match &stored {
@@ -158,12 +204,24 @@ fn ingest_file(client: &mut Client, path: &str, from_start: bool, bar: &Progress
     let file = reader.into_inner().into_inner();
     let head = Head::of(&positions::read_head(&file, end).map_err(cannot)?);
     let path = absolute(path);
-    positions::save(&mut tx, id, &Position { path, head, offset: end, lines: lines_before + stats.lines })?;
-    tx.commit().map_err(|e| CliError::from_db("COMMIT failed", e))?;
+    positions::save(
+        &mut tx,
+        id,
+        &Position {
+            path,
+            head,
+            offset: end,
+            lines: lines_before + stats.lines,
+        },
+    )?;
+    tx.commit()
+        .map_err(|e| CliError::from_db("COMMIT failed", e))?;
     Ok((stats, offset))
 }
 
 /// The path a position records: absolute, as given (a symlink stays a symlink).
 pub fn absolute(path: &str) -> String {
-    std::path::absolute(path).map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|_| path.to_string())
+    std::path::absolute(path)
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| path.to_string())
 }

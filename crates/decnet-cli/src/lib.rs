@@ -6,12 +6,12 @@ pub mod db;
 pub mod enrich;
 pub mod error;
 pub mod follow;
+pub mod identity_bench;
 pub mod ingest;
 pub mod listen;
 pub mod live_bench;
 pub mod positions;
 pub mod report;
-pub mod identity_bench;
 pub mod rollup_bench;
 pub mod sessions;
 

@@ -50,7 +50,10 @@ struct Counters {
 /// stores what arrives until SIGTERM/SIGINT. Returns the messages stored.
 pub fn run(dsn: &str, mut client: Client, opts: ListenOptions) -> Result<u64, CliError> {
     let bind_err = |proto: &str, a: &SocketAddr, e: std::io::Error| {
-        CliError::new(format!("cannot listen on {proto} {a}: {e}"), "choose a free port; ports under 1024 need privileges")
+        CliError::new(
+            format!("cannot listen on {proto} {a}: {e}"),
+            "choose a free port; ports under 1024 need privileges",
+        )
     };
     // two batches may wait while one is being stored
     let (tx, rx) = sync_channel::<Vec<u8>>(opts.batch_lines * 2);
@@ -83,7 +86,9 @@ pub fn run(dsn: &str, mut client: Client, opts: ListenOptions) -> Result<u64, Cl
 fn receive_udp(sock: UdpSocket, tx: SyncSender<Vec<u8>>, counters: &Counters) {
     let mut buf = vec![0u8; 65_536];
     loop {
-        let Ok((n, _)) = sock.recv_from(&mut buf) else { continue };
+        let Ok((n, _)) = sock.recv_from(&mut buf) else {
+            continue;
+        };
         counters.received.fetch_add(1, Ordering::Relaxed);
         match tx.try_send(datagram_message(&buf[..n]).to_vec()) {
             Ok(()) => {}
@@ -113,7 +118,10 @@ fn accept_tcp(listener: TcpListener, tx: SyncSender<Vec<u8>>, counters: Arc<Coun
 /// Reads one connection. A full queue blocks the send, so the reader stops
 /// reading and the sender is slowed by TCP itself.
 fn receive_tcp(mut stream: TcpStream, tx: &SyncSender<Vec<u8>>, counters: &Counters) {
-    let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    let peer = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     let mut decoder = FrameDecoder::new();
     let mut buf = vec![0u8; 65_536];
     let mut open = true;
@@ -151,7 +159,13 @@ fn fatal(e: &postgres::Error) -> bool {
 }
 
 /// The database side: batches messages into COPY statements.
-fn store(dsn: &str, client: &mut Client, rx: &Receiver<Vec<u8>>, opts: &ListenOptions, counters: &Counters) -> Result<u64, CliError> {
+fn store(
+    dsn: &str,
+    client: &mut Client,
+    rx: &Receiver<Vec<u8>>,
+    opts: &ListenOptions,
+    counters: &Counters,
+) -> Result<u64, CliError> {
     let mut copy = Vec::new();
     let mut lines = 0usize;
     let mut since: Option<Instant> = None;
@@ -160,7 +174,9 @@ fn store(dsn: &str, client: &mut Client, rx: &Receiver<Vec<u8>>, opts: &ListenOp
     let mut stored_at_status = 0;
     loop {
         let stopping = STOP.load(Ordering::SeqCst);
-        let wait = since.map_or(Duration::from_millis(100), |t| opts.batch_interval.saturating_sub(t.elapsed()));
+        let wait = since.map_or(Duration::from_millis(100), |t| {
+            opts.batch_interval.saturating_sub(t.elapsed())
+        });
         match rx.recv_timeout(wait.max(Duration::from_millis(1))) {
             Ok(m) => {
                 copy_text::push_row(&mut copy, &m);
@@ -211,17 +227,31 @@ fn commit(dsn: &str, client: &mut Client, copy: &[u8], lines: usize) -> Result<(
             let db = |e: postgres::Error| (fatal(&e), CliError::from_db("COPY failed", e).message);
             let mut tx = client.transaction().map_err(db)?;
             let mut w = tx.copy_in(COPY_LOGS).map_err(db)?;
-            w.write_all(copy).map_err(|e| (false, format!("COPY stream failed: {e}")))?;
+            w.write_all(copy)
+                .map_err(|e| (false, format!("COPY stream failed: {e}")))?;
             let rows = w.finish().map_err(db)?;
             tx.commit().map_err(db)?;
             Ok(rows)
         })();
         match attempt {
             Ok(rows) if rows == lines as u64 => return Ok(()),
-            Ok(rows) => return Err(CliError::new(format!("COPY stored {rows} rows for {lines} messages"), "this is a bug: report it")),
-            Err((true, why)) => return Err(CliError::new(why, "check the role (decnet_ingest) and that the database is migrated")),
+            Ok(rows) => {
+                return Err(CliError::new(
+                    format!("COPY stored {rows} rows for {lines} messages"),
+                    "this is a bug: report it",
+                ))
+            }
+            Err((true, why)) => {
+                return Err(CliError::new(
+                    why,
+                    "check the role (decnet_ingest) and that the database is migrated",
+                ))
+            }
             Err((false, why)) => {
-                eprintln!("listen: batch of {lines} not stored ({why}); retrying in {:.1} s", wait.as_secs_f64());
+                eprintln!(
+                    "listen: batch of {lines} not stored ({why}); retrying in {:.1} s",
+                    wait.as_secs_f64()
+                );
                 std::thread::sleep(wait);
                 wait = (wait * 2).min(Duration::from_secs(10));
                 if let Ok(c) = crate::db::connect(dsn) {

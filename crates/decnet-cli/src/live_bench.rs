@@ -26,13 +26,18 @@ fn db(context: &'static str) -> impl Fn(postgres::Error) -> CliError {
 
 fn reset(client: &mut Client) -> Result<(), CliError> {
     client
-        .batch_execute(&format!("{TRUNCATE_PIPELINE}, decnet.ingest_positions, decnet.notifications; CHECKPOINT"))
+        .batch_execute(&format!(
+            "{TRUNCATE_PIPELINE}, decnet.ingest_positions, decnet.notifications; CHECKPOINT"
+        ))
         .map_err(db("live bench reset failed"))
 }
 
 fn stored_by_positions(client: &mut Client) -> Result<i64, CliError> {
     Ok(client
-        .query_one("SELECT coalesce(sum(lines), 0)::bigint FROM decnet.ingest_positions", &[])
+        .query_one(
+            "SELECT coalesce(sum(lines), 0)::bigint FROM decnet.ingest_positions",
+            &[],
+        )
         .map_err(db("reading positions failed"))?
         .get(0))
 }
@@ -51,7 +56,13 @@ fn stored_by_notifications(client: &mut Client) -> Result<i64, CliError> {
 
 fn spawn_cli(dsn: &str, args: &[&str]) -> Result<Child, CliError> {
     let exe = std::env::current_exe()?;
-    Ok(Command::new(exe).arg("--dsn").arg(dsn).args(args).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn()?)
+    Ok(Command::new(exe)
+        .arg("--dsn")
+        .arg(dsn)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()?)
 }
 
 fn stop(mut child: Child) -> Result<(), CliError> {
@@ -59,20 +70,33 @@ fn stop(mut child: Child) -> Result<(), CliError> {
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let status = child.wait()?;
     if !status.success() {
-        return Err(CliError::new(format!("a bench child exited with {status}"), "see its stderr above"));
+        return Err(CliError::new(
+            format!("a bench child exited with {status}"),
+            "see its stderr above",
+        ));
     }
     Ok(())
 }
 
 /// Polls `count` until it reaches `n`; returns when it did.
-fn wait_until(client: &mut Client, n: i64, count: fn(&mut Client) -> Result<i64, CliError>) -> Result<Instant, CliError> {
+fn wait_until(
+    client: &mut Client,
+    n: i64,
+    count: fn(&mut Client) -> Result<i64, CliError>,
+) -> Result<Instant, CliError> {
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
         if count(client)? >= n {
             return Ok(Instant::now());
         }
         if Instant::now() > deadline {
-            return Err(CliError::new(format!("only {} of {n} lines stored after 10 minutes", count(client)?), "see the server log"));
+            return Err(CliError::new(
+                format!(
+                    "only {} of {n} lines stored after 10 minutes",
+                    count(client)?
+                ),
+                "see the server log",
+            ));
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -103,22 +127,34 @@ fn run_in(client: &mut Client, dsn: &str, corpus: &[u8], dir: &Path) -> Result<S
         std::fs::write(&p, &file_bytes)?;
         Ok(p)
     };
-    let mut out = vec![format!("live ingestion ({n}-line backlog, then {STEADY_RATE} lines/s for {STEADY_SECS} s):")];
+    let mut out = vec![format!(
+        "live ingestion ({n}-line backlog, then {STEADY_RATE} lines/s for {STEADY_SECS} s):"
+    )];
 
     // 1. decnet ingest of the finished file
     reset(client)?;
     let finished = backlog("finished.log")?;
     let start = Instant::now();
-    let stats = ingest::ingest_files(client, &[finished.to_string_lossy().into_owned()], false, false)?;
+    let stats = ingest::ingest_files(
+        client,
+        &[finished.to_string_lossy().into_owned()],
+        false,
+        false,
+    )?;
     let ingest_secs = start.elapsed().as_secs_f64();
     let ingest_rate = stats.lines as f64 / ingest_secs;
-    out.push(format!("  decnet ingest of the finished file: {ingest_secs:.2} s, {ingest_rate:.0} lines/s"));
+    out.push(format!(
+        "  decnet ingest of the finished file: {ingest_secs:.2} s, {ingest_rate:.0} lines/s"
+    ));
 
     // 2. ingest --follow catching up on the same lines (a new file: no position)
     reset(client)?;
     let followed = backlog("followed.log")?;
     let start = Instant::now();
-    let child = spawn_cli(dsn, &["ingest", "--follow", "--quiet", &followed.to_string_lossy()])?;
+    let child = spawn_cli(
+        dsn,
+        &["ingest", "--follow", "--quiet", &followed.to_string_lossy()],
+    )?;
     let done = wait_until(client, n, stored_by_positions)?;
     stop(child)?;
     let follow_rate = n as f64 / (done - start).as_secs_f64();
@@ -130,7 +166,18 @@ fn run_in(client: &mut Client, dsn: &str, corpus: &[u8], dir: &Path) -> Result<S
 
     // 3. listen, one TCP connection sending the lines octet-counted as fast as it can
     reset(client)?;
-    let mut child = spawn_cli(dsn, &["listen", "--udp", "127.0.0.1:0", "--tcp", "127.0.0.1:0", "--status-every", "0"])?;
+    let mut child = spawn_cli(
+        dsn,
+        &[
+            "listen",
+            "--udp",
+            "127.0.0.1:0",
+            "--tcp",
+            "127.0.0.1:0",
+            "--status-every",
+            "0",
+        ],
+    )?;
     let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
     let mut tcp = String::new();
     while !tcp.starts_with("listening tcp ") {
@@ -149,7 +196,9 @@ fn run_in(client: &mut Client, dsn: &str, corpus: &[u8], dir: &Path) -> Result<S
         s.write_all(&frames)
     });
     let done = wait_until(client, n, stored_by_notifications)?;
-    sender.join().map_err(|_| CliError::new("the sender panicked", "this is a bug"))??;
+    sender
+        .join()
+        .map_err(|_| CliError::new("the sender panicked", "this is a bug"))??;
     stop(child)?;
     let listen_rate = n as f64 / (done - start).as_secs_f64();
     out.push(format!(
@@ -162,11 +211,16 @@ fn run_in(client: &mut Client, dsn: &str, corpus: &[u8], dir: &Path) -> Result<S
     reset(client)?;
     let live = dir.join("live.log");
     std::fs::write(&live, b"")?;
-    let child = spawn_cli(dsn, &["ingest", "--follow", "--quiet", &live.to_string_lossy()])?;
+    let child = spawn_cli(
+        dsn,
+        &["ingest", "--follow", "--quiet", &live.to_string_lossy()],
+    )?;
     std::thread::sleep(Duration::from_millis(500));
     let per_tick = STEADY_RATE / 100;
     let ticks = STEADY_SECS * 100;
-    let steady: Vec<Vec<u8>> = (0..ticks * per_tick).map(|i| [lines[i % lines.len()], b"\n"].concat()).collect();
+    let steady: Vec<Vec<u8>> = (0..ticks * per_tick)
+        .map(|i| [lines[i % lines.len()], b"\n"].concat())
+        .collect();
     let writer = std::thread::spawn(move || -> std::io::Result<Vec<(i64, Instant)>> {
         let mut f = std::fs::OpenOptions::new().append(true).open(&live)?;
         let mut written = Vec::with_capacity(ticks);
@@ -188,14 +242,27 @@ fn run_in(client: &mut Client, dsn: &str, corpus: &[u8], dir: &Path) -> Result<S
         seen.push((Instant::now(), stored_by_positions(client)?));
         std::thread::sleep(Duration::from_millis(5));
     }
-    let written = writer.join().map_err(|_| CliError::new("the writer panicked", "this is a bug"))??;
+    let written = writer
+        .join()
+        .map_err(|_| CliError::new("the writer panicked", "this is a bug"))??;
     stop(child)?;
     let mut latencies: Vec<Duration> = written
         .iter()
-        .filter_map(|(upto, at)| seen.iter().find(|(_, c)| c >= upto).map(|(t, _)| t.saturating_duration_since(*at)))
+        .filter_map(|(upto, at)| {
+            seen.iter()
+                .find(|(_, c)| c >= upto)
+                .map(|(t, _)| t.saturating_duration_since(*at))
+        })
         .collect();
     if latencies.len() < written.len() {
-        return Err(CliError::new(format!("{} of {} writes never became visible", written.len() - latencies.len(), written.len()), "see the follower's stderr"));
+        return Err(CliError::new(
+            format!(
+                "{} of {} writes never became visible",
+                written.len() - latencies.len(),
+                written.len()
+            ),
+            "see the follower's stderr",
+        ));
     }
     latencies.sort();
     let wrote_secs = (written.last().expect("ticks").1 - written[0].1).as_secs_f64();
@@ -206,7 +273,10 @@ fn run_in(client: &mut Client, dsn: &str, corpus: &[u8], dir: &Path) -> Result<S
         percentile(&latencies, 0.99).as_millis(),
         latencies.last().expect("latencies").as_millis()
     ));
-    let diff: i64 = client.query_one("SELECT count(*) FROM decnet.verify()", &[]).map_err(db("verify failed"))?.get(0);
+    let diff: i64 = client
+        .query_one("SELECT count(*) FROM decnet.verify()", &[])
+        .map_err(db("verify failed"))?
+        .get(0);
     out.push(format!("  verify() rows after the live runs: {diff}"));
     reset(client)?;
     Ok(out.join("\n"))

@@ -1,11 +1,18 @@
 //! `decnet`: migrate a database, ingest log files, run the demo or the benchmark.
 
 use clap::{Parser, Subcommand};
-use decnet_cli::{bench, db, enrich, follow, identity_bench, ingest, listen, live_bench, report, rollup_bench, sessions, CliError};
+use decnet_cli::{
+    bench, db, enrich, follow, identity_bench, ingest, listen, live_bench, report, rollup_bench,
+    sessions, CliError,
+};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "decnet", version, about = "decnet-pg: honeypot logs to attacker intelligence inside PostgreSQL")]
+#[command(
+    name = "decnet",
+    version,
+    about = "decnet-pg: honeypot logs to attacker intelligence inside PostgreSQL"
+)]
 struct Cli {
     /// Connection string (key=value or postgresql:// URL). Default: $DECNET_DSN; what it
     /// leaves out comes from PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD and
@@ -126,46 +133,91 @@ enum Command {
 
 fn run(cli: Cli) -> Result<(), CliError> {
     let dsn = cli.dsn.unwrap_or_default();
-    let long_running = matches!(cli.command, Command::Listen { .. } | Command::Ingest { follow: true, .. });
-    let mut client = if long_running { db::connect_patiently(&dsn)? } else { db::connect(&dsn)? };
+    let long_running = matches!(
+        cli.command,
+        Command::Listen { .. } | Command::Ingest { follow: true, .. }
+    );
+    let mut client = if long_running {
+        db::connect_patiently(&dsn)?
+    } else {
+        db::connect(&dsn)?
+    };
     match cli.command {
         Command::Migrate => {
             let applied = db::migrate(&mut client)?;
-            println!("migrated: {} migration(s) applied{}", applied.len(), list(&applied));
+            println!(
+                "migrated: {} migration(s) applied{}",
+                applied.len(),
+                list(&applied)
+            );
             warn_unscheduled(&mut client)?;
         }
-        Command::Ingest { files, quiet, follow: true, from_start, batch_ms, batch_lines, status_every } => {
+        Command::Ingest {
+            files,
+            quiet,
+            follow: true,
+            from_start,
+            batch_ms,
+            batch_lines,
+            status_every,
+        } => {
             if files.iter().any(|f| f == "-") {
-                return Err(CliError::new("--follow reads files, not standard input", "name the log files to follow"));
+                return Err(CliError::new(
+                    "--follow reads files, not standard input",
+                    "name the log files to follow",
+                ));
             }
             let opts = follow::FollowOptions {
                 batch_interval: std::time::Duration::from_millis(batch_ms),
                 batch_lines: batch_lines as usize,
                 from_start,
-                status_every: (!quiet && status_every > 0).then(|| std::time::Duration::from_secs(status_every)),
+                status_every: (!quiet && status_every > 0)
+                    .then(|| std::time::Duration::from_secs(status_every)),
             };
             let stored = follow::Follower::new(&dsn, client, &files, opts)?.run()?;
             println!("stopped: {stored} lines stored");
         }
-        Command::Ingest { files, quiet, follow: false, from_start, .. } => {
+        Command::Ingest {
+            files,
+            quiet,
+            follow: false,
+            from_start,
+            ..
+        } => {
             let stats = ingest::ingest_files(&mut client, &files, !quiet, from_start)?;
-            println!("ingested {} lines ({} kept as raw bytes)", stats.lines, stats.lossy_lines);
+            println!(
+                "ingested {} lines ({} kept as raw bytes)",
+                stats.lines, stats.lossy_lines
+            );
         }
-        Command::Listen { udp, tcp, batch_ms, batch_lines, status_every } => {
+        Command::Listen {
+            udp,
+            tcp,
+            batch_ms,
+            batch_lines,
+            status_every,
+        } => {
             let opts = listen::ListenOptions {
                 udp,
                 tcp,
                 batch_interval: std::time::Duration::from_millis(batch_ms),
                 batch_lines: batch_lines as usize,
-                status_every: (status_every > 0).then(|| std::time::Duration::from_secs(status_every)),
+                status_every: (status_every > 0)
+                    .then(|| std::time::Duration::from_secs(status_every)),
             };
             // fail now, not at the first batch, if the loader cannot write
             let can: bool = client
-                .query_one("SELECT has_column_privilege('decnet.logs', 'raw_line', 'INSERT')", &[])
+                .query_one(
+                    "SELECT has_column_privilege('decnet.logs', 'raw_line', 'INSERT')",
+                    &[],
+                )
                 .map_err(|e| CliError::from_db("decnet.logs is not usable", e))?
                 .get(0);
             if !can {
-                return Err(CliError::new("this role cannot insert into decnet.logs", "connect as a member of decnet_ingest"));
+                return Err(CliError::new(
+                    "this role cannot insert into decnet.logs",
+                    "connect as a member of decnet_ingest",
+                ));
             }
             let stored = listen::run(&dsn, client, opts)?;
             println!("stopped: {stored} messages stored");
@@ -177,22 +229,38 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 s.sessions - s.already_loaded, s.sessions, s.events, s.files, s.already_loaded, s.malformed_lines
             );
         }
-        Command::LoadRir { files, quiet, force } => {
-            for line in enrich::load_files(&mut client, enrich::Source::Rir, &files, !quiet, force)? {
+        Command::LoadRir {
+            files,
+            quiet,
+            force,
+        } => {
+            for line in enrich::load_files(&mut client, enrich::Source::Rir, &files, !quiet, force)?
+            {
                 println!("{line}");
             }
         }
-        Command::LoadAsn { files, quiet, force } => {
-            for line in enrich::load_files(&mut client, enrich::Source::Iptoasn, &files, !quiet, force)? {
+        Command::LoadAsn {
+            files,
+            quiet,
+            force,
+        } => {
+            for line in
+                enrich::load_files(&mut client, enrich::Source::Iptoasn, &files, !quiet, force)?
+            {
                 println!("{line}");
             }
         }
         Command::Report => print!("{}", report::ingest_report(&mut client)?),
         Command::Demo { corpus } => {
             let applied = db::migrate(&mut client)?;
-            println!("migrated: {} migration(s) applied{}", applied.len(), list(&applied));
+            println!(
+                "migrated: {} migration(s) applied{}",
+                applied.len(),
+                list(&applied)
+            );
             let start = std::time::Instant::now();
-            let stats = ingest::ingest_files(&mut client, std::slice::from_ref(&corpus), true, false)?;
+            let stats =
+                ingest::ingest_files(&mut client, std::slice::from_ref(&corpus), true, false)?;
             let secs = start.elapsed().as_secs_f64();
             println!(
                 "ingested {} lines from {corpus} in {secs:.2} s ({:.0} lines/s)\n",
@@ -205,8 +273,12 @@ fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Bench { corpus } => {
             db::migrate(&mut client)?;
-            let data = std::fs::read(&corpus)
-                .map_err(|e| CliError::new(format!("cannot read {corpus}: {e}"), "generate it with gen_corpus.py"))?;
+            let data = std::fs::read(&corpus).map_err(|e| {
+                CliError::new(
+                    format!("cannot read {corpus}: {e}"),
+                    "generate it with gen_corpus.py",
+                )
+            })?;
             let (payload, lines) = bench::encode_corpus(&data);
             println!("{}", bench::run(&mut client, &payload, lines)?.render());
             println!("{}", bench::heavy_attacker(&mut client, 500_000, 100_000)?);
@@ -218,14 +290,22 @@ fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::BenchInserts { corpus } => {
             db::migrate(&mut client)?;
-            let data = std::fs::read(&corpus)
-                .map_err(|e| CliError::new(format!("cannot read {corpus}: {e}"), "generate it with gen_corpus.py"))?;
+            let data = std::fs::read(&corpus).map_err(|e| {
+                CliError::new(
+                    format!("cannot read {corpus}: {e}"),
+                    "generate it with gen_corpus.py",
+                )
+            })?;
             println!("{}", bench::single_rows(&mut client, &dsn, &data)?);
         }
         Command::BenchLive { corpus } => {
             db::migrate(&mut client)?;
-            let data = std::fs::read(&corpus)
-                .map_err(|e| CliError::new(format!("cannot read {corpus}: {e}"), "generate it with gen_corpus.py"))?;
+            let data = std::fs::read(&corpus).map_err(|e| {
+                CliError::new(
+                    format!("cannot read {corpus}: {e}"),
+                    "generate it with gen_corpus.py",
+                )
+            })?;
             println!("{}", live_bench::run(&mut client, &dsn, &data)?);
         }
         Command::BenchRollup => {
@@ -256,7 +336,11 @@ fn warn_unscheduled(client: &mut postgres::Client) -> Result<(), CliError> {
 }
 
 fn list(names: &[String]) -> String {
-    if names.is_empty() { String::new() } else { format!(": {}", names.join(", ")) }
+    if names.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", names.join(", "))
+    }
 }
 
 fn main() -> ExitCode {

@@ -17,7 +17,10 @@ pub struct FileId {
 
 impl FileId {
     pub fn of(meta: &std::fs::Metadata) -> FileId {
-        FileId { device: meta.dev(), inode: meta.ino() }
+        FileId {
+            device: meta.dev(),
+            inode: meta.ino(),
+        }
     }
 }
 
@@ -40,7 +43,9 @@ fn position_of(row: &postgres::Row) -> Result<Position, CliError> {
         path: row.get("path"),
         head: Head {
             len: row.get::<_, i32>("head_len") as usize,
-            sha256: sha.try_into().map_err(|_| CliError::new("a stored head fingerprint is not 32 bytes", "this is a bug"))?,
+            sha256: sha.try_into().map_err(|_| {
+                CliError::new("a stored head fingerprint is not 32 bytes", "this is a bug")
+            })?,
         },
         offset: row.get::<_, i64>("byte_offset") as u64,
         lines: row.get::<_, i64>("lines") as u64,
@@ -51,27 +56,54 @@ const COLUMNS: &str = "device, inode, path, head_len, head_sha256, byte_offset, 
 
 /// The stored position of a file; `for_update` locks it until the transaction
 /// ends, so two loaders of one file take turns instead of both storing it.
-pub fn load(c: &mut impl GenericClient, id: FileId, for_update: bool) -> Result<Option<Position>, CliError> {
+pub fn load(
+    c: &mut impl GenericClient,
+    id: FileId,
+    for_update: bool,
+) -> Result<Option<Position>, CliError> {
     let lock = if for_update { " FOR UPDATE" } else { "" };
-    let sql = format!("SELECT {COLUMNS} FROM decnet.ingest_positions WHERE device = $1 AND inode = $2{lock}");
-    let row = c.query_opt(&sql, &[&(id.device as i64), &(id.inode as i64)]).map_err(db("reading a file position failed"))?;
+    let sql = format!(
+        "SELECT {COLUMNS} FROM decnet.ingest_positions WHERE device = $1 AND inode = $2{lock}"
+    );
+    let row = c
+        .query_opt(&sql, &[&(id.device as i64), &(id.inode as i64)])
+        .map_err(db("reading a file position failed"))?;
     row.as_ref().map(position_of).transpose()
 }
 
 /// Every stored file last read at `path`, oldest first: the rotated
 /// generations a restarted follower may still have to finish.
-pub fn at_path(c: &mut impl GenericClient, path: &str) -> Result<Vec<(FileId, Position)>, CliError> {
+pub fn at_path(
+    c: &mut impl GenericClient,
+    path: &str,
+) -> Result<Vec<(FileId, Position)>, CliError> {
     let sql = format!("SELECT {COLUMNS} FROM decnet.ingest_positions WHERE path = $1 ORDER BY updated_at, device, inode");
-    let rows = c.query(&sql, &[&path]).map_err(db("reading file positions failed"))?;
+    let rows = c
+        .query(&sql, &[&path])
+        .map_err(db("reading file positions failed"))?;
     rows.iter()
-        .map(|r| Ok((FileId { device: r.get::<_, i64>("device") as u64, inode: r.get::<_, i64>("inode") as u64 }, position_of(r)?)))
+        .map(|r| {
+            Ok((
+                FileId {
+                    device: r.get::<_, i64>("device") as u64,
+                    inode: r.get::<_, i64>("inode") as u64,
+                },
+                position_of(r)?,
+            ))
+        })
         .collect()
 }
 
 /// When a position of a file last read at `path` was last stored.
-pub fn last_stored(c: &mut impl GenericClient, path: &str) -> Result<Option<std::time::SystemTime>, CliError> {
+pub fn last_stored(
+    c: &mut impl GenericClient,
+    path: &str,
+) -> Result<Option<std::time::SystemTime>, CliError> {
     let row = c
-        .query_one("SELECT max(updated_at) FROM decnet.ingest_positions WHERE path = $1", &[&path])
+        .query_one(
+            "SELECT max(updated_at) FROM decnet.ingest_positions WHERE path = $1",
+            &[&path],
+        )
         .map_err(db("reading file positions failed"))?;
     Ok(row.get(0))
 }

@@ -5,7 +5,9 @@ use postgres::Client;
 use std::fmt::Write as _;
 
 fn q(client: &mut Client, sql: &str) -> Result<Vec<postgres::Row>, CliError> {
-    client.query(sql, &[]).map_err(|e| CliError::from_db("report query failed", e))
+    client
+        .query(sql, &[])
+        .map_err(|e| CliError::from_db("report query failed", e))
 }
 
 pub fn ingest_report(client: &mut Client) -> Result<String, CliError> {
@@ -19,13 +21,31 @@ pub fn ingest_report(client: &mut Client) -> Result<String, CliError> {
     )?[0];
     let n = |i: usize| totals.get::<_, i64>(i);
     writeln!(out, "decnet.logs: {} lines", n(0)).ok();
-    writeln!(out, "  parsed ok {} · partial {} · unparsed {} · kept as raw bytes {}", n(1), n(2), n(3), n(4)).ok();
-    writeln!(out, "  lines with an attacker address {} · distinct attackers {}", n(5), n(6)).ok();
+    writeln!(
+        out,
+        "  parsed ok {} · partial {} · unparsed {} · kept as raw bytes {}",
+        n(1),
+        n(2),
+        n(3),
+        n(4)
+    )
+    .ok();
+    writeln!(
+        out,
+        "  lines with an attacker address {} · distinct attackers {}",
+        n(5),
+        n(6)
+    )
+    .ok();
     writeln!(
         out,
         "  event time span {} .. {}",
-        totals.get::<_, Option<String>>(7).unwrap_or_else(|| "-".into()),
-        totals.get::<_, Option<String>>(8).unwrap_or_else(|| "-".into())
+        totals
+            .get::<_, Option<String>>(7)
+            .unwrap_or_else(|| "-".into()),
+        totals
+            .get::<_, Option<String>>(8)
+            .unwrap_or_else(|| "-".into())
     )
     .ok();
 
@@ -34,22 +54,40 @@ pub fn ingest_report(client: &mut Client) -> Result<String, CliError> {
         "SELECT r, count(*) FROM decnet.logs, unnest(string_to_array(parse_reason, ',')) r
          WHERE parse_reason IS NOT NULL GROUP BY r ORDER BY count(*) DESC, r",
     )?;
-    let reasons: Vec<String> = reasons.iter().map(|r| format!("{} {}", r.get::<_, String>(0), r.get::<_, i64>(1))).collect();
-    writeln!(out, "  flags: {}", if reasons.is_empty() { "none".into() } else { reasons.join(" · ") }).ok();
+    let reasons: Vec<String> = reasons
+        .iter()
+        .map(|r| format!("{} {}", r.get::<_, String>(0), r.get::<_, i64>(1)))
+        .collect();
+    writeln!(
+        out,
+        "  flags: {}",
+        if reasons.is_empty() {
+            "none".into()
+        } else {
+            reasons.join(" · ")
+        }
+    )
+    .ok();
 
     let kinds = q(
         client,
         "SELECT decnet.classify_event_kind(coalesce(event_type, '-')) k, count(*) FROM decnet.logs
          WHERE parse_status <> 'unparsed' GROUP BY k ORDER BY k",
     )?;
-    let kinds: Vec<String> = kinds.iter().map(|r| format!("{} {}", r.get::<_, String>(0), r.get::<_, i64>(1))).collect();
+    let kinds: Vec<String> = kinds
+        .iter()
+        .map(|r| format!("{} {}", r.get::<_, String>(0), r.get::<_, i64>(1)))
+        .collect();
     writeln!(out, "  event kinds: {}", kinds.join(" · ")).ok();
 
     let services = q(
         client,
         "SELECT service, count(*) FROM decnet.logs WHERE service IS NOT NULL GROUP BY service ORDER BY count(*) DESC, service LIMIT 12",
     )?;
-    let services: Vec<String> = services.iter().map(|r| format!("{} {}", r.get::<_, String>(0), r.get::<_, i64>(1))).collect();
+    let services: Vec<String> = services
+        .iter()
+        .map(|r| format!("{} {}", r.get::<_, String>(0), r.get::<_, i64>(1)))
+        .collect();
     writeln!(out, "  top services: {}", services.join(" · ")).ok();
 
     let p = &q(
@@ -65,7 +103,12 @@ pub fn ingest_report(client: &mut Client) -> Result<String, CliError> {
         n(0), n(1), n(2), n(3), n(4)
     )
     .ok();
-    writeln!(out, "  {:<28} {:>6} {:>5} {:>6} {:>5}  {:<34} deckies / traversal", "attacker", "events", "creds", "bounty", "cmds", "services").ok();
+    writeln!(
+        out,
+        "  {:<28} {:>6} {:>5} {:>6} {:>5}  {:<34} deckies / traversal",
+        "attacker", "events", "creds", "bounty", "cmds", "services"
+    )
+    .ok();
     let top = q(
         client,
         "SELECT host(ip), event_count, credential_count, bounty_count, command_count,
@@ -74,7 +117,11 @@ pub fn ingest_report(client: &mut Client) -> Result<String, CliError> {
     )?;
     for r in &top {
         let services: String = r.get(5);
-        let services = if services.chars().count() > 34 { format!("{}…", services.chars().take(33).collect::<String>()) } else { services };
+        let services = if services.chars().count() > 34 {
+            format!("{}…", services.chars().take(33).collect::<String>())
+        } else {
+            services
+        };
         writeln!(
             out,
             "  {:<28} {:>6} {:>5} {:>6} {:>5}  {:<34} {}",
@@ -94,7 +141,10 @@ pub fn ingest_report(client: &mut Client) -> Result<String, CliError> {
 /// Runs one rollup over every dirty attacker (the demo does not wait for pg_cron) and summarises the classes.
 pub fn behavior_report(client: &mut Client) -> Result<String, CliError> {
     let mut out = String::new();
-    let r = &q(client, "SELECT attackers, events, duration_ms FROM decnet.rollup(1000000)")?[0];
+    let r = &q(
+        client,
+        "SELECT attackers, events, duration_ms FROM decnet.rollup(1000000)",
+    )?[0];
     writeln!(
         out,
         "\nbehaviour rollup: {} attackers from {} events in {:.0} ms",
@@ -111,8 +161,18 @@ pub fn behavior_report(client: &mut Client) -> Result<String, CliError> {
     )?;
     for c in &classes {
         let tools: String = c.get(2);
-        let tools = if tools.is_empty() { String::new() } else { format!("  tools: {tools}") };
-        writeln!(out, "  {:<12} {:>5}{tools}", c.get::<_, String>(0), c.get::<_, i64>(1)).ok();
+        let tools = if tools.is_empty() {
+            String::new()
+        } else {
+            format!("  tools: {tools}")
+        };
+        writeln!(
+            out,
+            "  {:<12} {:>5}{tools}",
+            c.get::<_, String>(0),
+            c.get::<_, i64>(1)
+        )
+        .ok();
     }
     Ok(out)
 }

@@ -12,7 +12,12 @@ use postgres::Client;
 use std::io::Write;
 use std::time::Instant;
 
-const SERVICES: [(&str, &str); 4] = [("ssh", "login_attempt"), ("http", "request"), ("ftp", "connection"), ("ssh", "command")];
+const SERVICES: [(&str, &str); 4] = [
+    ("ssh", "login_attempt"),
+    ("http", "request"),
+    ("ftp", "connection"),
+    ("ssh", "command"),
+];
 
 /// A set of attackers with the same number of lines each, in 10.<first_octet>+.x.y.
 struct Group {
@@ -23,7 +28,12 @@ struct Group {
 
 impl Group {
     fn ip(&self, i: u32) -> String {
-        format!("10.{}.{}.{}", self.first_octet + i / 65_536, i / 256 % 256, i % 256)
+        format!(
+            "10.{}.{}.{}",
+            self.first_octet + i / 65_536,
+            i / 256 % 256,
+            i % 256
+        )
     }
 
     fn lines(&self) -> u64 {
@@ -38,14 +48,21 @@ impl Group {
 
 /// COPYs every line of `groups` through the pipeline, one transaction, one
 /// statement per STATEMENT_LINES lines; lines are generated chunk by chunk.
-fn ingest(client: &mut Client, groups: &[&Group], rng: &mut SplitMix64) -> Result<(u64, f64), CliError> {
+fn ingest(
+    client: &mut Client,
+    groups: &[&Group],
+    rng: &mut SplitMix64,
+) -> Result<(u64, f64), CliError> {
     let db = |e| CliError::from_db("bench-rollup ingest", e);
     let start = Instant::now();
     let mut tx = client.transaction().map_err(db)?;
     let (mut payload, mut in_statement, mut total) = (Vec::new(), 0u64, 0u64);
-    let flush = |tx: &mut postgres::Transaction<'_>, payload: &mut Vec<u8>| -> Result<(), CliError> {
+    let flush = |tx: &mut postgres::Transaction<'_>,
+                 payload: &mut Vec<u8>|
+     -> Result<(), CliError> {
         let mut w = tx.copy_in(COPY_LOGS).map_err(db)?;
-        w.write_all(payload).map_err(|e| CliError::new(format!("COPY stream failed: {e}"), "see the server log"))?;
+        w.write_all(payload)
+            .map_err(|e| CliError::new(format!("COPY stream failed: {e}"), "see the server log"))?;
         w.finish().map_err(db)?;
         payload.clear();
         Ok(())
@@ -91,22 +108,47 @@ fn timed_rollup(client: &mut Client, group: &Group) -> Result<(f64, i32, i64), C
         ))
         .map_err(db)?;
     let start = Instant::now();
-    let r = client.query_one("SELECT attackers, events FROM decnet.rollup($1)", &[&(group.attackers as i32)]).map_err(db)?;
+    let r = client
+        .query_one(
+            "SELECT attackers, events FROM decnet.rollup($1)",
+            &[&(group.attackers as i32)],
+        )
+        .map_err(db)?;
     Ok((start.elapsed().as_secs_f64() * 1e3, r.get(0), r.get(1)))
 }
 
 pub fn run(client: &mut Client) -> Result<String, CliError> {
     let db = |e| CliError::from_db("bench-rollup", e);
-    let small = Group { first_octet: 1, attackers: 1_000, lines_each: 50 };
-    let large = Group { first_octet: 2, attackers: 1_000, lines_each: 500 };
-    let filler_1m = Group { first_octet: 3, attackers: 4_500, lines_each: 100 };
-    let filler_rest = Group { first_octet: 4, attackers: 93_500, lines_each: 96 };
-    client.batch_execute(&format!("{}; CHECKPOINT", crate::bench::TRUNCATE_PIPELINE)).map_err(db)?;
+    let small = Group {
+        first_octet: 1,
+        attackers: 1_000,
+        lines_each: 50,
+    };
+    let large = Group {
+        first_octet: 2,
+        attackers: 1_000,
+        lines_each: 500,
+    };
+    let filler_1m = Group {
+        first_octet: 3,
+        attackers: 4_500,
+        lines_each: 100,
+    };
+    let filler_rest = Group {
+        first_octet: 4,
+        attackers: 93_500,
+        lines_each: 96,
+    };
+    client
+        .batch_execute(&format!("{}; CHECKPOINT", crate::bench::TRUNCATE_PIPELINE))
+        .map_err(db)?;
     let mut rng = SplitMix64(10);
     let mut out = String::new();
 
     let (lines_1, secs_1) = ingest(client, &[&small, &large, &filler_1m], &mut rng)?;
-    client.batch_execute("VACUUM ANALYZE decnet.logs, decnet.attackers, decnet.attacker_services").map_err(db)?;
+    client
+        .batch_execute("VACUUM ANALYZE decnet.logs, decnet.attackers, decnet.attacker_services")
+        .map_err(db)?;
     let report = |out: &mut String, client: &mut Client, logs: u64| -> Result<(), CliError> {
         for g in [&small, &large] {
             let (ms, attackers, events) = timed_rollup(client, g)?;
@@ -118,21 +160,41 @@ pub fn run(client: &mut Client) -> Result<String, CliError> {
         }
         Ok(())
     };
-    out.push_str(&format!("ingested {lines_1} lines for {} attackers in {secs_1:.1} s\n", small.attackers + large.attackers + filler_1m.attackers));
+    out.push_str(&format!(
+        "ingested {lines_1} lines for {} attackers in {secs_1:.1} s\n",
+        small.attackers + large.attackers + filler_1m.attackers
+    ));
     report(&mut out, client, lines_1)?;
 
     let (lines_2, secs_2) = ingest(client, &[&filler_rest], &mut rng)?;
-    client.batch_execute("VACUUM ANALYZE decnet.logs, decnet.attackers, decnet.attacker_services").map_err(db)?;
+    client
+        .batch_execute("VACUUM ANALYZE decnet.logs, decnet.attackers, decnet.attacker_services")
+        .map_err(db)?;
     let total = lines_1 + lines_2;
-    out.push_str(&format!("ingested {lines_2} more lines ({} attackers) in {secs_2:.1} s\n", filler_rest.attackers));
+    out.push_str(&format!(
+        "ingested {lines_2} more lines ({} attackers) in {secs_2:.1} s\n",
+        filler_rest.attackers
+    ));
     report(&mut out, client, total)?;
 
     let start = Instant::now();
-    client.batch_execute("SELECT * FROM decnet.rebuild()").map_err(db)?;
+    client
+        .batch_execute("SELECT * FROM decnet.rebuild()")
+        .map_err(db)?;
     let rebuild = start.elapsed().as_secs_f64();
-    let attackers: i64 = client.query_one("SELECT count(*) FROM decnet.attackers", &[]).map_err(db)?.get(0);
-    out.push_str(&format!("  logs {total:>9} lines: decnet.rebuild() of {attackers} attackers: {rebuild:.1} s\n"));
-    assert_eq!(total, small.lines() + large.lines() + filler_1m.lines() + filler_rest.lines());
-    client.batch_execute(crate::bench::TRUNCATE_PIPELINE).map_err(db)?;
+    let attackers: i64 = client
+        .query_one("SELECT count(*) FROM decnet.attackers", &[])
+        .map_err(db)?
+        .get(0);
+    out.push_str(&format!(
+        "  logs {total:>9} lines: decnet.rebuild() of {attackers} attackers: {rebuild:.1} s\n"
+    ));
+    assert_eq!(
+        total,
+        small.lines() + large.lines() + filler_1m.lines() + filler_rest.lines()
+    );
+    client
+        .batch_execute(crate::bench::TRUNCATE_PIPELINE)
+        .map_err(db)?;
     Ok(out)
 }

@@ -22,7 +22,8 @@ pub struct SessionStats {
 /// Sessions per INSERT statement.
 const BATCH: usize = 500;
 
-const INSERT: &str = "INSERT INTO decnet.session_recordings (sid, decky, service, started_at, events, source)
+const INSERT: &str =
+    "INSERT INTO decnet.session_recordings (sid, decky, service, started_at, events, source)
     SELECT s.sid, s.decky, s.service, to_timestamp(s.started_at), s.events, s.source
     FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[], $6::text[])
          AS s (sid, decky, service, started_at, events, source)
@@ -32,9 +33,17 @@ const INSERT: &str = "INSERT INTO decnet.session_recordings (sid, decky, service
 
 /// Decky and service of a shard stored as `…/<decky>/<service>/<date>.jsonl`.
 pub fn decky_and_service(path: &Path) -> (Option<String>, Option<String>) {
-    let mut dirs = path.parent().into_iter().flat_map(|p| p.iter().rev()).map(|s| s.to_string_lossy().into_owned());
-    let service = dirs.next().filter(|s| !s.is_empty() && s != "." && s != "/");
-    let decky = dirs.next().filter(|s| !s.is_empty() && s != "." && s != "/");
+    let mut dirs = path
+        .parent()
+        .into_iter()
+        .flat_map(|p| p.iter().rev())
+        .map(|s| s.to_string_lossy().into_owned());
+    let service = dirs
+        .next()
+        .filter(|s| !s.is_empty() && s != "." && s != "/");
+    let decky = dirs
+        .next()
+        .filter(|s| !s.is_empty() && s != "." && s != "/");
     match (decky, service) {
         (Some(d), Some(s)) => (Some(d), Some(s)),
         _ => (None, None),
@@ -51,10 +60,25 @@ struct Pending {
 /// Reads every shard, joins the parts of a session found in several files (a
 /// session that crosses midnight spans two date shards), and inserts the
 /// sessions in one transaction.
-pub fn ingest_session_files(client: &mut Client, paths: &[String], show_progress: bool) -> Result<SessionStats, CliError> {
-    let mut stats = SessionStats { files: paths.len(), ..Default::default() };
-    let total: u64 = paths.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
-    let bar = if show_progress { ProgressBar::new(total) } else { ProgressBar::hidden() };
+pub fn ingest_session_files(
+    client: &mut Client,
+    paths: &[String],
+    show_progress: bool,
+) -> Result<SessionStats, CliError> {
+    let mut stats = SessionStats {
+        files: paths.len(),
+        ..Default::default()
+    };
+    let total: u64 = paths
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let bar = if show_progress {
+        ProgressBar::new(total)
+    } else {
+        ProgressBar::hidden()
+    };
     bar.set_style(
         ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} eta {eta}")
             .expect("static template")
@@ -64,8 +88,12 @@ pub fn ingest_session_files(client: &mut Client, paths: &[String], show_progress
     let mut by_sid: HashMap<String, Pending> = HashMap::new();
     for path in paths {
         bar.set_message(format!("reading {path}"));
-        let bytes = std::fs::read(path)
-            .map_err(|e| CliError::new(format!("cannot read {path}: {e}"), "check the shard path and permissions"))?;
+        let bytes = std::fs::read(path).map_err(|e| {
+            CliError::new(
+                format!("cannot read {path}: {e}"),
+                "check the shard path and permissions",
+            )
+        })?;
         bar.inc(bytes.len() as u64);
         // Invalid UTF-8 becomes U+FFFD: the event keeps its timing, only that character changes.
         let (sessions, malformed) = split_shard(&String::from_utf8_lossy(&bytes));
@@ -82,7 +110,15 @@ pub fn ingest_session_files(client: &mut Client, paths: &[String], show_progress
                 }
                 None => {
                     order.push(s.sid.clone());
-                    by_sid.insert(s.sid.clone(), Pending { session: s, decky: decky.clone(), service: service.clone(), source: path.clone() });
+                    by_sid.insert(
+                        s.sid.clone(),
+                        Pending {
+                            session: s,
+                            decky: decky.clone(),
+                            service: service.clone(),
+                            source: path.clone(),
+                        },
+                    );
                 }
             }
         }
@@ -90,9 +126,18 @@ pub fn ingest_session_files(client: &mut Client, paths: &[String], show_progress
     bar.finish_and_clear();
     stats.sessions = order.len();
 
-    let bar = if show_progress { ProgressBar::new(order.len() as u64) } else { ProgressBar::hidden() };
-    bar.set_style(ProgressStyle::with_template("inserting sessions [{bar:30}] {pos}/{len}").expect("static template"));
-    let mut tx = client.transaction().map_err(|e| CliError::from_db("BEGIN failed", e))?;
+    let bar = if show_progress {
+        ProgressBar::new(order.len() as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("inserting sessions [{bar:30}] {pos}/{len}")
+            .expect("static template"),
+    );
+    let mut tx = client
+        .transaction()
+        .map_err(|e| CliError::from_db("BEGIN failed", e))?;
     for chunk in order.chunks(BATCH) {
         let rows: Vec<&Pending> = chunk.iter().map(|sid| &by_sid[sid]).collect();
         let sids: Vec<&str> = rows.iter().map(|p| p.session.sid.as_str()).collect();
@@ -102,13 +147,17 @@ pub fn ingest_session_files(client: &mut Client, paths: &[String], show_progress
         let events: Vec<&str> = rows.iter().map(|p| p.session.lines.as_str()).collect();
         let sources: Vec<&str> = rows.iter().map(|p| p.source.as_str()).collect();
         let inserted = tx
-            .query(INSERT, &[&sids, &deckies, &services, &started, &events, &sources])
+            .query(
+                INSERT,
+                &[&sids, &deckies, &services, &started, &events, &sources],
+            )
             .map_err(|e| CliError::from_db("inserting session recordings failed", e))?
             .len();
         stats.already_loaded += chunk.len() - inserted;
         bar.inc(chunk.len() as u64);
     }
-    tx.commit().map_err(|e| CliError::from_db("COMMIT failed", e))?;
+    tx.commit()
+        .map_err(|e| CliError::from_db("COMMIT failed", e))?;
     bar.finish_and_clear();
     Ok(stats)
 }
@@ -120,8 +169,14 @@ mod tests {
     #[test]
     fn decky_and_service_come_from_the_shard_path() {
         let p = |s: &str| decky_and_service(Path::new(s));
-        assert_eq!(p("/var/lib/decnet/sessrec/web-01/ssh/2026-05-01.jsonl"), (Some("web-01".into()), Some("ssh".into())));
-        assert_eq!(p("web-01/telnet/2026-05-01.jsonl"), (Some("web-01".into()), Some("telnet".into())));
+        assert_eq!(
+            p("/var/lib/decnet/sessrec/web-01/ssh/2026-05-01.jsonl"),
+            (Some("web-01".into()), Some("ssh".into()))
+        );
+        assert_eq!(
+            p("web-01/telnet/2026-05-01.jsonl"),
+            (Some("web-01".into()), Some("telnet".into()))
+        );
         assert_eq!(p("2026-05-01.jsonl"), (None, None));
         assert_eq!(p("ssh/2026-05-01.jsonl"), (None, None));
     }

@@ -11,7 +11,8 @@ fn migrations_dir() -> PathBuf {
 }
 
 fn released() -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(migrations_dir().join("released.sha256")).expect("migrations/released.sha256");
+    let text = std::fs::read_to_string(migrations_dir().join("released.sha256"))
+        .expect("migrations/released.sha256");
     text.lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .map(|l| {
@@ -22,7 +23,11 @@ fn released() -> Vec<(String, String)> {
 }
 
 fn version(name: &str) -> u32 {
-    name.trim_start_matches('V').split("__").next().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("not a migration name: {name}"))
+    name.trim_start_matches('V')
+        .split("__")
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("not a migration name: {name}"))
 }
 
 #[test]
@@ -30,9 +35,13 @@ fn released_migrations_are_unchanged() {
     let pinned = released();
     assert!(!pinned.is_empty());
     for (hash, name) in &pinned {
-        let data = std::fs::read(migrations_dir().join(name)).unwrap_or_else(|e| panic!("released migration {name} is gone: {e}"));
+        let data = std::fs::read(migrations_dir().join(name))
+            .unwrap_or_else(|e| panic!("released migration {name} is gone: {e}"));
         let now = format!("{:x}", Sha256::digest(&data));
-        assert_eq!(&now, hash, "{name} was released and must not change: add a new migration instead");
+        assert_eq!(
+            &now, hash,
+            "{name} was released and must not change: add a new migration instead"
+        );
     }
 }
 
@@ -43,7 +52,10 @@ fn no_migration_slips_in_below_a_released_one() {
     for entry in std::fs::read_dir(migrations_dir()).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
         if name.ends_with(".sql") && version(&name) <= newest {
-            assert!(pinned.iter().any(|(_, n)| *n == name), "{name} is numbered below a released migration but is not pinned");
+            assert!(
+                pinned.iter().any(|(_, n)| *n == name),
+                "{name} is numbered below a released migration but is not pinned"
+            );
         }
     }
 }
