@@ -34,6 +34,7 @@ COMMENT ON FUNCTION @extschema@.logs_merge_pending() IS 'Deferred constraint tri
 COMMENT ON FUNCTION @extschema@.defer_taken() IS 'Internal: keeps a small statement''s taken delta for the commit-time merge (true), or leaves it taken to merge now (false).';
 COMMENT ON FUNCTION @extschema@.merge_event_needed() IS 'Internal (WHEN of logs_merge_at_commit): true for the first line of a transaction, so one commit-time event is queued per transaction.';
 COMMENT ON FUNCTION @extschema@.merge_behind_ms() IS 'The setting decnet.merge_behind_ms: small transactions committing within that many milliseconds of the last merge queue their lines (0: never).';
+COMMENT ON FUNCTION @extschema@.discard_taken() IS 'Internal: forgets the taken delta once merge_taken() has merged it, so queued lines are never added to lines already merged.';
 COMMENT ON FUNCTION @extschema@.take_log_ids() IS 'Internal: takes the taken delta off the merge and returns its lines'' decnet.logs ids, for decnet.merge_queue.';
 COMMENT ON FUNCTION @extschema@.absorb_lines(bigint[], text[]) IS 'Internal: parses queued lines (ids with their raw_line) into the taken delta, as the row trigger did at insert; returns how many.';
 COMMENT ON FUNCTION @extschema@.take_queued(integer) IS 'Internal: deletes up to max_entries decnet.merge_queue entries no other merge holds and adds their lines to the taken delta; returns how many lines.';

@@ -8,6 +8,11 @@ STRICT VOLATILE PARALLEL UNSAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'absorb_lines_wrapper';
 
+CREATE  FUNCTION "discard_taken"() RETURNS void
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'discard_taken_wrapper';
+
 CREATE  FUNCTION "merge_behind_ms"() RETURNS INT /* i32 */
 STRICT STABLE PARALLEL SAFE
 LANGUAGE c /* Rust */
@@ -17,6 +22,239 @@ CREATE  FUNCTION "take_log_ids"() RETURNS bigint[] /* Vec < i64 > */
 STRICT VOLATILE PARALLEL UNSAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'take_log_ids_wrapper';
+
+CREATE OR REPLACE FUNCTION @extschema@.merge_taken() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET jit = off SET work_mem = '64MB'
+AS $fn$
+DECLARE
+    affected inet[];
+    new_ips inet[];
+    locked_uuids uuid[];
+    locked_ips inet[];
+    a_events bigint[];
+    a_commands bigint[];
+    a_first timestamptz[];
+    a_last timestamptz[];
+    with_new_services inet[];
+    with_decky_order inet[];
+    with_commands inet[];
+    with_fingerprints inet[];
+    counted inet[];
+    new_bounties bigint[];
+    new_credentials bigint[];
+    n_rows bigint;
+    first_id bigint;
+    parts record;
+    k integer := decnet.commands_kept_per_end();
+BEGIN
+    n_rows := decnet.statement_rows();
+    first_id := decnet.statement_first_log_id();
+    -- each step below runs only when the statement has something for it
+    -- (a one-line INSERT needs few of them)
+    SELECT * INTO parts FROM decnet.statement_parts();
+
+    -- 1. attackers: create the new ones, then lock all of them, in ip order
+    SELECT array_agg(ip ORDER BY ip), array_agg(events ORDER BY ip), array_agg(commands ORDER BY ip),
+           array_agg(first_seen ORDER BY ip), array_agg(last_seen ORDER BY ip)
+    INTO affected, a_events, a_commands, a_first, a_last
+    FROM decnet.statement_attackers();
+
+    WITH ins AS (
+        INSERT INTO decnet.attackers AS a (ip, first_seen, last_seen)
+        SELECT t.ip, t.first_seen, t.last_seen FROM unnest(affected, a_first, a_last) AS t(ip, first_seen, last_seen)
+        ORDER BY t.ip
+        ON CONFLICT (ip) DO NOTHING
+        RETURNING a.ip
+    )
+    SELECT array_agg(ip ORDER BY ip) INTO new_ips FROM ins;
+
+    WITH locked AS (
+        SELECT a.ip, a.uuid FROM unnest(affected) AS t(ip) JOIN decnet.attackers a ON a.ip = t.ip
+        ORDER BY a.ip FOR NO KEY UPDATE OF a
+    )
+    SELECT array_agg(ip), array_agg(uuid) INTO locked_ips, locked_uuids FROM locked;
+
+    -- their behaviour is recomputed later, by decnet.rollup()
+    PERFORM decnet.mark_dirty(affected);
+
+    -- 2. per (attacker, service); 3. per (attacker, decky). Remember whose
+    --    list can have changed: a new service; a new decky, or one whose
+    --    first contact may have moved (it now lies within this statement's lines)
+    WITH up AS (
+        INSERT INTO decnet.attacker_services AS s
+            (attacker_ip, service, event_count, interaction_count, scan_count, noise_count, first_seen, last_seen)
+        SELECT attacker_ip, service, events, interaction, scan, noise, first_seen, last_seen
+        FROM decnet.statement_services() ORDER BY attacker_ip, service
+        ON CONFLICT (attacker_ip, service) DO UPDATE SET
+            event_count = s.event_count + excluded.event_count,
+            interaction_count = s.interaction_count + excluded.interaction_count,
+            scan_count = s.scan_count + excluded.scan_count,
+            noise_count = s.noise_count + excluded.noise_count,
+            first_seen = least(s.first_seen, excluded.first_seen),
+            last_seen = greatest(s.last_seen, excluded.last_seen)
+        RETURNING s.attacker_ip, (s.xmax = 0) AS inserted
+    )
+    SELECT array_agg(DISTINCT attacker_ip) FILTER (WHERE inserted) INTO with_new_services FROM up;
+
+    WITH up AS (
+        INSERT INTO decnet.attacker_deckies AS d (attacker_ip, decky, first_seen, first_log_id, last_seen, event_count)
+        SELECT attacker_ip, decky, first_seen, first_log_id, last_seen, events
+        FROM decnet.statement_deckies() ORDER BY attacker_ip, decky
+        ON CONFLICT (attacker_ip, decky) DO UPDATE SET
+            first_seen = least(d.first_seen, excluded.first_seen),
+            first_log_id = least(d.first_log_id, excluded.first_log_id),
+            last_seen = greatest(d.last_seen, excluded.last_seen),
+            event_count = d.event_count + excluded.event_count
+        RETURNING d.attacker_ip, (d.xmax = 0) OR d.first_seen IS NULL OR d.first_log_id >= first_id
+                  OR d.first_seen >= (SELECT min(f) FROM unnest(a_first) AS f) AS maybe_moved
+    )
+    SELECT array_agg(DISTINCT attacker_ip) FILTER (WHERE maybe_moved) INTO with_decky_order FROM up;
+
+    -- 4. commands: add this statement's candidates, then keep the first and last k per attacker
+    IF parts.commands > 0 THEN
+        WITH ins AS (
+            INSERT INTO decnet.attacker_commands (attacker_ip, log_id, ts, service, decky, command)
+            SELECT attacker_ip, log_id, ts, service, decky, command FROM decnet.statement_commands()
+            ORDER BY attacker_ip, log_id
+            RETURNING attacker_ip
+        )
+        SELECT array_agg(DISTINCT attacker_ip) INTO with_commands FROM ins;
+
+        DELETE FROM decnet.attacker_commands ac
+        USING (
+            SELECT attacker_ip, log_id,
+                   row_number() OVER (PARTITION BY attacker_ip ORDER BY ts ASC NULLS LAST, log_id ASC) AS from_first,
+                   row_number() OVER (PARTITION BY attacker_ip ORDER BY ts DESC NULLS FIRST, log_id DESC) AS from_last
+            FROM decnet.attacker_commands
+            WHERE attacker_ip = ANY (with_commands)
+        ) r
+        WHERE ac.attacker_ip = r.attacker_ip AND ac.log_id = r.log_id AND r.from_first > k AND r.from_last > k;
+    END IF;
+
+    -- 5. bounties and credentials (one row per dedup key already); remember what changed per attacker
+    IF parts.bounties > 0 OR parts.credentials > 0 THEN
+        WITH nb AS (
+            INSERT INTO decnet.bounties AS b (bounty_type, attacker_ip, payload, payload_key, decky, service, first_seen, last_seen, first_log_id, seen_count)
+            SELECT bounty_type, attacker_ip, payload, payload_key, decky, service, first_seen, last_seen, first_log_id, seen
+            FROM decnet.statement_bounties()
+            ORDER BY ord  -- the dedup key order, sorted in Rust
+            ON CONFLICT (bounty_type, attacker_ip, payload_key) DO UPDATE SET
+                -- the first sighting's payload (its request and port: decnet_core::bounty::sighting_members)
+                payload = CASE WHEN excluded.first_log_id < b.first_log_id THEN excluded.payload ELSE b.payload END,
+                decky = CASE WHEN excluded.first_log_id < b.first_log_id THEN excluded.decky ELSE b.decky END,
+                service = CASE WHEN excluded.first_log_id < b.first_log_id THEN excluded.service ELSE b.service END,
+                first_seen = least(b.first_seen, excluded.first_seen),
+                last_seen = greatest(b.last_seen, excluded.last_seen),
+                first_log_id = least(b.first_log_id, excluded.first_log_id),
+                seen_count = b.seen_count + excluded.seen_count
+            RETURNING b.attacker_ip, b.bounty_type, (b.xmax = 0) AS inserted,
+                      b.first_log_id >= first_id AS first_changed  -- new, or now first seen in this statement
+        ), nc AS (
+            INSERT INTO decnet.credentials AS c
+                (attacker_ip, attacker_uuid, decky, service, principal, principal_key, secret_kind, secret_sha256,
+                 secret_b64, secret_printable, outcome, outcome_log_id, first_seen, last_seen, first_log_id, attempt_count)
+            SELECT g.attacker_ip, a.uuid, g.decky, g.service, g.principal, coalesce(g.principal, ''), g.secret_kind,
+                   g.secret_sha256, g.secret_b64, g.secret_printable, g.outcome, g.outcome_log_id,
+                   g.first_seen, g.last_seen, g.first_log_id, g.attempts
+            FROM decnet.statement_credentials() g
+            LEFT JOIN unnest(locked_ips, locked_uuids) AS a(ip, uuid) ON a.ip = g.attacker_ip
+            ORDER BY g.ord  -- the dedup key order, sorted in Rust
+            ON CONFLICT (attacker_ip, decky, service, secret_kind, secret_sha256, principal_key) DO UPDATE SET
+                attempt_count = c.attempt_count + excluded.attempt_count,
+                first_seen = least(c.first_seen, excluded.first_seen),
+                last_seen = greatest(c.last_seen, excluded.last_seen),
+                first_log_id = least(c.first_log_id, excluded.first_log_id),
+                outcome = CASE WHEN excluded.outcome_log_id > coalesce(c.outcome_log_id, 0) THEN excluded.outcome ELSE c.outcome END,
+                outcome_log_id = greatest(c.outcome_log_id, excluded.outcome_log_id)
+            RETURNING c.attacker_ip, (c.xmax = 0) AS inserted
+        ), per_attacker AS (
+            SELECT attacker_ip, sum(nb)::bigint AS nb, sum(nc)::bigint AS nc, bool_or(fp) AS fp FROM (
+                SELECT attacker_ip, inserted::int AS nb, 0 AS nc, bounty_type = 'fingerprint' AND first_changed AS fp FROM nb
+                UNION ALL
+                SELECT attacker_ip, 0, inserted::int, false FROM nc
+            ) u WHERE attacker_ip IS NOT NULL GROUP BY attacker_ip
+        )
+        SELECT array_agg(attacker_ip), array_agg(nb), array_agg(nc), array_agg(attacker_ip) FILTER (WHERE fp)
+        INTO counted, new_bounties, new_credentials, with_fingerprints
+        FROM per_attacker;
+    END IF;
+
+    -- 5b. recipients per (attacker, victim domain)
+    IF parts.smtp_targets > 0 THEN
+        INSERT INTO decnet.smtp_targets AS t (attacker_ip, domain, count, first_seen, last_seen)
+        SELECT attacker_ip, domain, recipients, first_seen, last_seen
+        FROM decnet.statement_smtp_targets() ORDER BY attacker_ip, domain
+        ON CONFLICT (attacker_ip, domain) DO UPDATE SET
+            count = t.count + excluded.count,
+            first_seen = least(t.first_seen, excluded.first_seen),
+            last_seen = greatest(t.last_seen, excluded.last_seen);
+    END IF;
+
+    -- 5c. prober hash rotations and IPv6 link-local leaks (sql/identity.sql)
+    IF parts.probes > 0 THEN
+        PERFORM decnet.merge_probe_observations();
+    END IF;
+    IF parts.ipv6_leaks > 0 THEN
+        PERFORM decnet.merge_ipv6_leaks();
+    END IF;
+
+    -- 6. one update per affected attacker: the statement's counts and time
+    --    span, and the list columns (rebuilt from the child rows only where
+    --    they can have changed)
+    UPDATE decnet.attackers a SET
+        event_count = a.event_count + t.events,
+        command_count = a.command_count + t.commands,
+        first_seen = least(a.first_seen, t.first_seen),
+        last_seen = greatest(a.last_seen, t.last_seen),
+        updated_at = now(),
+        bounty_count = a.bounty_count + coalesce(n.nb, 0),
+        credential_count = a.credential_count + coalesce(n.nc, 0),
+        services = CASE WHEN s.changed THEN s.services ELSE a.services END,
+        service_count = CASE WHEN s.changed THEN cardinality(s.services) ELSE a.service_count END,
+        deckies = CASE WHEN d.changed THEN d.deckies ELSE a.deckies END,
+        decky_count = CASE WHEN d.changed THEN cardinality(d.deckies) ELSE a.decky_count END,
+        is_traversal = CASE WHEN d.changed THEN cardinality(d.deckies) >= 2 ELSE a.is_traversal END,
+        traversal_path = CASE WHEN NOT d.changed THEN a.traversal_path
+                              WHEN cardinality(d.deckies) >= 2 THEN array_to_string(d.deckies, ' → ') END,
+        commands = coalesce(cm.commands, a.commands),
+        fingerprints = coalesce(fp.fingerprints, a.fingerprints)
+    FROM unnest(affected, a_events, a_commands, a_first, a_last) AS t(ip, events, commands, first_seen, last_seen)
+    LEFT JOIN unnest(counted, new_bounties, new_credentials) AS n(ip, nb, nc) ON n.ip = t.ip
+    LEFT JOIN unnest(with_new_services) AS ns(ip) ON ns.ip = t.ip
+    LEFT JOIN unnest(with_decky_order) AS nd(ip) ON nd.ip = t.ip
+    LEFT JOIN unnest(with_commands) AS nm(ip) ON nm.ip = t.ip
+    LEFT JOIN unnest(with_fingerprints) AS nf(ip) ON nf.ip = t.ip
+    LEFT JOIN LATERAL (SELECT ns.ip IS NOT NULL AS changed, coalesce(array_agg(service ORDER BY service), '{}') AS services
+                       FROM decnet.attacker_services WHERE attacker_ip = t.ip AND ns.ip IS NOT NULL) s ON true
+    LEFT JOIN LATERAL (SELECT nd.ip IS NOT NULL AS changed,
+                              coalesce(array_agg(decky ORDER BY first_seen ASC NULLS LAST, first_log_id), '{}') AS deckies
+                       FROM decnet.attacker_deckies WHERE attacker_ip = t.ip AND nd.ip IS NOT NULL) d ON true
+    LEFT JOIN LATERAL (SELECT jsonb_agg(jsonb_build_object('service', service, 'decky', decky, 'command', command, 'timestamp', to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
+                                        ORDER BY ts ASC NULLS LAST, log_id) AS commands
+                       FROM decnet.attacker_commands WHERE attacker_ip = t.ip AND nm.ip IS NOT NULL) cm ON true
+    LEFT JOIN LATERAL (SELECT jsonb_agg(payload ORDER BY first_log_id, payload_key) AS fingerprints
+                       FROM (SELECT payload, first_log_id, payload_key FROM decnet.bounties
+                             WHERE attacker_ip = t.ip AND bounty_type = 'fingerprint' AND nf.ip IS NOT NULL
+                             ORDER BY first_log_id, payload_key LIMIT decnet.fingerprints_kept()) f) fp ON true
+    WHERE a.ip = t.ip;
+
+    -- country and AS of new attackers: index lookups in the loaded ranges, no network
+    IF new_ips IS NOT NULL THEN
+        PERFORM decnet.enrich_attackers(new_ips);
+    END IF;
+
+    -- 7. one notification per statement (decnet.notify: the payload in the outbox table)
+    PERFORM decnet.notify('decnet_attacker', jsonb_build_object(
+        'rows', n_rows,
+        'new_count', coalesce(cardinality(new_ips), 0),
+        'updated_count', coalesce(cardinality(affected), 0) - coalesce(cardinality(new_ips), 0),
+        'new', coalesce(to_jsonb(new_ips[1:100]), '[]'::jsonb),
+        'new_truncated', coalesce(cardinality(new_ips), 0) > 100
+    ));
+    -- merged: a later take_queued() must not find these lines still taken
+    PERFORM decnet.discard_taken();
+END
+$fn$;
 
 CREATE OR REPLACE FUNCTION @extschema@.logs_merge_pending() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -211,6 +449,8 @@ $fn$;
 
 COMMENT ON FUNCTION @extschema@.merge_behind_ms() IS 'The setting decnet.merge_behind_ms: small transactions committing within that many milliseconds of the last merge queue their lines (0: never).';
 
+COMMENT ON FUNCTION @extschema@.discard_taken() IS 'Internal: forgets the taken delta once merge_taken() has merged it, so queued lines are never added to lines already merged.';
+
 COMMENT ON FUNCTION @extschema@.take_log_ids() IS 'Internal: takes the taken delta off the merge and returns its lines'' decnet.logs ids, for decnet.merge_queue.';
 
 COMMENT ON FUNCTION @extschema@.absorb_lines(bigint[], text[]) IS 'Internal: parses queued lines (ids with their raw_line) into the taken delta, as the row trigger did at insert; returns how many.';
@@ -221,7 +461,7 @@ COMMENT ON FUNCTION @extschema@.merge_queued() IS 'Merges every line queued in d
 
 DO $upgrade$
 BEGIN
-    REVOKE EXECUTE ON FUNCTION @extschema@.absorb_lines, @extschema@.merge_behind_ms, @extschema@.take_log_ids, @extschema@.take_queued, @extschema@.merge_queued FROM PUBLIC;
+    REVOKE EXECUTE ON FUNCTION @extschema@.absorb_lines, @extschema@.discard_taken, @extschema@.merge_behind_ms, @extschema@.take_log_ids, @extschema@.take_queued, @extschema@.merge_queued FROM PUBLIC;
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'decnet_analyst') THEN
         GRANT EXECUTE ON FUNCTION @extschema@.merge_behind_ms TO decnet_analyst;
     END IF;

@@ -291,6 +291,8 @@ BEGIN
         'new', coalesce(to_jsonb(new_ips[1:100]), '[]'::jsonb),
         'new_truncated', coalesce(cardinality(new_ips), 0) > 100
     ));
+    -- merged: a later take_queued() must not find these lines still taken
+    PERFORM decnet.discard_taken();
 END
 $fn$;
 

@@ -17,6 +17,12 @@ fn merge_behind_ms() -> i32 {
     crate::gucs::merge_behind_ms()
 }
 
+/// Forgets the taken delta once merge_taken() has merged it.
+#[pg_extern(volatile, parallel_unsafe)]
+fn discard_taken() {
+    drop(take());
+}
+
 /// Takes the taken delta off the merge and returns its lines' ids, to queue.
 #[pg_extern(volatile, parallel_unsafe)]
 fn take_log_ids() -> Vec<i64> {

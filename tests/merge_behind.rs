@@ -91,6 +91,33 @@ fn single_row_commits_inside_the_window_are_queued_and_merged_once() {
     assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.verify()"), 0);
 }
 
+/// A session whose last statement merged lines, then drains what other
+/// sessions queued: its merged lines are not merged again.
+#[test]
+fn draining_the_queue_after_a_merge_in_the_same_session_counts_nothing_twice() {
+    let db = "it_merge_behind_drain";
+    let mut c = migrated_db(db);
+    let lines = lines(2_000, 59);
+    // a 1,000-line statement merges at its end in this session
+    ingest_bytes(
+        &mut c,
+        lines[..1_000]
+            .iter()
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+            .as_bytes(),
+    );
+    let mut writer = connect(&dsn_for(db));
+    writer
+        .batch_execute("SET decnet.merge_behind_ms = 10000")
+        .unwrap();
+    insert_one_by_one(&mut writer, &lines[1_000..1_100]);
+    assert!(queued_lines(&mut c) > 0);
+    // the writer's first commit merged (no merge at commit before it); 99 were queued
+    assert_eq!(count(&mut c, "SELECT decnet.merge_queued()"), 99);
+    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.verify()"), 0);
+}
+
 #[test]
 fn a_commit_after_the_window_merges_the_queue_with_its_own_lines() {
     let mut c = migrated_db("it_merge_behind_window");
