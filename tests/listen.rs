@@ -15,32 +15,45 @@ struct Listener {
     stdout: BufReader<ChildStdout>,
     udp: u16,
     tcp: u16,
+    relp: Option<u16>,
 }
 
-/// `decnet listen` on free loopback ports, as a decnet_ingest login role.
+/// `decnet listen` on free loopback ports, as a decnet_ingest login role
+/// (and on a RELP port, 0 for a free one).
 fn listen(db: &str, admin: &mut Client) -> Listener {
+    create_sensor(db, admin);
+    start_listener(db, None)
+}
+
+fn create_sensor(db: &str, admin: &mut Client) {
     let sensor = format!("{db}_sensor");
     admin
         .batch_execute(&format!(
             "DROP ROLE IF EXISTS {sensor}; CREATE ROLE {sensor} LOGIN IN ROLE decnet_ingest"
         ))
         .unwrap();
-    let dsn = dsn_for(db).replace("user=postgres", &format!("user={sensor}"));
+}
+
+fn start_listener(db: &str, relp_port: Option<u16>) -> Listener {
+    let dsn = dsn_for(db).replace("user=postgres", &format!("user={db}_sensor"));
+    let mut args = vec![
+        "--dsn".to_string(),
+        dsn,
+        "listen".into(),
+        "--udp".into(),
+        "127.0.0.1:0".into(),
+        "--tcp".into(),
+        "127.0.0.1:0".into(),
+    ];
+    if let Some(p) = relp_port {
+        args.extend(["--relp".to_string(), format!("127.0.0.1:{p}")]);
+    }
+    args.extend(["--status-every".to_string(), "0".into()]);
     let mut child = Command::new(
         std::env::var("DECNET_BIN").expect("DECNET_BIN is not set: run through `./x test`"),
     )
     .env_remove("DECNET_DSN")
-    .args([
-        "--dsn",
-        &dsn,
-        "listen",
-        "--udp",
-        "127.0.0.1:0",
-        "--tcp",
-        "127.0.0.1:0",
-        "--status-every",
-        "0",
-    ])
+    .args(&args)
     .stdout(Stdio::piped())
     .spawn()
     .unwrap();
@@ -55,15 +68,23 @@ fn listen(db: &str, admin: &mut Client) -> Listener {
         addr.rsplit(':').next().unwrap().parse().unwrap()
     };
     let (udp, tcp) = (port("udp"), port("tcp"));
+    let relp = relp_port.map(|_| port("relp"));
     Listener {
         child,
         stdout,
         udp,
         tcp,
+        relp,
     }
 }
 
 impl Listener {
+    fn kill(mut self) {
+        // SAFETY: kill(2) of our own child
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGKILL) };
+        self.child.wait().unwrap();
+    }
+
     /// SIGTERM: the batch in hand is stored, exit 0; returns the final stdout line.
     fn stop(mut self) -> String {
         // SAFETY: kill(2) of our own child
@@ -163,32 +184,31 @@ fn logger_messages_arrive_once_over_udp_and_both_tcp_framings() {
     );
 }
 
-#[test]
-fn rsyslog_forwards_a_file_byte_for_byte_over_octet_counted_tcp() {
-    let db = "it_listen_rsyslog";
-    let mut admin = migrated_db(db);
-    let l = listen(db, &mut admin);
-    let dir = scratch_file("listen-rsyslog");
+/// rsyslogd running the `block` of docs/ingest.md on a copy of `data`, with
+/// its port replaced by `port`.
+fn rsyslogd(name: &str, block: &str, data: &[u8], port_setting: &str, port: u16) -> Child {
+    let dir = scratch_file(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let log = dir.join("decnet.log");
-    let data = std::fs::read(corpus(5_000, 31)).unwrap();
-    std::fs::write(&log, &data).unwrap();
+    std::fs::write(&log, data).unwrap();
     let doc = std::fs::read_to_string(
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/ingest.md"),
     )
     .unwrap();
+    let open = format!("```{block}\n");
     let start = doc
-        .find("```rsyslog-forward\n")
-        .expect("docs/ingest.md has the forwarding block")
-        + "```rsyslog-forward\n".len();
-    let block = &doc[start..start + doc[start..].find("```").unwrap()];
+        .find(&open)
+        .unwrap_or_else(|| panic!("docs/ingest.md has a {block} block"))
+        + open.len();
+    let text = &doc[start..start + doc[start..].find("```").unwrap()];
+    assert!(text.contains(port_setting), "{block} sets {port_setting}");
     let conf = format!("global(workDirectory=\"{}\")\n", dir.display())
-        + &block
+        + &text
             .replace("/var/log/decnet/decnet.log", log.to_str().unwrap())
-            .replace("port=\"5514\"", &format!("port=\"{}\"", l.tcp));
+            .replace(port_setting, &format!("port=\"{port}\""));
     std::fs::write(dir.join("rsyslog.conf"), conf).unwrap();
-    let mut rsyslogd = Command::new("rsyslogd")
+    Command::new("rsyslogd")
         .arg("-n")
         .arg("-f")
         .arg(dir.join("rsyslog.conf"))
@@ -196,40 +216,19 @@ fn rsyslog_forwards_a_file_byte_for_byte_over_octet_counted_tcp() {
         .arg(dir.join("rsyslogd.pid"))
         .stderr(Stdio::piped())
         .spawn()
-        .expect("rsyslogd runs");
+        .expect("rsyslogd runs")
+}
 
-    // imfile skips empty lines; every other line, NUL and all, arrives as written
-    let expected: Vec<&[u8]> = file_lines(&data)
-        .into_iter()
-        .filter(|l| !l.is_empty())
-        .collect();
-    assert!(
-        expected.iter().any(|l| l.contains(&0)),
-        "the corpus holds NUL lines"
-    );
-    let started = Instant::now();
-    while count(&mut admin, "SELECT count(*) FROM decnet.logs") < expected.len() as i64 {
-        if let Some(status) = rsyslogd.try_wait().unwrap() {
-            panic!(
-                "rsyslogd exited ({status}): {:?}",
-                rsyslogd.stderr.take().map(std::io::read_to_string)
-            );
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(90),
-            "only {} of {} lines",
-            count(&mut admin, "SELECT count(*) FROM decnet.logs"),
-            expected.len()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    std::thread::sleep(Duration::from_millis(500));
-    // SAFETY: kill(2) of our own child
-    unsafe { libc::kill(rsyslogd.id() as i32, libc::SIGTERM) };
-    rsyslogd.wait().unwrap();
-    l.stop();
-
-    let stored = stored_lines(&mut admin);
+/// Every distinct line of `data` the sender can carry (imfile skips empty
+/// lines; omrelp, which passes messages as C strings, cannot carry a NUL):
+/// how often it was written and how often stored; and how many rows were stored.
+fn stored_counts(
+    admin: &mut Client,
+    data: &[u8],
+    carries_nul: bool,
+) -> (Vec<(Vec<u8>, usize, usize)>, usize) {
+    let expected = expected_lines(data, carries_nul);
+    let stored = stored_lines(admin);
     let mut have: HashMap<&[u8], usize> = HashMap::new();
     for s in &stored {
         *have.entry(s.as_slice()).or_default() += 1;
@@ -238,11 +237,240 @@ fn rsyslog_forwards_a_file_byte_for_byte_over_octet_counted_tcp() {
     for e in &expected {
         *want.entry(*e).or_default() += 1;
     }
-    let wrong = want.iter().filter(|(l, n)| have.get(*l) != Some(n)).count();
+    let unknown: Vec<String> = have
+        .keys()
+        .filter(|k| !want.contains_key(*k))
+        .map(|k| String::from_utf8_lossy(k).into_owned())
+        .collect();
+    assert!(unknown.is_empty(), "stored lines nobody wrote: {unknown:?}");
+    (
+        want.iter()
+            .map(|(l, n)| (l.to_vec(), *n, have.get(l).copied().unwrap_or(0)))
+            .collect(),
+        stored.len(),
+    )
+}
+
+fn expected_lines(data: &[u8], carries_nul: bool) -> Vec<&[u8]> {
+    file_lines(data)
+        .into_iter()
+        .filter(|l| !l.is_empty() && (carries_nul || !l.contains(&0)))
+        .collect()
+}
+
+fn wait_for_rsyslog(admin: &mut Client, rsyslogd: &mut Child, n: i64, secs: u64) {
+    let started = Instant::now();
+    while count(admin, "SELECT count(*) FROM decnet.logs") < n {
+        if let Some(status) = rsyslogd.try_wait().unwrap() {
+            panic!(
+                "rsyslogd exited ({status}): {:?}",
+                rsyslogd.stderr.take().map(std::io::read_to_string)
+            );
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(secs),
+            "only {} of {n} lines",
+            count(admin, "SELECT count(*) FROM decnet.logs")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn stop_rsyslog(mut rsyslogd: Child) {
+    // SAFETY: kill(2) of our own child
+    unsafe { libc::kill(rsyslogd.id() as i32, libc::SIGTERM) };
+    rsyslogd.wait().unwrap();
+}
+
+#[test]
+fn rsyslog_forwards_a_file_byte_for_byte_over_octet_counted_tcp() {
+    let db = "it_listen_rsyslog";
+    let mut admin = migrated_db(db);
+    let l = listen(db, &mut admin);
+    let data = std::fs::read(corpus(5_000, 31)).unwrap();
+    assert!(
+        file_lines(&data).iter().any(|l| l.contains(&0)),
+        "the corpus holds NUL lines"
+    );
+    let mut r = rsyslogd(
+        "listen-tcp",
+        "rsyslog-forward",
+        &data,
+        "port=\"5514\"",
+        l.tcp,
+    );
+    let n = expected_lines(&data, true).len();
+    wait_for_rsyslog(&mut admin, &mut r, n as i64, 90);
+    std::thread::sleep(Duration::from_millis(500));
+    stop_rsyslog(r);
+    l.stop();
+    let (lines, stored) = stored_counts(&mut admin, &data, true);
+    let wrong = lines
+        .iter()
+        .filter(|(_, written, stored)| written != stored)
+        .count();
     assert_eq!(
         wrong, 0,
         "{wrong} distinct lines not stored exactly once, byte for byte"
     );
-    assert_eq!(stored.len(), expected.len());
+    assert_eq!(stored, n);
+    assert_eq!(count(&mut admin, "SELECT count(*) FROM decnet.verify()"), 0);
+}
+
+#[test]
+fn rsyslog_over_relp_delivers_every_line_once() {
+    let db = "it_listen_relp";
+    let mut admin = migrated_db(db);
+    create_sensor(db, &mut admin);
+    let l = start_listener(db, Some(0));
+    let data = std::fs::read(corpus(5_000, 37)).unwrap();
+    let mut r = rsyslogd(
+        "listen-relp",
+        "rsyslog-relp",
+        &data,
+        "port=\"2514\"",
+        l.relp.unwrap(),
+    );
+    let n = expected_lines(&data, false).len();
+    wait_for_rsyslog(&mut admin, &mut r, n as i64, 90);
+    std::thread::sleep(Duration::from_millis(500));
+    stop_rsyslog(r);
+    l.stop();
+    let (lines, stored) = stored_counts(&mut admin, &data, false);
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|(_, written, stored)| written != stored)
+            .count(),
+        0,
+        "every line once, byte for byte"
+    );
+    assert_eq!(stored, n);
+    assert_eq!(count(&mut admin, "SELECT count(*) FROM decnet.verify()"), 0);
+}
+
+/// A port outside the kernel's ephemeral range (32768 and up), free now: a
+/// restarted listener gets it back, and no other test's port 0 can take it.
+fn fixed_free_port(salt: u16) -> u16 {
+    let base = 20_000 + (std::process::id() % 4_000) as u16 * 3 + salt;
+    (base..base + 500)
+        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .expect("a free port")
+}
+
+/// A RELP client as the protocol asks one to behave: a window of frames, and
+/// after a broken session, every frame not answered is sent again in a new
+/// one. Returns how many sessions it needed.
+fn relp_send_all(port: u16, lines: &[&[u8]], window: usize) -> usize {
+    use decnet_core::relp::RelpDecoder;
+    use std::io::Read;
+    let mut next = 0; // first line not yet answered
+    let mut sessions = 0;
+    while next < lines.len() {
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        };
+        sessions += 1;
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let offers = b"relp_version=0\nrelp_software=decnet-it\ncommands=syslog";
+        let mut out = [
+            format!("1 open {} ", offers.len()).as_bytes(),
+            offers,
+            b"\n",
+        ]
+        .concat();
+        let mut txnr = 1u64;
+        let mut decoder = RelpDecoder::new();
+        let mut buf = vec![0u8; 65_536];
+        let mut answered: Vec<u64> = Vec::new();
+        let ok = (|| -> std::io::Result<()> {
+            while next < lines.len() {
+                // one window: the frames after `next`
+                let end = (next + window).min(lines.len());
+                let first = txnr + 1;
+                for l in &lines[next..end] {
+                    txnr += 1;
+                    out.extend_from_slice(format!("{txnr} syslog {} ", l.len()).as_bytes());
+                    out.extend_from_slice(l);
+                    out.push(b'\n');
+                }
+                s.write_all(&out)?;
+                out.clear();
+                while answered.last().is_none_or(|t| *t < txnr) {
+                    let n = s.read(&mut buf)?;
+                    if n == 0 {
+                        return Err(std::io::ErrorKind::UnexpectedEof.into());
+                    }
+                    decoder
+                        .feed(&buf[..n], |f| {
+                            if f.command == "rsp" && f.data.starts_with(b"200") {
+                                answered.push(f.txnr)
+                            }
+                        })
+                        .map_err(|e| std::io::Error::other(e.0))?;
+                }
+                // answers come in order: the whole window is stored
+                assert!(answered.iter().filter(|t| **t >= first).count() >= end - next);
+                next = end;
+            }
+            Ok(())
+        })();
+        if ok.is_err() {
+            continue; // a new session sends the unanswered window again
+        }
+    }
+    sessions
+}
+
+/// The listener is SIGKILLed and restarted (same port) while a RELP client
+/// sends: every line answered is stored, and every line arrives at least
+/// once. A line is stored twice only when a kill fell between its batch's
+/// commit and its answer: at most one window per kill.
+#[test]
+fn relp_answers_only_what_is_stored_across_sigkill() {
+    let db = "it_listen_relp_kill";
+    let mut admin = migrated_db(db);
+    create_sensor(db, &mut admin);
+    let port = fixed_free_port(0);
+    let mut l = start_listener(db, Some(port));
+    let data = std::fs::read(corpus(20_000, 53)).unwrap();
+    let lines: Vec<&[u8]> = file_lines(&data)
+        .into_iter()
+        .filter(|l| !l.is_empty())
+        .collect();
+    let n = lines.len();
+    let owned: Vec<Vec<u8>> = lines.iter().map(|l| l.to_vec()).collect();
+    let sender = std::thread::spawn(move || {
+        let refs: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
+        relp_send_all(port, &refs, 64)
+    });
+    let mut kills = 0i64;
+    while !sender.is_finished() && kills < 6 {
+        std::thread::sleep(Duration::from_millis(300 + 100 * kills as u64));
+        if sender.is_finished() {
+            break;
+        }
+        l.kill();
+        kills += 1;
+        l = start_listener(db, Some(port));
+    }
+    let sessions = sender.join().unwrap();
+    l.stop();
+    let (counts, stored) = stored_counts(&mut admin, &data, true);
+    assert!(
+        counts.iter().all(|(_, written, stored)| stored >= written),
+        "an answered line is never lost"
+    );
+    let duplicates = stored as i64 - n as i64;
+    println!("RELP under {kills} SIGKILLs ({sessions} sessions): {n} lines, {stored} stored, {duplicates} duplicates");
+    assert!(
+        kills >= 2,
+        "the sender finished before the listener was killed twice"
+    );
+    assert!(
+        duplicates <= kills * 64,
+        "at most one window of unanswered frames per kill: {duplicates}"
+    );
     assert_eq!(count(&mut admin, "SELECT count(*) FROM decnet.verify()"), 0);
 }

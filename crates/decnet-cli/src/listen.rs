@@ -6,17 +6,25 @@
 //! queue. When PostgreSQL is slow or down the queue fills: TCP readers stop
 //! reading (the senders' windows close: backpressure, nothing dropped) and
 //! UDP datagrams that find it full are counted as lost and reported.
+//!
+//! RELP (rsyslog's omrelp) is acknowledged: a `syslog` frame is answered only
+//! after the COPY holding its message has committed, in the order received;
+//! a batch holding unanswered frames commits as soon as the queue is empty.
 
 use crate::ingest::COPY_LOGS;
 use crate::CliError;
 use decnet_core::copy_text;
+use decnet_core::relp::{self, RelpDecoder};
 use decnet_core::syslog_frame::{datagram_message, FrameDecoder};
 use postgres::error::SqlState;
 use postgres::Client;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{
+    channel, sync_channel, Receiver, RecvTimeoutError, Sender, SyncSender, TryRecvError,
+    TrySendError,
+};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,6 +32,7 @@ use std::time::{Duration, Instant};
 pub struct ListenOptions {
     pub udp: Vec<SocketAddr>,
     pub tcp: Vec<SocketAddr>,
+    pub relp: Vec<SocketAddr>,
     pub batch_interval: Duration,
     pub batch_lines: usize,
     pub status_every: Option<Duration>,
@@ -36,6 +45,32 @@ static STOP: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn request_stop(_: libc::c_int) {
     STOP.store(true, Ordering::SeqCst);
+}
+
+/// What a RELP connection's writer sends, in order.
+enum Reply {
+    /// `rsp 200 OK` for a stored `syslog` frame.
+    Ack(u64),
+    /// Any other answer, already a frame.
+    Frame(Vec<u8>),
+    /// The answer to `close`, then the `serverclose` hint, then the end.
+    Close(u64),
+}
+
+/// One entry of the queue: a message to store, and/or an answer to send once
+/// everything before it is stored.
+struct Item {
+    message: Option<Vec<u8>>,
+    reply: Option<(Sender<Reply>, Reply)>,
+}
+
+impl Item {
+    fn message(m: Vec<u8>) -> Item {
+        Item {
+            message: Some(m),
+            reply: None,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -56,7 +91,7 @@ pub fn run(dsn: &str, mut client: Client, opts: ListenOptions) -> Result<u64, Cl
         )
     };
     // two batches may wait while one is being stored
-    let (tx, rx) = sync_channel::<Vec<u8>>(opts.batch_lines * 2);
+    let (tx, rx) = sync_channel::<Item>(opts.batch_lines * 2);
     let counters = Arc::new(Counters::default());
     let mut out = std::io::stdout().lock();
     for a in &opts.udp {
@@ -69,7 +104,13 @@ pub fn run(dsn: &str, mut client: Client, opts: ListenOptions) -> Result<u64, Cl
         let listener = TcpListener::bind(a).map_err(|e| bind_err("tcp", a, e))?;
         writeln!(out, "listening tcp {}", listener.local_addr()?)?;
         let (tx, counters) = (tx.clone(), counters.clone());
-        std::thread::spawn(move || accept_tcp(listener, tx, counters));
+        std::thread::spawn(move || accept_tcp(listener, tx, counters, receive_tcp));
+    }
+    for a in &opts.relp {
+        let listener = TcpListener::bind(a).map_err(|e| bind_err("relp", a, e))?;
+        writeln!(out, "listening relp {}", listener.local_addr()?)?;
+        let (tx, counters) = (tx.clone(), counters.clone());
+        std::thread::spawn(move || accept_tcp(listener, tx, counters, receive_relp));
     }
     out.flush()?;
     drop(out);
@@ -83,14 +124,14 @@ pub fn run(dsn: &str, mut client: Client, opts: ListenOptions) -> Result<u64, Cl
     store(dsn, &mut client, &rx, &opts, &counters)
 }
 
-fn receive_udp(sock: UdpSocket, tx: SyncSender<Vec<u8>>, counters: &Counters) {
+fn receive_udp(sock: UdpSocket, tx: SyncSender<Item>, counters: &Counters) {
     let mut buf = vec![0u8; 65_536];
     loop {
         let Ok((n, _)) = sock.recv_from(&mut buf) else {
             continue;
         };
         counters.received.fetch_add(1, Ordering::Relaxed);
-        match tx.try_send(datagram_message(&buf[..n]).to_vec()) {
+        match tx.try_send(Item::message(datagram_message(&buf[..n]).to_vec())) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 counters.udp_dropped.fetch_add(1, Ordering::Relaxed);
@@ -100,7 +141,14 @@ fn receive_udp(sock: UdpSocket, tx: SyncSender<Vec<u8>>, counters: &Counters) {
     }
 }
 
-fn accept_tcp(listener: TcpListener, tx: SyncSender<Vec<u8>>, counters: Arc<Counters>) {
+type Receive = fn(TcpStream, &SyncSender<Item>, &Counters);
+
+fn accept_tcp(
+    listener: TcpListener,
+    tx: SyncSender<Item>,
+    counters: Arc<Counters>,
+    receive: Receive,
+) {
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
         if counters.connections.load(Ordering::SeqCst) >= MAX_CONNECTIONS {
@@ -109,7 +157,7 @@ fn accept_tcp(listener: TcpListener, tx: SyncSender<Vec<u8>>, counters: Arc<Coun
         counters.connections.fetch_add(1, Ordering::SeqCst);
         let (tx, counters) = (tx.clone(), counters.clone());
         std::thread::spawn(move || {
-            receive_tcp(stream, &tx, &counters);
+            receive(stream, &tx, &counters);
             counters.connections.fetch_sub(1, Ordering::SeqCst);
         });
     }
@@ -117,7 +165,7 @@ fn accept_tcp(listener: TcpListener, tx: SyncSender<Vec<u8>>, counters: Arc<Coun
 
 /// Reads one connection. A full queue blocks the send, so the reader stops
 /// reading and the sender is slowed by TCP itself.
-fn receive_tcp(mut stream: TcpStream, tx: &SyncSender<Vec<u8>>, counters: &Counters) {
+fn receive_tcp(mut stream: TcpStream, tx: &SyncSender<Item>, counters: &Counters) {
     let peer = stream
         .peer_addr()
         .map(|a| a.to_string())
@@ -127,7 +175,7 @@ fn receive_tcp(mut stream: TcpStream, tx: &SyncSender<Vec<u8>>, counters: &Count
     let mut open = true;
     let mut send = |m: &[u8]| {
         counters.received.fetch_add(1, Ordering::Relaxed);
-        open &= tx.send(m.to_vec()).is_ok();
+        open &= tx.send(Item::message(m.to_vec())).is_ok();
     };
     loop {
         match stream.read(&mut buf) {
@@ -144,6 +192,86 @@ fn receive_tcp(mut stream: TcpStream, tx: &SyncSender<Vec<u8>>, counters: &Count
     decoder.finish(&mut send);
 }
 
+/// Reads one RELP connection. Answers go through a writer thread fed in
+/// order: `open` at once, everything else behind the messages before it.
+fn receive_relp(mut stream: TcpStream, tx: &SyncSender<Item>, counters: &Counters) {
+    let peer = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
+    let (reply_tx, reply_rx) = channel::<Reply>();
+    std::thread::spawn(move || {
+        for r in reply_rx {
+            let (bytes, last) = match r {
+                Reply::Ack(txnr) => (relp::ack(txnr), false),
+                Reply::Frame(f) => (f, false),
+                Reply::Close(txnr) => (
+                    [relp::response(txnr, b""), relp::SERVER_CLOSE.to_vec()].concat(),
+                    true,
+                ),
+            };
+            if writer.write_all(&bytes).is_err() || last {
+                let _ = writer.shutdown(std::net::Shutdown::Both);
+                return;
+            }
+        }
+    });
+    let mut decoder = RelpDecoder::new();
+    let mut buf = vec![0u8; 65_536];
+    let mut open = false;
+    let mut done = false;
+    while !done {
+        let n = match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        let fed = decoder.feed(&buf[..n], |f| {
+            if done {
+                return;
+            }
+            let behind = |reply: Reply| Item {
+                message: None,
+                reply: Some((reply_tx.clone(), reply)),
+            };
+            let sent = match f.command.as_str() {
+                "open" if !open => {
+                    open = true;
+                    reply_tx
+                        .send(Reply::Frame(relp::open_response(f.txnr)))
+                        .is_ok()
+                }
+                "syslog" if open => {
+                    counters.received.fetch_add(1, Ordering::Relaxed);
+                    tx.send(Item {
+                        message: Some(f.data),
+                        reply: Some((reply_tx.clone(), Reply::Ack(f.txnr))),
+                    })
+                    .is_ok()
+                }
+                "close" => {
+                    done = true;
+                    tx.send(behind(Reply::Close(f.txnr))).is_ok()
+                }
+                _ => tx
+                    .send(behind(Reply::Frame(relp::response(
+                        f.txnr,
+                        b"500 command not supported",
+                    ))))
+                    .is_ok(),
+            };
+            done |= !sent;
+        });
+        if let Err(e) = fed {
+            counters.bad_frames.fetch_add(1, Ordering::Relaxed);
+            eprintln!("listen: closing RELP connection {peer}: {}", e.0);
+            return;
+        }
+    }
+}
+
 fn fatal(e: &postgres::Error) -> bool {
     e.as_db_error().is_some_and(|db| {
         [
@@ -158,42 +286,69 @@ fn fatal(e: &postgres::Error) -> bool {
     })
 }
 
-/// The database side: batches messages into COPY statements.
+/// The database side: batches messages into COPY statements, and sends the
+/// RELP answers of a batch once it has committed.
 fn store(
     dsn: &str,
     client: &mut Client,
-    rx: &Receiver<Vec<u8>>,
+    rx: &Receiver<Item>,
     opts: &ListenOptions,
     counters: &Counters,
 ) -> Result<u64, CliError> {
     let mut copy = Vec::new();
     let mut lines = 0usize;
+    let mut replies: Vec<(Sender<Reply>, Reply)> = Vec::new();
     let mut since: Option<Instant> = None;
     let mut stored = 0u64;
     let mut status_at = Instant::now();
     let mut stored_at_status = 0;
+    let add = |item: Item,
+               copy: &mut Vec<u8>,
+               lines: &mut usize,
+               replies: &mut Vec<(Sender<Reply>, Reply)>| {
+        // an empty message carries nothing (omrelp sends a line that starts with NUL as one)
+        if let Some(m) = item.message.filter(|m| !m.is_empty()) {
+            copy_text::push_row(copy, &m);
+            *lines += 1;
+        }
+        replies.extend(item.reply);
+    };
     loop {
         let stopping = STOP.load(Ordering::SeqCst);
         let wait = since.map_or(Duration::from_millis(100), |t| {
             opts.batch_interval.saturating_sub(t.elapsed())
         });
+        let mut drained = false;
         match rx.recv_timeout(wait.max(Duration::from_millis(1))) {
-            Ok(m) => {
-                copy_text::push_row(&mut copy, &m);
-                lines += 1;
+            Ok(item) => {
+                add(item, &mut copy, &mut lines, &mut replies);
                 since.get_or_insert_with(Instant::now);
                 while lines < opts.batch_lines {
-                    let Ok(m) = rx.try_recv() else { break };
-                    copy_text::push_row(&mut copy, &m);
-                    lines += 1;
+                    match rx.try_recv() {
+                        Ok(item) => add(item, &mut copy, &mut lines, &mut replies),
+                        Err(TryRecvError::Empty) => {
+                            drained = true;
+                            break;
+                        }
+                        Err(TryRecvError::Disconnected) => break,
+                    }
                 }
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return Ok(stored),
         }
         let due = since.is_some_and(|t| t.elapsed() >= opts.batch_interval);
-        if lines > 0 && (due || lines >= opts.batch_lines || stopping) {
-            commit(dsn, client, &copy, lines)?;
+        // RELP senders wait for their answers: do not keep them waiting for more
+        let answer_now = !replies.is_empty() && drained;
+        if (lines > 0 || !replies.is_empty())
+            && (due || lines >= opts.batch_lines || stopping || answer_now)
+        {
+            if lines > 0 {
+                commit(dsn, client, &copy, lines)?;
+            }
+            for (to, reply) in replies.drain(..) {
+                let _ = to.send(reply); // a connection that went away needs no answer
+            }
             stored += lines as u64;
             copy.clear();
             lines = 0;

@@ -61,6 +61,10 @@ enum Command {
         /// TCP address to listen on (repeatable).
         #[arg(long, default_value = "127.0.0.1:5514")]
         tcp: Vec<std::net::SocketAddr>,
+        /// RELP address to listen on (repeatable; none by default). A message is
+        /// acknowledged only once it is stored.
+        #[arg(long)]
+        relp: Vec<std::net::SocketAddr>,
         /// Commit a batch this many milliseconds after its first message.
         #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(1..=60_000))]
         batch_ms: u64,
@@ -193,6 +197,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Listen {
             udp,
             tcp,
+            relp,
             batch_ms,
             batch_lines,
             status_every,
@@ -200,6 +205,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let opts = listen::ListenOptions {
                 udp,
                 tcp,
+                relp,
                 batch_interval: std::time::Duration::from_millis(batch_ms),
                 batch_lines: batch_lines as usize,
                 status_every: (status_every > 0)

@@ -26,7 +26,10 @@ impl Head {
     /// [`HEAD_BYTES`] count).
     pub fn of(start: &[u8]) -> Head {
         let start = &start[..start.len().min(HEAD_BYTES)];
-        Head { len: start.len(), sha256: Sha256::digest(start).into() }
+        Head {
+            len: start.len(),
+            sha256: Sha256::digest(start).into(),
+        }
     }
 
     /// Whether a file whose first bytes are `start` is the file this head was
@@ -180,7 +183,10 @@ mod tests {
         let mut other = file.clone();
         other[5] = b'9';
         assert!(!head.matches(&other));
-        assert!(!head.matches(&file[..10]), "a shorter file is not the same file");
+        assert!(
+            !head.matches(&file[..10]),
+            "a shorter file is not the same file"
+        );
     }
 
     #[test]
@@ -192,7 +198,10 @@ mod tests {
         // truncated (copytruncate): shorter than the stored offset
         assert_eq!(resume(Some((&head, 9)), 4, b"new\n"), Resume::FromStart);
         // same size, other content (a reused inode)
-        assert_eq!(resume(Some((&head, 9)), 18, b"LINE ONE\nline two\n"), Resume::FromStart);
+        assert_eq!(
+            resume(Some((&head, 9)), 18, b"LINE ONE\nline two\n"),
+            Resume::FromStart
+        );
         assert!(head.can_grow(18));
         assert!(!Head::of(&file.repeat(100)).can_grow(1 << 20));
     }

@@ -16,6 +16,7 @@ pub mod kinds;
 pub mod os_signature;
 pub mod p0f;
 pub mod profile;
+pub mod relp;
 pub mod session_profile;
 pub mod smtp;
 pub mod syslog;

@@ -70,7 +70,9 @@ impl FrameDecoder {
                             self.state = State::Start;
                         }
                     } else {
-                        return Err(FrameError::BadOctetCount(format!("{n} followed by byte {b:#04x}")));
+                        return Err(FrameError::BadOctetCount(format!(
+                            "{n} followed by byte {b:#04x}"
+                        )));
                     }
                 }
                 State::Counted(n) => {
@@ -161,13 +163,27 @@ mod tests {
     #[test]
     fn lf_frames_end_at_lf_and_at_close() {
         let (out, _) = decode(&[b"<13>1 a\r\n\n<13>1 b\n<13>1 c"]);
-        assert_eq!(out, vec![b"<13>1 a".to_vec(), b"<13>1 b".to_vec(), b"<13>1 c".to_vec()]);
+        assert_eq!(
+            out,
+            vec![
+                b"<13>1 a".to_vec(),
+                b"<13>1 b".to_vec(),
+                b"<13>1 c".to_vec()
+            ]
+        );
     }
 
     #[test]
     fn framings_mix_per_frame() {
         let (out, _) = decode(&[b"<13>1 lf\n3 abc<13>1 again\n"]);
-        assert_eq!(out, vec![b"<13>1 lf".to_vec(), b"abc".to_vec(), b"<13>1 again".to_vec()]);
+        assert_eq!(
+            out,
+            vec![
+                b"<13>1 lf".to_vec(),
+                b"abc".to_vec(),
+                b"<13>1 again".to_vec()
+            ]
+        );
     }
 
     #[test]
@@ -178,7 +194,10 @@ mod tests {
         assert!(r.is_err());
         let big = vec![b'a'; MAX_MESSAGE_BYTES + 5];
         let (out, _) = decode(&[&big]);
-        assert_eq!(out.iter().map(Vec::len).collect::<Vec<_>>(), vec![MAX_MESSAGE_BYTES, 5]);
+        assert_eq!(
+            out.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![MAX_MESSAGE_BYTES, 5]
+        );
     }
 
     #[test]
