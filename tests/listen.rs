@@ -16,6 +16,7 @@ struct Listener {
     udp: u16,
     tcp: u16,
     relp: Option<u16>,
+    tls: Option<u16>,
 }
 
 /// `decnet listen` on free loopback ports, as a decnet_ingest login role
@@ -35,6 +36,10 @@ fn create_sensor(db: &str, admin: &mut Client) {
 }
 
 fn start_listener(db: &str, relp_port: Option<u16>) -> Listener {
+    start_listener_with(db, relp_port, &[])
+}
+
+fn start_listener_with(db: &str, relp_port: Option<u16>, extra: &[String]) -> Listener {
     let dsn = dsn_for(db).replace("user=postgres", &format!("user={db}_sensor"));
     let mut args = vec![
         "--dsn".to_string(),
@@ -49,6 +54,7 @@ fn start_listener(db: &str, relp_port: Option<u16>) -> Listener {
         args.extend(["--relp".to_string(), format!("127.0.0.1:{p}")]);
     }
     args.extend(["--status-every".to_string(), "0".into()]);
+    args.extend(extra.iter().cloned());
     let mut child = Command::new(
         std::env::var("DECNET_BIN").expect("DECNET_BIN is not set: run through `./x test`"),
     )
@@ -69,12 +75,22 @@ fn start_listener(db: &str, relp_port: Option<u16>) -> Listener {
     };
     let (udp, tcp) = (port("udp"), port("tcp"));
     let relp = relp_port.map(|_| port("relp"));
+    let tls = (!extra.is_empty()).then(|| port("tls"));
     Listener {
         child,
         stdout,
         udp,
         tcp,
         relp,
+        tls,
+    }
+}
+
+/// A test that fails leaves no listener running.
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -187,6 +203,18 @@ fn logger_messages_arrive_once_over_udp_and_both_tcp_framings() {
 /// rsyslogd running the `block` of docs/ingest.md on a copy of `data`, with
 /// its port replaced by `port`.
 fn rsyslogd(name: &str, block: &str, data: &[u8], port_setting: &str, port: u16) -> Child {
+    rsyslogd_with(name, block, data, port_setting, port, &[])
+}
+
+/// [`rsyslogd`], with more (documented, replacement) pairs applied to the block.
+fn rsyslogd_with(
+    name: &str,
+    block: &str,
+    data: &[u8],
+    port_setting: &str,
+    port: u16,
+    more: &[(&str, &str)],
+) -> Child {
     let dir = scratch_file(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -203,10 +231,14 @@ fn rsyslogd(name: &str, block: &str, data: &[u8], port_setting: &str, port: u16)
         + open.len();
     let text = &doc[start..start + doc[start..].find("```").unwrap()];
     assert!(text.contains(port_setting), "{block} sets {port_setting}");
-    let conf = format!("global(workDirectory=\"{}\")\n", dir.display())
-        + &text
-            .replace("/var/log/decnet/decnet.log", log.to_str().unwrap())
-            .replace(port_setting, &format!("port=\"{port}\""));
+    let mut text = text
+        .replace("/var/log/decnet/decnet.log", log.to_str().unwrap())
+        .replace(port_setting, &format!("port=\"{port}\""));
+    for (from, to) in more {
+        assert!(text.contains(from), "{block} holds {from}");
+        text = text.replace(from, to);
+    }
+    let conf = format!("global(workDirectory=\"{}\")\n", dir.display()) + &text;
     std::fs::write(dir.join("rsyslog.conf"), conf).unwrap();
     Command::new("rsyslogd")
         .arg("-n")
@@ -312,6 +344,74 @@ fn rsyslog_forwards_a_file_byte_for_byte_over_octet_counted_tcp() {
     assert_eq!(
         wrong, 0,
         "{wrong} distinct lines not stored exactly once, byte for byte"
+    );
+    assert_eq!(stored, n);
+    assert_eq!(count(&mut admin, "SELECT count(*) FROM decnet.verify()"), 0);
+}
+
+#[test]
+fn rsyslog_forwards_over_tls_with_certificate_checking() {
+    let db = "it_listen_tls";
+    let mut admin = migrated_db(db);
+    create_sensor(db, &mut admin);
+    let dir = scratch_file("listen-tls-cert");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=decnet.example",
+        ])
+        .args(["-addext", "subjectAltName=DNS:decnet.example", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl runs");
+    assert!(made.success());
+    let extra = [
+        "--tls",
+        "127.0.0.1:0",
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]
+    .map(String::from);
+    let l = start_listener_with(db, None, &extra);
+    let data = std::fs::read(corpus(3_000, 61)).unwrap();
+    let block_ca = "/etc/decnet/ca.pem";
+    let tls_data = data.clone();
+    let mut r = rsyslogd_with(
+        "listen-tls",
+        "rsyslog-tls",
+        &tls_data,
+        "port=\"6514\"",
+        l.tls.unwrap(),
+        &[(block_ca, cert.to_str().unwrap())],
+    );
+    let n = expected_lines(&data, true).len();
+    wait_for_rsyslog(&mut admin, &mut r, n as i64, 90);
+    std::thread::sleep(Duration::from_millis(500));
+    stop_rsyslog(r);
+    l.stop();
+    let (lines, stored) = stored_counts(&mut admin, &data, true);
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|(_, written, stored)| written != stored)
+            .count(),
+        0,
+        "every line once, byte for byte"
     );
     assert_eq!(stored, n);
     assert_eq!(count(&mut admin, "SELECT count(*) FROM decnet.verify()"), 0);

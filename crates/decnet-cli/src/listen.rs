@@ -1,6 +1,7 @@
 //! `decnet listen`: a syslog receiver for sensors that send syslog directly.
-//! RFC 5424 messages over UDP (RFC 5426, one per datagram) and TCP (RFC 6587,
-//! octet-counted or LF-terminated frames), stored in micro-batches of one COPY.
+//! RFC 5424 messages over UDP (RFC 5426, one per datagram), TCP (RFC 6587,
+//! octet-counted or LF-terminated frames) and TLS (RFC 5425, rustls), stored
+//! in micro-batches of one COPY.
 //!
 //! Receiving threads hand messages to the database thread through a bounded
 //! queue. When PostgreSQL is slow or down the queue fills: TCP readers stop
@@ -33,6 +34,10 @@ pub struct ListenOptions {
     pub udp: Vec<SocketAddr>,
     pub tcp: Vec<SocketAddr>,
     pub relp: Vec<SocketAddr>,
+    pub tls: Vec<SocketAddr>,
+    /// PEM certificate chain and private key for --tls.
+    pub tls_cert: Option<std::path::PathBuf>,
+    pub tls_key: Option<std::path::PathBuf>,
     pub batch_interval: Duration,
     pub batch_lines: usize,
     pub status_every: Option<Duration>,
@@ -104,13 +109,35 @@ pub fn run(dsn: &str, mut client: Client, opts: ListenOptions) -> Result<u64, Cl
         let listener = TcpListener::bind(a).map_err(|e| bind_err("tcp", a, e))?;
         writeln!(out, "listening tcp {}", listener.local_addr()?)?;
         let (tx, counters) = (tx.clone(), counters.clone());
-        std::thread::spawn(move || accept_tcp(listener, tx, counters, receive_tcp));
+        std::thread::spawn(move || accept_tcp(listener, tx, counters, Arc::new(receive_tcp)));
+    }
+    if !opts.tls.is_empty() {
+        let config = tls_config(opts.tls_cert.as_deref(), opts.tls_key.as_deref())?;
+        for a in &opts.tls {
+            let listener = TcpListener::bind(a).map_err(|e| bind_err("tls", a, e))?;
+            writeln!(out, "listening tls {}", listener.local_addr()?)?;
+            let (tx, counters, config) = (tx.clone(), counters.clone(), config.clone());
+            let receive: Receive = Arc::new(
+                move |stream: TcpStream, tx: &SyncSender<Item>, counters: &Counters| {
+                    let peer = stream
+                        .peer_addr()
+                        .map(|a| a.to_string())
+                        .unwrap_or_default();
+                    // a failed handshake ends in the first read
+                    let Ok(conn) = rustls::ServerConnection::new(config.clone()) else {
+                        return;
+                    };
+                    receive_frames(rustls::StreamOwned::new(conn, stream), &peer, tx, counters);
+                },
+            );
+            std::thread::spawn(move || accept_tcp(listener, tx, counters, receive));
+        }
     }
     for a in &opts.relp {
         let listener = TcpListener::bind(a).map_err(|e| bind_err("relp", a, e))?;
         writeln!(out, "listening relp {}", listener.local_addr()?)?;
         let (tx, counters) = (tx.clone(), counters.clone());
-        std::thread::spawn(move || accept_tcp(listener, tx, counters, receive_relp));
+        std::thread::spawn(move || accept_tcp(listener, tx, counters, Arc::new(receive_relp)));
     }
     out.flush()?;
     drop(out);
@@ -141,7 +168,7 @@ fn receive_udp(sock: UdpSocket, tx: SyncSender<Item>, counters: &Counters) {
     }
 }
 
-type Receive = fn(TcpStream, &SyncSender<Item>, &Counters);
+type Receive = Arc<dyn Fn(TcpStream, &SyncSender<Item>, &Counters) + Send + Sync>;
 
 fn accept_tcp(
     listener: TcpListener,
@@ -155,7 +182,7 @@ fn accept_tcp(
             continue; // dropped: closes the connection
         }
         counters.connections.fetch_add(1, Ordering::SeqCst);
-        let (tx, counters) = (tx.clone(), counters.clone());
+        let (tx, counters, receive) = (tx.clone(), counters.clone(), receive.clone());
         std::thread::spawn(move || {
             receive(stream, &tx, &counters);
             counters.connections.fetch_sub(1, Ordering::SeqCst);
@@ -165,11 +192,16 @@ fn accept_tcp(
 
 /// Reads one connection. A full queue blocks the send, so the reader stops
 /// reading and the sender is slowed by TCP itself.
-fn receive_tcp(mut stream: TcpStream, tx: &SyncSender<Item>, counters: &Counters) {
+fn receive_tcp(stream: TcpStream, tx: &SyncSender<Item>, counters: &Counters) {
     let peer = stream
         .peer_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
+    receive_frames(stream, &peer, tx, counters);
+}
+
+/// Reads RFC 6587 frames from a byte stream (TCP, or TLS over it).
+fn receive_frames(mut stream: impl Read, peer: &str, tx: &SyncSender<Item>, counters: &Counters) {
     let mut decoder = FrameDecoder::new();
     let mut buf = vec![0u8; 65_536];
     let mut open = true;
@@ -179,7 +211,13 @@ fn receive_tcp(mut stream: TcpStream, tx: &SyncSender<Item>, counters: &Counters
     };
     loop {
         match stream.read(&mut buf) {
-            Ok(0) | Err(_) => break,
+            Ok(0) => break,
+            Err(e) => {
+                if e.kind() == std::io::ErrorKind::InvalidData {
+                    eprintln!("listen: closing {peer}: {e}"); // TLS: a failed handshake or a bad record
+                }
+                break;
+            }
             Ok(n) => {
                 if let Err(e) = decoder.feed(&buf[..n], &mut send) {
                     counters.bad_frames.fetch_add(1, Ordering::Relaxed);
@@ -190,6 +228,45 @@ fn receive_tcp(mut stream: TcpStream, tx: &SyncSender<Item>, counters: &Counters
         }
     }
     decoder.finish(&mut send);
+}
+
+/// The TLS server configuration from a PEM certificate chain and key.
+fn tls_config(
+    cert: Option<&std::path::Path>,
+    key: Option<&std::path::Path>,
+) -> Result<Arc<rustls::ServerConfig>, CliError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let (Some(cert), Some(key)) = (cert, key) else {
+        return Err(CliError::new(
+            "--tls needs --tls-cert and --tls-key",
+            "give the PEM files of the server certificate (chain) and its key",
+        ));
+    };
+    let bad = |what: &str, path: &std::path::Path, e: &dyn std::fmt::Display| {
+        CliError::new(
+            format!("cannot read the TLS {what} {}: {e}", path.display()),
+            "give a PEM file readable by this user",
+        )
+    };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| bad("certificate", cert, &e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| bad("certificate", cert, &e))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| bad("key", key, &e))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| CliError::new(format!("TLS setup failed: {e}"), "this is a bug"))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| {
+            CliError::new(
+                format!("the TLS certificate and key do not fit: {e}"),
+                "check that the key belongs to the certificate",
+            )
+        })?;
+    Ok(Arc::new(config))
 }
 
 /// Reads one RELP connection. Answers go through a writer thread fed in

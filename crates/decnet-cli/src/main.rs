@@ -65,6 +65,15 @@ enum Command {
         /// acknowledged only once it is stored.
         #[arg(long)]
         relp: Vec<std::net::SocketAddr>,
+        /// TLS address to listen on (RFC 5425; repeatable; none by default).
+        #[arg(long, requires_all = ["tls_cert", "tls_key"])]
+        tls: Vec<std::net::SocketAddr>,
+        /// PEM file of the TLS server certificate (chain).
+        #[arg(long)]
+        tls_cert: Option<std::path::PathBuf>,
+        /// PEM file of the TLS server key.
+        #[arg(long)]
+        tls_key: Option<std::path::PathBuf>,
         /// Commit a batch this many milliseconds after its first message.
         #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(1..=60_000))]
         batch_ms: u64,
@@ -198,6 +207,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
             udp,
             tcp,
             relp,
+            tls,
+            tls_cert,
+            tls_key,
             batch_ms,
             batch_lines,
             status_every,
@@ -206,6 +218,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 udp,
                 tcp,
                 relp,
+                tls,
+                tls_cert,
+                tls_key,
                 batch_interval: std::time::Duration::from_millis(batch_ms),
                 batch_lines: batch_lines as usize,
                 status_every: (status_every > 0)
