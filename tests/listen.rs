@@ -574,3 +574,59 @@ fn relp_answers_only_what_is_stored_across_sigkill() {
     );
     assert_eq!(count(&mut admin, "SELECT count(*) FROM decnet.verify()"), 0);
 }
+
+/// PostgreSQL stalls (a transaction holds decnet.logs locked): the listener's
+/// queue fills, its TCP reader stops reading and the sender blocks instead of
+/// the listener buffering without bound. Once the lock goes, every message
+/// arrives, once.
+#[test]
+fn a_stalled_database_holds_tcp_senders_back_and_loses_nothing() {
+    let db = "it_listen_backpressure";
+    let mut admin = migrated_db(db);
+    let l = listen(db, &mut admin);
+    let mut blocker = connect(&dsn_for(db));
+    blocker
+        .batch_execute("BEGIN; LOCK TABLE decnet.logs IN EXCLUSIVE MODE")
+        .unwrap();
+    let n = 100_000usize;
+    let frames: Vec<u8> = (0..n)
+        .flat_map(|i| {
+            let m = format!("<134>1 2026-05-01T00:00:00Z decky-01 ssh - connection [relay@55555 src_ip=\"198.51.100.{}\" src_port=\"{i}\"]", i % 250);
+            [format!("{} ", m.len()).into_bytes(), m.into_bytes()].concat()
+        })
+        .collect();
+    let port = l.tcp;
+    let sender = std::thread::spawn(move || {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.write_all(&frames).unwrap();
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        !sender.is_finished(),
+        "the sender was held back while the database stalled"
+    );
+    let rss_kib = std::fs::read_to_string(format!("/proc/{}/status", l.child.id()))
+        .unwrap()
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("VmRSS:")
+                .map(|v| v.trim().trim_end_matches(" kB").parse::<u64>().unwrap())
+        })
+        .unwrap();
+    assert!(
+        rss_kib < 200 * 1024,
+        "the listener buffers boundedly: {rss_kib} KiB resident"
+    );
+    blocker.batch_execute("COMMIT").unwrap();
+    sender.join().unwrap();
+    wait_for(&mut admin, "SELECT count(*) FROM decnet.logs", n as i64);
+    l.stop();
+    assert_eq!(
+        count(
+            &mut admin,
+            "SELECT count(DISTINCT raw_line) FROM decnet.logs"
+        ),
+        n as i64
+    );
+    assert_eq!(count(&mut admin, "SELECT count(*) FROM decnet.verify()"), 0);
+}

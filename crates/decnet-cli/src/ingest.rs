@@ -170,7 +170,12 @@ fn ingest_file(
             "check the file path and permissions",
         )
     };
-    let mut file = std::fs::File::open(path).map_err(cannot)?;
+    let mut file = std::fs::File::open(path).map_err(|e| {
+        CliError::new(
+            format!("cannot open {path}: {e}"),
+            "check the file path and permissions",
+        )
+    })?;
     let meta = file.metadata().map_err(cannot)?;
     if !meta.is_file() {
         // a pipe or device has no position: load it whole
