@@ -18,11 +18,18 @@ pub fn connect(dsn: &str) -> Result<Client, CliError> {
 
 /// [`connect`] for long-running loaders: while the server cannot be reached
 /// (not started yet, restarting), waits and tries again, with backoff up to
-/// 10 s. What the server refuses (authentication, a missing database) is final.
+/// 10 s. What the server refuses (authentication, a missing database) is
+/// final, and so is a stop request (crate::daemon) while waiting.
 pub fn connect_patiently(dsn: &str) -> Result<Client, CliError> {
     let config = crate::conninfo::resolve(dsn, &|k| std::env::var(k).ok())?;
-    let mut wait = std::time::Duration::from_millis(250);
+    let mut backoff = crate::daemon::Backoff::default();
     loop {
+        if crate::daemon::stop_requested() {
+            return Err(CliError::new(
+                "stopped while the database was unreachable",
+                "nothing was lost: what was not stored is read or sent again on the next start",
+            ));
+        }
         match config.connect(NoTls) {
             Ok(c) => return Ok(c),
             Err(e) if e.as_db_error().is_some() => {
@@ -32,10 +39,9 @@ pub fn connect_patiently(dsn: &str) -> Result<Client, CliError> {
                 eprintln!(
                     "cannot connect yet ({}); retrying in {:.1} s",
                     CliError::from_db("", e).message.trim_start_matches(": "),
-                    wait.as_secs_f64()
+                    backoff.next().as_secs_f64()
                 );
-                std::thread::sleep(wait);
-                wait = (wait * 2).min(std::time::Duration::from_secs(10));
+                backoff.sleep();
             }
         }
     }

@@ -7,18 +7,17 @@
 //! and by copytruncate is followed: the old generation is finished first,
 //! found again after a restart by its inode or its head fingerprint.
 
+use crate::daemon;
 use crate::ingest::{absolute, COPY_LOGS};
 use crate::positions::{self, FileId, Position};
 use crate::CliError;
 use decnet_core::copy_text;
 use decnet_core::follow::{self, Head, LineSplitter, Resume, HEAD_BYTES};
-use postgres::error::SqlState;
 use postgres::Client;
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
@@ -40,22 +39,6 @@ const BATCH_BYTES: usize = 16 << 20;
 const POLL: Duration = Duration::from_millis(50);
 /// Bytes read from a file per read call.
 const READ_CHUNK: usize = 256 << 10;
-
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn request_stop(_: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
-}
-
-/// SIGTERM and SIGINT end the loop after the current batch is committed.
-fn install_stop_handlers() {
-    let handler = request_stop as extern "C" fn(libc::c_int) as libc::sighandler_t;
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-    unsafe {
-        libc::signal(libc::SIGTERM, handler);
-        libc::signal(libc::SIGINT, handler);
-    }
-}
 
 /// One generation of a followed file: the file a path named at some time.
 struct Generation {
@@ -150,24 +133,6 @@ pub struct Follower {
     stored_at_status: u64,
 }
 
-/// Whether a database error will not go away by reconnecting.
-fn unrecoverable(e: &postgres::Error) -> bool {
-    let Some(db) = e.as_db_error() else {
-        return false;
-    };
-    let c = db.code();
-    [
-        SqlState::INVALID_PASSWORD,
-        SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
-        SqlState::INSUFFICIENT_PRIVILEGE,
-        SqlState::UNDEFINED_TABLE,
-        SqlState::INVALID_SCHEMA_NAME,
-        SqlState::INVALID_CATALOG_NAME,
-        SqlState::UNDEFINED_FUNCTION,
-    ]
-    .contains(c)
-}
-
 enum FlushError {
     /// Retry after reconnecting and re-reading the positions.
     Transient(String),
@@ -176,7 +141,7 @@ enum FlushError {
 
 impl From<postgres::Error> for FlushError {
     fn from(e: postgres::Error) -> Self {
-        if unrecoverable(&e) {
+        if daemon::unrecoverable(&e) {
             FlushError::Fatal(CliError::from_db("storing a batch failed", e))
         } else {
             FlushError::Transient(CliError::from_db("storing a batch failed", e).message)
@@ -291,9 +256,9 @@ impl Follower {
 
     /// Runs until SIGTERM/SIGINT; returns the lines stored.
     pub fn run(&mut self) -> Result<u64, CliError> {
-        install_stop_handlers();
+        daemon::install_stop_handlers();
         loop {
-            let stopping = STOP.load(Ordering::SeqCst);
+            let stopping = daemon::stop_requested();
             let mut progressed = false;
             for i in 0..self.sources.len() {
                 progressed |= self.poll_source(i)?;
@@ -528,30 +493,8 @@ impl Follower {
     }
 
     fn reconnect(&mut self) -> Result<(), CliError> {
-        let mut wait = Duration::from_millis(250);
-        loop {
-            if STOP.load(Ordering::SeqCst) {
-                return Err(CliError::new(
-                    "stopped while the database was unreachable; the last batch was not stored",
-                    "its lines are read again from the stored positions on the next start",
-                ));
-            }
-            match crate::db::connect(&self.dsn) {
-                Ok(c) => {
-                    self.client = c;
-                    return Ok(());
-                }
-                Err(e) => {
-                    eprintln!(
-                        "follow: {}; retrying in {:.1} s",
-                        e.message,
-                        wait.as_secs_f64()
-                    );
-                    std::thread::sleep(wait);
-                    wait = (wait * 2).min(Duration::from_secs(10));
-                }
-            }
-        }
+        self.client = crate::db::connect_patiently(&self.dsn)?;
+        Ok(())
     }
 
     /// Forgets generations that rotated away, were read to their end and are stored.

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod conninfo;
+pub mod daemon;
 pub mod db;
 pub mod enrich;
 pub mod error;

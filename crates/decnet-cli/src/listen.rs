@@ -12,16 +12,16 @@
 //! after the COPY holding its message has committed, in the order received;
 //! a batch holding unanswered frames commits as soon as the queue is empty.
 
+use crate::daemon;
 use crate::ingest::COPY_LOGS;
 use crate::CliError;
 use decnet_core::copy_text;
 use decnet_core::relp::{self, RelpDecoder};
 use decnet_core::syslog_frame::{datagram_message, FrameDecoder};
-use postgres::error::SqlState;
 use postgres::Client;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{
     channel, sync_channel, Receiver, RecvTimeoutError, Sender, SyncSender, TryRecvError,
     TrySendError,
@@ -45,12 +45,6 @@ pub struct ListenOptions {
 
 /// TCP connections served at once; more are closed at accept.
 const MAX_CONNECTIONS: usize = 512;
-
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn request_stop(_: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
-}
 
 /// What a RELP connection's writer sends, in order.
 enum Reply {
@@ -142,12 +136,7 @@ pub fn run(dsn: &str, mut client: Client, opts: ListenOptions) -> Result<u64, Cl
     out.flush()?;
     drop(out);
     drop(tx);
-    let handler = request_stop as extern "C" fn(libc::c_int) as libc::sighandler_t;
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-    unsafe {
-        libc::signal(libc::SIGTERM, handler);
-        libc::signal(libc::SIGINT, handler);
-    }
+    daemon::install_stop_handlers();
     store(dsn, &mut client, &rx, &opts, &counters)
 }
 
@@ -349,20 +338,6 @@ fn receive_relp(mut stream: TcpStream, tx: &SyncSender<Item>, counters: &Counter
     }
 }
 
-fn fatal(e: &postgres::Error) -> bool {
-    e.as_db_error().is_some_and(|db| {
-        [
-            SqlState::INVALID_PASSWORD,
-            SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
-            SqlState::INSUFFICIENT_PRIVILEGE,
-            SqlState::UNDEFINED_TABLE,
-            SqlState::INVALID_SCHEMA_NAME,
-            SqlState::INVALID_CATALOG_NAME,
-        ]
-        .contains(db.code())
-    })
-}
-
 /// The database side: batches messages into COPY statements, and sends the
 /// RELP answers of a batch once it has committed.
 fn store(
@@ -391,7 +366,7 @@ fn store(
         replies.extend(item.reply);
     };
     loop {
-        let stopping = STOP.load(Ordering::SeqCst);
+        let stopping = daemon::stop_requested();
         let wait = since.map_or(Duration::from_millis(100), |t| {
             opts.batch_interval.saturating_sub(t.elapsed())
         });
@@ -452,11 +427,16 @@ fn store(
 /// Stores one batch; while the database is unreachable, retries with backoff
 /// (the queue fills meanwhile, and TCP senders are held back).
 fn commit(dsn: &str, client: &mut Client, copy: &[u8], lines: usize) -> Result<(), CliError> {
-    let mut wait = Duration::from_millis(250);
+    let mut backoff = daemon::Backoff::default();
     loop {
         // Err((fatal, why))
         let attempt = (|| -> Result<u64, (bool, String)> {
-            let db = |e: postgres::Error| (fatal(&e), CliError::from_db("COPY failed", e).message);
+            let db = |e: postgres::Error| {
+                (
+                    daemon::unrecoverable(&e),
+                    CliError::from_db("COPY failed", e).message,
+                )
+            };
             let mut tx = client.transaction().map_err(db)?;
             let mut w = tx.copy_in(COPY_LOGS).map_err(db)?;
             w.write_all(copy)
@@ -482,10 +462,9 @@ fn commit(dsn: &str, client: &mut Client, copy: &[u8], lines: usize) -> Result<(
             Err((false, why)) => {
                 eprintln!(
                     "listen: batch of {lines} not stored ({why}); retrying in {:.1} s",
-                    wait.as_secs_f64()
+                    backoff.next().as_secs_f64()
                 );
-                std::thread::sleep(wait);
-                wait = (wait * 2).min(Duration::from_secs(10));
+                backoff.sleep();
                 if let Ok(c) = crate::db::connect(dsn) {
                     *client = c;
                 }
