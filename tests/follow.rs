@@ -4,10 +4,9 @@
 
 use decnet_it::*;
 use postgres::Client;
-use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -66,21 +65,14 @@ fn wait_for_lines(c: &mut Client, n: i64, secs: u64) {
 
 /// Stored lines compared with written ones as multisets: every line once.
 fn assert_each_line_once(c: &mut Client, written: &[Vec<u8>]) {
-    let mut want: HashMap<&[u8], i64> = HashMap::new();
-    for l in written {
-        *want.entry(l).or_default() += 1;
-    }
-    let stored = stored_lines(c);
-    let mut have: HashMap<&[u8], i64> = HashMap::new();
-    for l in &stored {
-        *have.entry(l).or_default() += 1;
-    }
-    let missing = want.iter().filter(|(l, n)| have.get(*l) != Some(n)).count();
+    let written: Vec<&[u8]> = written.iter().map(Vec::as_slice).collect();
+    let t = tally(c, &written);
+    let missing = t.not_once();
     assert_eq!(
         missing, 0,
         "{missing} distinct lines stored a different number of times than written"
     );
-    assert_eq!(stored.len(), written.len());
+    assert_eq!(t.stored, written.len());
 }
 
 /// Derived counts that a doubled line would change.
@@ -95,13 +87,6 @@ fn counts(c: &mut Client) -> Vec<i64> {
             ((SELECT coalesce(sum(seen_count), 0)::bigint FROM decnet.bounties)),
             ((SELECT coalesce(sum(count), 0)::bigint FROM decnet.smtp_targets))) v(x)",
     )
-}
-
-fn scratch_dir(name: &str) -> PathBuf {
-    let dir = scratch_file(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[test]

@@ -500,3 +500,143 @@ pub mod typist {
     ];
 }
 pub mod dns;
+
+/// A fresh, empty directory of this test run under target/.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = scratch_file(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Written lines against stored ones, as multisets.
+pub struct Tally {
+    /// Each distinct written line: how often it was written, how often stored.
+    pub lines: Vec<(Vec<u8>, usize, usize)>,
+    /// Stored lines nobody wrote.
+    pub unknown: Vec<Vec<u8>>,
+    /// Rows stored in all.
+    pub stored: usize,
+}
+
+impl Tally {
+    /// Distinct lines stored a different number of times than written.
+    pub fn not_once(&self) -> usize {
+        self.lines
+            .iter()
+            .filter(|(_, written, stored)| written != stored)
+            .count()
+    }
+
+    /// Distinct lines stored fewer times than written.
+    pub fn missing(&self) -> usize {
+        self.lines
+            .iter()
+            .filter(|(_, written, stored)| stored < written)
+            .count()
+    }
+}
+
+/// Every line decnet.logs holds (exact bytes) tallied against `written`.
+pub fn tally(client: &mut Client, written: &[&[u8]]) -> Tally {
+    use std::collections::HashMap;
+    let stored = stored_lines(client);
+    let mut have: HashMap<&[u8], usize> = HashMap::new();
+    for s in &stored {
+        *have.entry(s.as_slice()).or_default() += 1;
+    }
+    let mut want: HashMap<&[u8], usize> = HashMap::new();
+    for w in written {
+        *want.entry(*w).or_default() += 1;
+    }
+    Tally {
+        lines: want
+            .iter()
+            .map(|(l, n)| (l.to_vec(), *n, have.get(l).copied().unwrap_or(0)))
+            .collect(),
+        unknown: have
+            .keys()
+            .filter(|k| !want.contains_key(*k))
+            .map(|k| k.to_vec())
+            .collect(),
+        stored: stored.len(),
+    }
+}
+
+/// The fenced block of docs/ingest.md tagged `tag` (```tag): the tests run
+/// the configurations the docs show.
+pub fn documented_block(tag: &str) -> String {
+    let doc = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/ingest.md"),
+    )
+    .unwrap();
+    let open = format!("```{tag}\n");
+    let start = doc
+        .find(&open)
+        .unwrap_or_else(|| panic!("docs/ingest.md has a {tag} block"))
+        + open.len();
+    doc[start..start + doc[start..].find("```").unwrap()].to_string()
+}
+
+/// rsyslogd (Debian package) in the foreground, running the documented
+/// block `tag` on a copy of `data` in a scratch directory: the block's log
+/// path becomes that copy, and each (documented, test) pair is replaced.
+pub fn rsyslogd(
+    name: &str,
+    tag: &str,
+    data: &[u8],
+    replacements: &[(&str, String)],
+) -> std::process::Child {
+    let dir = scratch_dir(name);
+    let log = dir.join("decnet.log");
+    std::fs::write(&log, data).unwrap();
+    let mut text =
+        documented_block(tag).replace("/var/log/decnet/decnet.log", log.to_str().unwrap());
+    for (from, to) in replacements {
+        assert!(text.contains(from), "the {tag} block holds {from}");
+        text = text.replace(from, to);
+    }
+    let conf = format!("global(workDirectory=\"{}\")\n", dir.display()) + &text;
+    std::fs::write(dir.join("rsyslog.conf"), conf).unwrap();
+    std::process::Command::new("rsyslogd")
+        .arg("-n")
+        .arg("-f")
+        .arg(dir.join("rsyslog.conf"))
+        .arg("-i")
+        .arg(dir.join("rsyslogd.pid"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("rsyslogd runs (Debian rsyslog)")
+}
+
+/// Waits until decnet.logs holds `n` lines; panics if rsyslogd exits or `secs` pass.
+pub fn wait_for_rsyslog(
+    client: &mut Client,
+    rsyslogd: &mut std::process::Child,
+    n: i64,
+    secs: u64,
+) {
+    let started = std::time::Instant::now();
+    while count(client, "SELECT count(*) FROM decnet.logs") < n {
+        if let Some(status) = rsyslogd.try_wait().unwrap() {
+            panic!(
+                "rsyslogd exited ({status}): {:?}",
+                rsyslogd.stderr.take().map(std::io::read_to_string)
+            );
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(secs),
+            "only {} of {n} lines",
+            count(client, "SELECT count(*) FROM decnet.logs")
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// SIGTERM to rsyslogd; returns what it wrote on stderr.
+pub fn stop_rsyslog(rsyslogd: std::process::Child) -> String {
+    // SAFETY: kill(2) of our own child
+    unsafe { libc::kill(rsyslogd.id() as i32, libc::SIGTERM) };
+    String::from_utf8_lossy(&rsyslogd.wait_with_output().unwrap().stderr).into_owned()
+}

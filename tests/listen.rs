@@ -6,7 +6,6 @@ use decnet_it::*;
 use postgres::Client;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -200,89 +199,8 @@ fn logger_messages_arrive_once_over_udp_and_both_tcp_framings() {
     );
 }
 
-/// rsyslogd running the `block` of docs/ingest.md on a copy of `data`, with
-/// its port replaced by `port`.
-fn rsyslogd(name: &str, block: &str, data: &[u8], port_setting: &str, port: u16) -> Child {
-    rsyslogd_with(name, block, data, port_setting, port, &[])
-}
-
-/// [`rsyslogd`], with more (documented, replacement) pairs applied to the block.
-fn rsyslogd_with(
-    name: &str,
-    block: &str,
-    data: &[u8],
-    port_setting: &str,
-    port: u16,
-    more: &[(&str, &str)],
-) -> Child {
-    let dir = scratch_file(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let log = dir.join("decnet.log");
-    std::fs::write(&log, data).unwrap();
-    let doc = std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/ingest.md"),
-    )
-    .unwrap();
-    let open = format!("```{block}\n");
-    let start = doc
-        .find(&open)
-        .unwrap_or_else(|| panic!("docs/ingest.md has a {block} block"))
-        + open.len();
-    let text = &doc[start..start + doc[start..].find("```").unwrap()];
-    assert!(text.contains(port_setting), "{block} sets {port_setting}");
-    let mut text = text
-        .replace("/var/log/decnet/decnet.log", log.to_str().unwrap())
-        .replace(port_setting, &format!("port=\"{port}\""));
-    for (from, to) in more {
-        assert!(text.contains(from), "{block} holds {from}");
-        text = text.replace(from, to);
-    }
-    let conf = format!("global(workDirectory=\"{}\")\n", dir.display()) + &text;
-    std::fs::write(dir.join("rsyslog.conf"), conf).unwrap();
-    Command::new("rsyslogd")
-        .arg("-n")
-        .arg("-f")
-        .arg(dir.join("rsyslog.conf"))
-        .arg("-i")
-        .arg(dir.join("rsyslogd.pid"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("rsyslogd runs")
-}
-
-/// Every distinct line of `data` the sender can carry (imfile skips empty
-/// lines; omrelp, which passes messages as C strings, cannot carry a NUL):
-/// how often it was written and how often stored; and how many rows were stored.
-fn stored_counts(
-    admin: &mut Client,
-    data: &[u8],
-    carries_nul: bool,
-) -> (Vec<(Vec<u8>, usize, usize)>, usize) {
-    let expected = expected_lines(data, carries_nul);
-    let stored = stored_lines(admin);
-    let mut have: HashMap<&[u8], usize> = HashMap::new();
-    for s in &stored {
-        *have.entry(s.as_slice()).or_default() += 1;
-    }
-    let mut want: HashMap<&[u8], usize> = HashMap::new();
-    for e in &expected {
-        *want.entry(*e).or_default() += 1;
-    }
-    let unknown: Vec<String> = have
-        .keys()
-        .filter(|k| !want.contains_key(*k))
-        .map(|k| String::from_utf8_lossy(k).into_owned())
-        .collect();
-    assert!(unknown.is_empty(), "stored lines nobody wrote: {unknown:?}");
-    (
-        want.iter()
-            .map(|(l, n)| (l.to_vec(), *n, have.get(l).copied().unwrap_or(0)))
-            .collect(),
-        stored.len(),
-    )
-}
-
+/// Every line of `data` the sender can carry (imfile skips empty lines;
+/// omrelp, which passes messages as C strings, cannot carry a NUL).
 fn expected_lines(data: &[u8], carries_nul: bool) -> Vec<&[u8]> {
     file_lines(data)
         .into_iter()
@@ -290,28 +208,48 @@ fn expected_lines(data: &[u8], carries_nul: bool) -> Vec<&[u8]> {
         .collect()
 }
 
-fn wait_for_rsyslog(admin: &mut Client, rsyslogd: &mut Child, n: i64, secs: u64) {
-    let started = Instant::now();
-    while count(admin, "SELECT count(*) FROM decnet.logs") < n {
-        if let Some(status) = rsyslogd.try_wait().unwrap() {
-            panic!(
-                "rsyslogd exited ({status}): {:?}",
-                rsyslogd.stderr.take().map(std::io::read_to_string)
-            );
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(secs),
-            "only {} of {n} lines",
-            count(admin, "SELECT count(*) FROM decnet.logs")
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+/// What was stored of the lines of `data` the sender can carry; nothing
+/// nobody wrote may be stored.
+fn stored_counts(admin: &mut Client, data: &[u8], carries_nul: bool) -> Tally {
+    let t = tally(admin, &expected_lines(data, carries_nul));
+    let unknown: Vec<String> = t
+        .unknown
+        .iter()
+        .map(|k| String::from_utf8_lossy(k).into_owned())
+        .collect();
+    assert!(unknown.is_empty(), "stored lines nobody wrote: {unknown:?}");
+    t
 }
 
-fn stop_rsyslog(mut rsyslogd: Child) {
-    // SAFETY: kill(2) of our own child
-    unsafe { libc::kill(rsyslogd.id() as i32, libc::SIGTERM) };
-    rsyslogd.wait().unwrap();
+/// A block's documented port setting, replaced by the listener's port.
+fn port(documented: &'static str, port: u16) -> (&'static str, String) {
+    (documented, format!("port=\"{port}\""))
+}
+
+/// rsyslogd runs the documented block `tag` on `data` into listener `l`:
+/// every line it can carry arrives once, byte for byte, and verify() is empty.
+fn assert_rsyslog_delivers_once(
+    admin: &mut Client,
+    l: Listener,
+    tag: &str,
+    data: &[u8],
+    carries_nul: bool,
+    replacements: &[(&str, String)],
+) {
+    let mut r = rsyslogd(&format!("listen-{tag}"), tag, data, replacements);
+    let n = expected_lines(data, carries_nul).len();
+    wait_for_rsyslog(admin, &mut r, n as i64, 90);
+    std::thread::sleep(Duration::from_millis(500));
+    stop_rsyslog(r);
+    l.stop();
+    let t = stored_counts(admin, data, carries_nul);
+    let wrong = t.not_once();
+    assert_eq!(
+        wrong, 0,
+        "{wrong} distinct lines not stored exactly once, byte for byte"
+    );
+    assert_eq!(t.stored, n);
+    assert_eq!(count(admin, "SELECT count(*) FROM decnet.verify()"), 0);
 }
 
 #[test]
@@ -324,29 +262,15 @@ fn rsyslog_forwards_a_file_byte_for_byte_over_octet_counted_tcp() {
         file_lines(&data).iter().any(|l| l.contains(&0)),
         "the corpus holds NUL lines"
     );
-    let mut r = rsyslogd(
-        "listen-tcp",
+    let tcp = l.tcp;
+    assert_rsyslog_delivers_once(
+        &mut admin,
+        l,
         "rsyslog-forward",
         &data,
-        "port=\"5514\"",
-        l.tcp,
+        true,
+        &[port("port=\"5514\"", tcp)],
     );
-    let n = expected_lines(&data, true).len();
-    wait_for_rsyslog(&mut admin, &mut r, n as i64, 90);
-    std::thread::sleep(Duration::from_millis(500));
-    stop_rsyslog(r);
-    l.stop();
-    let (lines, stored) = stored_counts(&mut admin, &data, true);
-    let wrong = lines
-        .iter()
-        .filter(|(_, written, stored)| written != stored)
-        .count();
-    assert_eq!(
-        wrong, 0,
-        "{wrong} distinct lines not stored exactly once, byte for byte"
-    );
-    assert_eq!(stored, n);
-    assert_eq!(count(&mut admin, "SELECT count(*) FROM decnet.verify()"), 0);
 }
 
 #[test]
@@ -354,9 +278,7 @@ fn rsyslog_forwards_over_tls_with_certificate_checking() {
     let db = "it_listen_tls";
     let mut admin = migrated_db(db);
     create_sensor(db, &mut admin);
-    let dir = scratch_file("listen-tls-cert");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("listen-tls-cert");
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let made = Command::new("openssl")
         .args([
@@ -389,32 +311,11 @@ fn rsyslog_forwards_over_tls_with_certificate_checking() {
     .map(String::from);
     let l = start_listener_with(db, None, &extra);
     let data = std::fs::read(corpus(3_000, 61)).unwrap();
-    let block_ca = "/etc/decnet/ca.pem";
-    let tls_data = data.clone();
-    let mut r = rsyslogd_with(
-        "listen-tls",
-        "rsyslog-tls",
-        &tls_data,
-        "port=\"6514\"",
-        l.tls.unwrap(),
-        &[(block_ca, cert.to_str().unwrap())],
-    );
-    let n = expected_lines(&data, true).len();
-    wait_for_rsyslog(&mut admin, &mut r, n as i64, 90);
-    std::thread::sleep(Duration::from_millis(500));
-    stop_rsyslog(r);
-    l.stop();
-    let (lines, stored) = stored_counts(&mut admin, &data, true);
-    assert_eq!(
-        lines
-            .iter()
-            .filter(|(_, written, stored)| written != stored)
-            .count(),
-        0,
-        "every line once, byte for byte"
-    );
-    assert_eq!(stored, n);
-    assert_eq!(count(&mut admin, "SELECT count(*) FROM decnet.verify()"), 0);
+    let replacements = [
+        port("port=\"6514\"", l.tls.unwrap()),
+        ("/etc/decnet/ca.pem", cert.to_str().unwrap().to_string()),
+    ];
+    assert_rsyslog_delivers_once(&mut admin, l, "rsyslog-tls", &data, true, &replacements);
 }
 
 #[test]
@@ -424,29 +325,15 @@ fn rsyslog_over_relp_delivers_every_line_once() {
     create_sensor(db, &mut admin);
     let l = start_listener(db, Some(0));
     let data = std::fs::read(corpus(5_000, 37)).unwrap();
-    let mut r = rsyslogd(
-        "listen-relp",
+    let relp = l.relp.unwrap();
+    assert_rsyslog_delivers_once(
+        &mut admin,
+        l,
         "rsyslog-relp",
         &data,
-        "port=\"2514\"",
-        l.relp.unwrap(),
+        false,
+        &[port("port=\"2514\"", relp)],
     );
-    let n = expected_lines(&data, false).len();
-    wait_for_rsyslog(&mut admin, &mut r, n as i64, 90);
-    std::thread::sleep(Duration::from_millis(500));
-    stop_rsyslog(r);
-    l.stop();
-    let (lines, stored) = stored_counts(&mut admin, &data, false);
-    assert_eq!(
-        lines
-            .iter()
-            .filter(|(_, written, stored)| written != stored)
-            .count(),
-        0,
-        "every line once, byte for byte"
-    );
-    assert_eq!(stored, n);
-    assert_eq!(count(&mut admin, "SELECT count(*) FROM decnet.verify()"), 0);
 }
 
 /// A port outside the kernel's ephemeral range (32768 and up), free now: a
@@ -557,11 +444,9 @@ fn relp_answers_only_what_is_stored_across_sigkill() {
     }
     let sessions = sender.join().unwrap();
     l.stop();
-    let (counts, stored) = stored_counts(&mut admin, &data, true);
-    assert!(
-        counts.iter().all(|(_, written, stored)| stored >= written),
-        "an answered line is never lost"
-    );
+    let t = stored_counts(&mut admin, &data, true);
+    assert_eq!(t.missing(), 0, "an answered line is never lost");
+    let stored = t.stored;
     let duplicates = stored as i64 - n as i64;
     println!("RELP under {kills} SIGKILLs ({sessions} sessions): {n} lines, {stored} stored, {duplicates} duplicates");
     assert!(
