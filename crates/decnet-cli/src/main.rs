@@ -293,13 +293,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             print!("{}", report::stats_report(&mut client)?);
         }
         Command::Bench { corpus } => {
-            db::migrate(&mut client)?;
-            let data = std::fs::read(&corpus).map_err(|e| {
-                CliError::new(
-                    format!("cannot read {corpus}: {e}"),
-                    "generate it with gen_corpus.py",
-                )
-            })?;
+            let data = bench_corpus(&mut client, &corpus)?;
             let (payload, lines) = bench::encode_corpus(&data);
             println!("{}", bench::run(&mut client, &payload, lines)?.render());
             println!("{}", bench::heavy_attacker(&mut client, 500_000, 100_000)?);
@@ -310,23 +304,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
             println!("{}", bench::enrichment_lookups(&mut client)?);
         }
         Command::BenchInserts { corpus } => {
-            db::migrate(&mut client)?;
-            let data = std::fs::read(&corpus).map_err(|e| {
-                CliError::new(
-                    format!("cannot read {corpus}: {e}"),
-                    "generate it with gen_corpus.py",
-                )
-            })?;
+            let data = bench_corpus(&mut client, &corpus)?;
             println!("{}", bench::single_rows(&mut client, &dsn, &data)?);
         }
         Command::BenchLive { corpus } => {
-            db::migrate(&mut client)?;
-            let data = std::fs::read(&corpus).map_err(|e| {
-                CliError::new(
-                    format!("cannot read {corpus}: {e}"),
-                    "generate it with gen_corpus.py",
-                )
-            })?;
+            let data = bench_corpus(&mut client, &corpus)?;
             println!("{}", live_bench::run(&mut client, &dsn, &data)?);
         }
         Command::BenchRollup => {
@@ -372,4 +354,15 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// What every benchmark starts with: a migrated database and its corpus.
+fn bench_corpus(client: &mut postgres::Client, corpus: &str) -> Result<Vec<u8>, CliError> {
+    db::migrate(client)?;
+    std::fs::read(corpus).map_err(|e| {
+        CliError::new(
+            format!("cannot read {corpus}: {e}"),
+            "generate it with gen_corpus.py",
+        )
+    })
 }
