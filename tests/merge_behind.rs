@@ -122,10 +122,13 @@ fn draining_the_queue_after_a_merge_in_the_same_session_counts_nothing_twice() {
 fn a_commit_after_the_window_merges_the_queue_with_its_own_lines() {
     let mut c = migrated_db("it_merge_behind_window");
     let lines = lines(500, 43);
-    c.batch_execute("SET decnet.merge_behind_ms = 300").unwrap();
+    // a window no debug build under load outlasts while queueing, then one
+    // that is surely over: the test does not depend on how fast inserts run
+    c.batch_execute("SET decnet.merge_behind_ms = 10000").unwrap();
     insert_one_by_one(&mut c, &lines[..50]);
     assert!(queued_lines(&mut c) > 0);
-    std::thread::sleep(std::time::Duration::from_millis(400));
+    c.batch_execute("SET decnet.merge_behind_ms = 1").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
     insert_one_by_one(&mut c, &lines[50..51]);
     assert_eq!(
         queued_lines(&mut c),
