@@ -254,6 +254,33 @@ mod tests {
     }
 
     #[test]
+    fn shard_times_at_full_precision_read_back_exactly() {
+        // Python's json.dumps writes the shortest text that reads back as the
+        // same float (17 significant digits for 0.12 * 5 accumulated); Rust's
+        // `{}` writes the same. Read back one unit in the last place off, the
+        // phrase at 0.12 s gives another SimHash than DECNET's.
+        let events = typed(PHRASE, 0.12);
+        assert!(events.iter().any(|e| e.t.to_string().trim_start_matches("0.").len() >= 16), "17-digit times");
+        let text: String = events
+            .iter()
+            .map(|e| format!("{{\"sid\":\"s1\",\"t\":{},\"ch\":\"i\",\"d\":{}}}\n", e.t, serde_json::to_string(&e.data).unwrap()))
+            .collect();
+        let (read, skipped) = parse_shard(&text, Some("s1"));
+        assert_eq!(skipped, 0);
+        assert!(read.iter().zip(&events).all(|(a, b)| a.t.to_bits() == b.t.to_bits()), "every time bit-exact");
+        assert_eq!(digraph_simhash(&read).unwrap().0, 0xf9d670bc8189924c);
+    }
+
+    #[test]
+    fn shard_times_that_are_no_finite_number_are_skipped() {
+        // Python reads true as 1, and NaN and 1e400 as floats (correction #56)
+        for t in ["true", "NaN", "Infinity", "-1e400", "1e400", "\"1.5\""] {
+            let (events, skipped) = parse_shard(&format!("{{\"sid\":\"s\",\"t\":{t},\"ch\":\"i\",\"d\":\"a\"}}"), None);
+            assert_eq!((events.len(), skipped), (0, 1), "t = {t}");
+        }
+    }
+
+    #[test]
     fn thresholds_and_chain_breaks() {
         assert_eq!(digraph_simhash(&typed("abcdefg", 0.1)), None); // 6 digraphs
         let short = typed("abcdefghij", 0.1); // 9 digraphs but 9 samples
