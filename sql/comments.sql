@@ -192,7 +192,7 @@ COMMENT ON FUNCTION @extschema@.resolve_identity(uuid) IS 'The live identity an 
 COMMENT ON FUNCTION @extschema@.identity_of(inet) IS 'The identity of an attacker address, or NULL before a rollup resolved it.';
 COMMENT ON FUNCTION @extschema@.cluster_campaigns() IS 'Groups live identities into campaigns (spec G.5) from scratch, keeping campaign ids stable. Scheduled every 10 minutes by pg_cron (decnet-campaigns).';
 -- operations (issue 9)
-COMMENT ON FUNCTION @extschema@.stats() IS 'One row for operators: lines ingested and flagged, attackers, live identities, dirty and PTR backlogs, last rollup time and duration, time of the last line and idle time since, stale enrichment data, attackers whose rollup failed, pg_cron jobs missing for this database.';
+COMMENT ON FUNCTION @extschema@.stats() IS 'One row for operators: lines ingested and flagged, attackers, live identities, dirty and PTR backlogs, how long the oldest dirty attacker has waited, last rollup time and duration, time of the last line and idle time since, stale enrichment data, attackers whose rollup failed, pg_cron jobs missing for this database.';
 COMMENT ON FUNCTION @extschema@.require_migrated() IS 'Raises object_not_in_prerequisite_state, with a hint to run decnet migrate, when the tables of the migrations are missing.';
 COMMENT ON FUNCTION @extschema@.cron_jobs() IS 'The pg_cron jobs decnet needs: name, schedule, command.';
 COMMENT ON FUNCTION @extschema@.missing_cron_jobs() IS 'The jobs of cron_jobs() pg_cron does not run for this database (all of them where pg_cron is not installed).';
@@ -207,3 +207,9 @@ COMMENT ON FUNCTION @extschema@.drop_logs_before(timestamptz) IS 'Retention: dro
 COMMENT ON FUNCTION @extschema@.history_dropped(jsonb) IS 'Internal (verify): whether a derived row names an attacker some of whose lines retention dropped.';
 COMMENT ON FUNCTION @extschema@.c2_endpoints(text) IS 'The servers a command reaches out to, as host:port (http/https/ftp/tftp URLs with default ports, bash /dev/tcp/host/port).';
 COMMENT ON FUNCTION @extschema@.mark_dirty(inet[]) IS 'Internal: marks attackers for the next rollup (an upsert that row-locks each mark until the caller commits).';
+COMMENT ON FUNCTION @extschema@.service_families(text[]) IS
+'One attacker''s services from its programs (APP-NAMEs): sshd is ssh, login and telnetd telnet, smtp_relay smtp; auth-helper, sessrec, bash, sudo, su and systemd-journal join the attacker''s one login service (ssh or telnet), ssh otherwise. Sorted, distinct (correction #55).';
+COMMENT ON FUNCTION @extschema@.family_buckets(text[], text[]) IS
+'One attacker''s interacted and scanned services (families) from parallel arrays of decnet.attacker_services.service and bucket: a family takes the best bucket of its programs.';
+COMMENT ON PROCEDURE @extschema@.rollup_backlog(integer, integer) IS
+'The scheduled rollup (pg_cron decnet-rollup, every minute): CALL it to drain the whole dirty backlog in batches of batch_size attackers, each committed on its own, for up to budget_ms. Stops early when nothing is left, another rollup holds the lock, or every dirty attacker is still being written.';

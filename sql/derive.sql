@@ -19,13 +19,14 @@ AS $$ SELECT fields OPERATOR(pg_catalog.?|) @extschema@.bounty_keys() OR event_t
 -- Marks attackers for the next decnet.rollup(). An upsert, not DO NOTHING: it
 -- row-locks each mark until the caller commits, and the rollup skips locked
 -- marks, so it never drains a mark whose lines it cannot see yet. Key order,
--- like every other writer.
+-- like every other writer. A mark keeps the time it was first set, so
+-- stats().oldest_dirty_age is how long the rollup has kept someone waiting.
 CREATE FUNCTION @extschema@.mark_dirty(ips inet[]) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
-    INSERT INTO decnet.dirty_attackers (ip) SELECT DISTINCT ip FROM unnest(ips) AS t(ip) WHERE ip IS NOT NULL ORDER BY 1
-    ON CONFLICT (ip) DO UPDATE SET marked_at = excluded.marked_at;
+    INSERT INTO decnet.dirty_attackers AS d (ip) SELECT DISTINCT ip FROM unnest(ips) AS t(ip) WHERE ip IS NOT NULL ORDER BY 1
+    ON CONFLICT (ip) DO UPDATE SET marked_at = least(d.marked_at, excluded.marked_at);
 END
 $fn$;
 
@@ -264,7 +265,8 @@ BEGIN
     LEFT JOIN unnest(with_decky_order) AS nd(ip) ON nd.ip = t.ip
     LEFT JOIN unnest(with_commands) AS nm(ip) ON nm.ip = t.ip
     LEFT JOIN unnest(with_fingerprints) AS nf(ip) ON nf.ip = t.ip
-    LEFT JOIN LATERAL (SELECT ns.ip IS NOT NULL AS changed, coalesce(array_agg(service ORDER BY service), '{}') AS services
+    -- services are families: auth-helper, sshd, sessrec and bash are all ssh (decnet.service_families)
+    LEFT JOIN LATERAL (SELECT ns.ip IS NOT NULL AS changed, decnet.service_families(coalesce(array_agg(service), '{}')) AS services
                        FROM decnet.attacker_services WHERE attacker_ip = t.ip AND ns.ip IS NOT NULL) s ON true
     LEFT JOIN LATERAL (SELECT nd.ip IS NOT NULL AS changed,
                               coalesce(array_agg(decky ORDER BY first_seen ASC NULLS LAST, first_log_id), '{}') AS deckies
@@ -622,8 +624,10 @@ BEGIN
                decnet.behavior_class((s.stats->>'event_count')::bigint, (s.stats->>'mean_iat_s')::float8,
                                      (s.stats->>'cv')::float8, sv.services::int) AS class
         FROM unnest(batch) AS t(ip)
-        -- the attacker's own events: sensor observations (sniffer, prober) duplicate them
-        CROSS JOIN LATERAL (SELECT count(*) AS sampled, decnet.timing_stats(coalesce(array_agg(r.ts), '{}')) AS stats
+        -- the attacker's own events: sensor observations (sniffer, prober) duplicate them,
+        -- and lines at one instant are one action told by several programs (the
+        -- PAM hook's auth_attempt and sshd's own line for one password; correction #57)
+        CROSS JOIN LATERAL (SELECT count(*) AS sampled, decnet.timing_stats(coalesce(array_agg(DISTINCT r.ts), '{}')) AS stats
                             FROM (SELECT l.ts FROM decnet.logs l
                                   WHERE l.attacker_ip = t.ip AND (l.service IS NULL OR NOT decnet.is_sensor_service(l.service))
                                   ORDER BY l.id DESC LIMIT max_lines) r) w
@@ -632,7 +636,8 @@ BEGIN
                                                  ELSE (SELECT count(*) FROM decnet.logs l
                                                        WHERE l.attacker_ip = t.ip AND (l.service IS NULL OR NOT decnet.is_sensor_service(l.service)))
                                             END AS n) s
-        CROSS JOIN LATERAL (SELECT count(*) AS services FROM decnet.attacker_services a WHERE a.attacker_ip = t.ip) sv
+        CROSS JOIN LATERAL (SELECT cardinality(decnet.service_families(coalesce(array_agg(a.service), '{}'))) AS services
+                            FROM decnet.attacker_services a WHERE a.attacker_ip = t.ip) sv
     ), detailed AS MATERIALIZED (
         -- the attacker's latest lines, sensors included, in id order (the sniffer/prober rollup needs them)
         SELECT c.*, decnet.behavior_details(
@@ -743,3 +748,33 @@ BEGIN
                         (extract(epoch FROM clock_timestamp() - started) * 1000)::double precision;
 END
 $fn$;
+
+-- The scheduled rollup (pg_cron, every minute): drains the whole backlog in
+-- batches of batch_size, each committed on its own, until nothing is dirty or
+-- budget_ms has passed. A batch's transaction holds its attackers' marks, so
+-- a writer touching one of them waits for that batch only, never for the
+-- whole drain. Stops at once when another rollup holds the lock or when every
+-- dirty attacker is still being written (both leave the rest to the next run).
+-- No SET clause: a procedure that sets options cannot commit.
+CREATE PROCEDURE @extschema@.rollup_backlog(budget_ms integer DEFAULT 50000, batch_size integer DEFAULT 1000)
+LANGUAGE plpgsql
+AS $fn$
+DECLARE
+    started timestamptz := pg_catalog.clock_timestamp();
+    done record;
+BEGIN
+    IF budget_ms IS NULL OR budget_ms < 0 OR batch_size IS NULL OR batch_size < 1 THEN
+        RAISE EXCEPTION 'rollup_backlog(%, %): budget_ms must be >= 0 and batch_size >= 1', budget_ms, batch_size
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The defaults drain for up to 50 s in batches of 1,000 attackers.';
+    END IF;
+    LOOP
+        SELECT * INTO done FROM decnet.rollup(batch_size);
+        COMMIT;
+        EXIT WHEN done.attackers = 0 OR done.remaining = 0
+               OR pg_catalog.clock_timestamp() - started >= pg_catalog.make_interval(secs => budget_ms / 1000.0);
+    END LOOP;
+END
+$fn$;
+-- like decnet.rollup(): for operators and pg_cron only
+REVOKE EXECUTE ON PROCEDURE @extschema@.rollup_backlog(integer, integer) FROM PUBLIC;

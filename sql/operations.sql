@@ -20,7 +20,7 @@ $fn$;
 CREATE FUNCTION @extschema@.cron_jobs() RETURNS TABLE (jobname text, schedule text, command text)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-VALUES ('decnet-rollup', '* * * * *', 'SELECT * FROM decnet.rollup()'),
+VALUES ('decnet-rollup', '* * * * *', 'CALL decnet.rollup_backlog()'),
        ('decnet-ptr', '* * * * *', 'SELECT * FROM decnet.resolve_pending_ptr(300)'),
        ('decnet-identities', '17 * * * *', 'SELECT * FROM decnet.recluster_identities()'),
        ('decnet-campaigns', '*/10 * * * *', 'SELECT * FROM decnet.cluster_campaigns()'),
@@ -86,7 +86,8 @@ $fn$;
 -- whole table (about a second per 10M lines); the rest are index probes.
 CREATE FUNCTION @extschema@.stats()
 RETURNS TABLE (lines_ingested bigint, lines_flagged bigint, attackers bigint, identities bigint,
-               dirty_backlog bigint, ptr_backlog bigint, last_rollup_at timestamptz, last_rollup_ms double precision,
+               dirty_backlog bigint, oldest_dirty_age interval, ptr_backlog bigint, last_rollup_at timestamptz,
+               last_rollup_ms double precision,
                last_line_at timestamptz, ingest_idle interval, enrichment_stale boolean,
                rollup_failures bigint, missing_jobs text[])
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
@@ -105,6 +106,7 @@ BEGIN
         (SELECT count(*) FROM decnet.attackers),
         (SELECT count(*) FROM decnet.attacker_identities i WHERE i.merged_into IS NULL AND i.member_count > 0),
         (SELECT count(*) FROM decnet.dirty_attackers),
+        now() - (SELECT min(d.marked_at) FROM decnet.dirty_attackers d),
         (SELECT count(*) FROM decnet.attackers a WHERE a.ptr_attempted_at IS NULL),
         last_run.started_at, last_run.duration_ms,
         last_line, now() - last_line,

@@ -1,6 +1,6 @@
 //! Pure SQL functions over decnet-core: `parse_log`, `classify_event_kind`, `bucket_services`.
 
-use decnet_core::{bounty, kinds, syslog};
+use decnet_core::{bounty, family, kinds, syslog};
 use pgrx::datum::{Inet, JsonB};
 use pgrx::prelude::*;
 
@@ -61,27 +61,55 @@ fn classify_event_kind(event_type: &str) -> &'static str {
     kinds::classify_event_kind(event_type).as_str()
 }
 
+/// Refuses parallel arrays of different lengths (22023, with a hint).
+fn require_parallel(function: &'static str, names: [&str; 2], lengths: [usize; 2]) {
+    if lengths[0] != lengths[1] {
+        pgrx::pg_sys::panic::ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("{} has {} elements but {} has {}", names[0], lengths[0], names[1], lengths[1]),
+            function,
+        )
+        .set_hint(format!("Pass array_agg({}) and array_agg({}) from the same rows.", names[0], names[1]))
+        .report(PgLogLevel::ERROR);
+    }
+}
+
 /// Scanned vs interacted services from parallel arrays of (service, event_type).
 #[pg_extern(immutable, strict, parallel_safe)]
 fn bucket_services(
     services: Vec<Option<String>>,
     event_types: Vec<Option<String>>,
 ) -> TableIterator<'static, (name!(interacted, Vec<String>), name!(scanned, Vec<String>))> {
-    if services.len() != event_types.len() {
-        pgrx::pg_sys::panic::ErrorReport::new(
-            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            format!("services has {} elements but event_types has {}", services.len(), event_types.len()),
-            "decnet.bucket_services",
-        )
-        .set_hint("Pass array_agg(service) and array_agg(event_type) from the same rows.")
-        .report(PgLogLevel::ERROR);
-    }
+    require_parallel("decnet.bucket_services", ["service", "event_type"], [services.len(), event_types.len()]);
     let pairs = services
         .iter()
         .zip(&event_types)
         .filter_map(|(s, e)| Some((s.as_deref()?, e.as_deref())));
     let b = kinds::bucket_services(pairs);
     TableIterator::once((b.interacted, b.scanned))
+}
+
+/// One attacker's services: the families of its programs (decnet_core::family).
+#[pg_extern(immutable, strict, parallel_safe)]
+fn service_families(programs: Vec<Option<String>>) -> Vec<String> {
+    let programs: Vec<&str> = programs.iter().flatten().map(String::as_str).collect();
+    family::service_families(&programs).into_iter().map(str::to_owned).collect()
+}
+
+/// One attacker's interacted and scanned services (families) from its
+/// decnet.attacker_services rows: parallel arrays of service and bucket.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn family_buckets(
+    programs: Vec<Option<String>>,
+    buckets: Vec<Option<String>>,
+) -> TableIterator<'static, (name!(interacted, Vec<String>), name!(scanned, Vec<String>))> {
+    require_parallel("decnet.family_buckets", ["service", "bucket"], [programs.len(), buckets.len()]);
+    let (programs, buckets): (Vec<&str>, Vec<&str>) = programs
+        .iter()
+        .zip(&buckets)
+        .filter_map(|(p, b)| Some((p.as_deref()?, b.as_deref().unwrap_or("noise"))))
+        .unzip();
+    TableIterator::once(family::family_buckets(&programs, &buckets))
 }
 
 /// Bounties and credentials of one stored line (spec §E). `credential` rows

@@ -606,9 +606,14 @@ fn stats_counts_what_is_stored_and_pending() {
     assert_eq!(r, (Some(3), Some(1), Some(2)));
     let r = Spi::get_three::<i64, i64, bool>("SELECT dirty_backlog, ptr_backlog, last_rollup_at IS NULL FROM decnet.stats()").unwrap();
     assert_eq!(r, (Some(2), Some(2), Some(true)));
+    // a mark keeps the time it was first set: a new line does not hide a wait
+    Spi::run("UPDATE decnet.dirty_attackers SET marked_at = now() - interval '5 minutes' WHERE ip = '9.9.9.9'").unwrap();
+    insert(&[r#"('<134>1 2026-05-01T00:00:02+00:00 decky-01 ssh - connection [relay@55555 src_ip="9.9.9.9"]')"#.to_string()]);
+    assert_eq!(one::<pgrx::datum::Interval>("SELECT oldest_dirty_age FROM decnet.stats()").map(|i| i.to_string()), Some("00:05:00".into()));
     Spi::run("SELECT * FROM decnet.rollup()").unwrap();
     let r = Spi::get_three::<i64, i64, bool>("SELECT dirty_backlog, identities, last_rollup_ms >= 0 FROM decnet.stats()").unwrap();
     assert_eq!(r, (Some(0), Some(2), Some(true)));
+    assert_eq!(one::<bool>("SELECT oldest_dirty_age IS NULL FROM decnet.stats()"), Some(true));
     assert_eq!(one::<bool>("SELECT ingest_idle >= interval '0' AND NOT enrichment_stale FROM decnet.stats()"), Some(true));
 }
 

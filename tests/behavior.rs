@@ -182,8 +182,101 @@ fn plant() -> (String, BTreeMap<String, Planted>) {
                 interval_s: None,
             },
         );
+
+        // DECNET's own SSH decky: the PAM hook's auth_attempt and the native
+        // sshd line for every password, a SYN the sniffer saw. Three programs,
+        // one service (correction #55), one action per password (#57).
+        let ip = format!("198.18.0.{}", 10 + k);
+        let mut t = 120_000.0 + 1000.0 * k as f64;
+        out += &sniffer_syn(t - 0.5, &ip);
+        for i in 0..20 {
+            out += &line(
+                t,
+                "ssh-03",
+                "auth-helper",
+                "auth_attempt",
+                &[
+                    ("username", "root".into()),
+                    ("password", format!("pw{i}")),
+                    ("src_ip", ip.clone()),
+                ],
+            );
+            // sshd's line for the same password, at the same instant (as DECNET's corpus has it)
+            out += &sshd_failed(t, "ssh-03", &ip);
+            t += jitter(&mut rng, 1.5, 0.2);
+        }
+        planted.insert(
+            ip,
+            Planted {
+                class: "brute_force",
+                interval_s: None,
+            },
+        );
+
+        // … and one who logs in there and types: the login through the PAM
+        // hook, bash's command logger, the session recorder at the end
+        let ip = format!("198.18.1.{}", 10 + k);
+        let mut t = 140_000.0 + 1000.0 * k as f64;
+        out += &sniffer_syn(t - 0.5, &ip);
+        out += &line(
+            t,
+            "ssh-03",
+            "auth-helper",
+            "auth_attempt",
+            &[
+                ("username", "root".into()),
+                ("password", "admin".into()),
+                ("src_ip", ip.clone()),
+            ],
+        );
+        let start = t;
+        for _ in 0..30 {
+            t += if rng.unit() < 0.8 {
+                jitter(&mut rng, 0.5, 0.5)
+            } else {
+                jitter(&mut rng, 12.0, 0.3)
+            };
+            out += &bash_command(t, "ssh-03", &ip, "uname -a");
+        }
+        out += &line(
+            t + 0.2,
+            "ssh-03",
+            "sessrec",
+            "session_recorded",
+            &[
+                ("sid", format!("{:016x}", 0xabc0 + k)),
+                ("service", "ssh".into()),
+                ("src_ip", ip.clone()),
+                ("duration_s", format!("{:.3}", t - start)),
+                ("bytes", "4096".into()),
+                ("truncated", "false".into()),
+            ],
+        );
+        planted.insert(
+            ip,
+            Planted {
+                class: "interactive",
+                interval_s: None,
+            },
+        );
     }
     (out, planted)
+}
+
+/// The native sshd line DECNET's rsyslog relays: numeric PROCID, prose.
+fn sshd_failed(at: f64, decky: &str, ip: &str) -> String {
+    format!(
+        "<38>1 {} {decky} sshd 4242 - - Failed password for root from {ip} port 40022 ssh2\n",
+        ts(at)
+    )
+}
+
+/// A command as bash's PROMPT_COMMAND logger writes it (single-wrapped, §A.2).
+fn bash_command(at: f64, decky: &str, ip: &str, cmd: &str) -> String {
+    format!(
+        "<14>1 {} {decky} bash - - -  CMD uid=0 user=root src={ip} pwd=/root cmd={cmd}\n",
+        ts(at)
+    )
 }
 
 fn rollup_all(c: &mut Client) {
@@ -220,6 +313,32 @@ fn planted_attackers_get_the_class_and_interval_they_were_made_with() {
             None => assert_eq!(interval, None, "{ip} is not a beacon"),
         }
     }
+
+    // DECNET's SSH deckies: one service, the programs kept apart per attacker
+    let families = c
+        .query(
+            "SELECT host(a.ip), a.services, a.service_count, b.interacted, b.scanned,
+                    (SELECT array_agg(service ORDER BY service) FROM decnet.attacker_services s WHERE s.attacker_ip = a.ip)
+             FROM decnet.attackers a JOIN decnet.service_buckets b ON b.attacker_ip = a.ip
+             WHERE a.ip << '198.18.0.0/15' ORDER BY a.ip",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(families.len(), 10);
+    for r in families {
+        let ip: String = r.get(0);
+        let (services, count): (Vec<String>, i32) = (r.get(1), r.get(2));
+        let (interacted, scanned, programs): (Vec<String>, Vec<String>, Vec<String>) = (r.get(3), r.get(4), r.get(5));
+        assert_eq!((services, count), (vec!["ssh".to_string()], 1), "{ip}");
+        if ip.starts_with("198.18.0.") {
+            assert_eq!((interacted, scanned), (vec![], vec!["ssh".to_string()]), "{ip}");
+            assert_eq!(programs, ["auth-helper", "sshd"], "{ip}");
+        } else {
+            assert_eq!((interacted, scanned), (vec!["ssh".to_string()], vec![]), "{ip}");
+            assert_eq!(programs, ["auth-helper", "bash", "sessrec"], "{ip}");
+        }
+    }
+    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.verify()"), 0);
 }
 
 #[test]

@@ -125,7 +125,7 @@ fn jobs_missing_where_pg_cron_does_not_serve_the_database() {
     let db = err.as_db_error().unwrap();
     assert_eq!(db.code().code(), "55000");
     let hint = db.hint().unwrap();
-    assert!(hint.contains("cron.schedule_in_database('decnet-rollup', '* * * * *', 'SELECT * FROM decnet.rollup()', 'it_cluster_nocron')"), "{hint}");
+    assert!(hint.contains("cron.schedule_in_database('decnet-rollup', '* * * * *', 'CALL decnet.rollup_backlog()', 'it_cluster_nocron')"), "{hint}");
 }
 
 /// Issue 15: with decnet preloaded, its settings are known from a session's start

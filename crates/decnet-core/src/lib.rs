@@ -7,6 +7,7 @@ pub mod bound;
 pub mod bounty;
 pub mod copy_text;
 pub mod enrich;
+pub mod family;
 pub mod follow;
 pub mod fuzzing;
 pub mod identity;

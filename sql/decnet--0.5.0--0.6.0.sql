@@ -1,0 +1,419 @@
+-- decnet upgrade script drafted by tools/upgrade-script.py from sql/releases/decnet--0.5.0.sql and /tmp/new.sql
+
+CREATE OR REPLACE FUNCTION @extschema@.cron_jobs() RETURNS TABLE (jobname text, schedule text, command text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+VALUES ('decnet-rollup', '* * * * *', 'CALL decnet.rollup_backlog()'),
+       ('decnet-ptr', '* * * * *', 'SELECT * FROM decnet.resolve_pending_ptr(300)'),
+       ('decnet-identities', '17 * * * *', 'SELECT * FROM decnet.recluster_identities()'),
+       ('decnet-campaigns', '*/10 * * * *', 'SELECT * FROM decnet.cluster_campaigns()'),
+       ('decnet-partitions', '7 3 * * *', 'SELECT decnet.create_log_partitions()')
+$$;
+
+DROP FUNCTION @extschema@.stats;
+
+CREATE FUNCTION @extschema@.stats()
+RETURNS TABLE (lines_ingested bigint, lines_flagged bigint, attackers bigint, identities bigint,
+               dirty_backlog bigint, oldest_dirty_age interval, ptr_backlog bigint, last_rollup_at timestamptz,
+               last_rollup_ms double precision,
+               last_line_at timestamptz, ingest_idle interval, enrichment_stale boolean,
+               rollup_failures bigint, missing_jobs text[])
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    last_run record;
+    last_line timestamptz;
+BEGIN
+    PERFORM decnet.require_migrated();
+    SELECT r.started_at, r.duration_ms INTO last_run FROM decnet.rollup_runs r ORDER BY r.id DESC LIMIT 1;
+    SELECT l.received_at INTO last_line FROM decnet.logs l ORDER BY l.id DESC LIMIT 1;
+    RETURN QUERY SELECT
+        (SELECT count(*) FROM decnet.logs),
+        (SELECT count(*) FROM decnet.logs l WHERE l.parse_status <> 'ok'),
+        (SELECT count(*) FROM decnet.attackers),
+        (SELECT count(*) FROM decnet.attacker_identities i WHERE i.merged_into IS NULL AND i.member_count > 0),
+        (SELECT count(*) FROM decnet.dirty_attackers),
+        now() - (SELECT min(d.marked_at) FROM decnet.dirty_attackers d),
+        (SELECT count(*) FROM decnet.attackers a WHERE a.ptr_attempted_at IS NULL),
+        last_run.started_at, last_run.duration_ms,
+        last_line, now() - last_line,
+        coalesce((SELECT bool_or(e.stale) FROM decnet.enrichment_status e), false),
+        (SELECT count(*) FROM decnet.rollup_failures),
+        decnet.missing_cron_jobs();
+END
+$fn$;
+
+CREATE  FUNCTION "family_buckets"(
+	"programs" TEXT[], /* Vec < Option < String > > */
+	"buckets" TEXT[] /* Vec < Option < String > > */
+) RETURNS TABLE (
+	"interacted" TEXT[],  /* Vec < String > */
+	"scanned" TEXT[]  /* Vec < String > */
+)
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'family_buckets_wrapper';
+
+CREATE  FUNCTION "service_families"(
+	"programs" TEXT[] /* Vec < Option < String > > */
+) RETURNS TEXT[] /* Vec < String > */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'service_families_wrapper';
+
+CREATE OR REPLACE FUNCTION @extschema@.mark_dirty(ips inet[]) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    INSERT INTO decnet.dirty_attackers AS d (ip) SELECT DISTINCT ip FROM unnest(ips) AS t(ip) WHERE ip IS NOT NULL ORDER BY 1
+    ON CONFLICT (ip) DO UPDATE SET marked_at = least(d.marked_at, excluded.marked_at);
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION @extschema@.merge_taken() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET jit = off SET work_mem = '64MB'
+AS $fn$
+DECLARE
+    affected inet[];
+    new_ips inet[];
+    locked_uuids uuid[];
+    locked_ips inet[];
+    a_events bigint[];
+    a_commands bigint[];
+    a_first timestamptz[];
+    a_last timestamptz[];
+    with_new_services inet[];
+    with_decky_order inet[];
+    with_commands inet[];
+    with_fingerprints inet[];
+    counted inet[];
+    new_bounties bigint[];
+    new_credentials bigint[];
+    n_rows bigint;
+    first_id bigint;
+    parts record;
+    k integer := decnet.commands_kept_per_end();
+BEGIN
+    n_rows := decnet.statement_rows();
+    first_id := decnet.statement_first_log_id();
+    -- each step below runs only when the statement has something for it
+    -- (a one-line INSERT needs few of them)
+    SELECT * INTO parts FROM decnet.statement_parts();
+
+    -- 1. attackers: create the new ones, then lock all of them, in ip order
+    SELECT array_agg(ip ORDER BY ip), array_agg(events ORDER BY ip), array_agg(commands ORDER BY ip),
+           array_agg(first_seen ORDER BY ip), array_agg(last_seen ORDER BY ip)
+    INTO affected, a_events, a_commands, a_first, a_last
+    FROM decnet.statement_attackers();
+
+    WITH ins AS (
+        INSERT INTO decnet.attackers AS a (ip, first_seen, last_seen)
+        SELECT t.ip, t.first_seen, t.last_seen FROM unnest(affected, a_first, a_last) AS t(ip, first_seen, last_seen)
+        ORDER BY t.ip
+        ON CONFLICT (ip) DO NOTHING
+        RETURNING a.ip
+    )
+    SELECT array_agg(ip ORDER BY ip) INTO new_ips FROM ins;
+
+    WITH locked AS (
+        SELECT a.ip, a.uuid FROM unnest(affected) AS t(ip) JOIN decnet.attackers a ON a.ip = t.ip
+        ORDER BY a.ip FOR NO KEY UPDATE OF a
+    )
+    SELECT array_agg(ip), array_agg(uuid) INTO locked_ips, locked_uuids FROM locked;
+
+    -- their behaviour is recomputed later, by decnet.rollup()
+    PERFORM decnet.mark_dirty(affected);
+
+    -- 2. per (attacker, service); 3. per (attacker, decky). Remember whose
+    --    list can have changed: a new service; a new decky, or one whose
+    --    first contact may have moved (it now lies within this statement's lines)
+    WITH up AS (
+        INSERT INTO decnet.attacker_services AS s
+            (attacker_ip, service, event_count, interaction_count, scan_count, noise_count, first_seen, last_seen)
+        SELECT attacker_ip, service, events, interaction, scan, noise, first_seen, last_seen
+        FROM decnet.statement_services() ORDER BY attacker_ip, service
+        ON CONFLICT (attacker_ip, service) DO UPDATE SET
+            event_count = s.event_count + excluded.event_count,
+            interaction_count = s.interaction_count + excluded.interaction_count,
+            scan_count = s.scan_count + excluded.scan_count,
+            noise_count = s.noise_count + excluded.noise_count,
+            first_seen = least(s.first_seen, excluded.first_seen),
+            last_seen = greatest(s.last_seen, excluded.last_seen)
+        RETURNING s.attacker_ip, (s.xmax = 0) AS inserted
+    )
+    SELECT array_agg(DISTINCT attacker_ip) FILTER (WHERE inserted) INTO with_new_services FROM up;
+
+    WITH up AS (
+        INSERT INTO decnet.attacker_deckies AS d (attacker_ip, decky, first_seen, first_log_id, last_seen, event_count)
+        SELECT attacker_ip, decky, first_seen, first_log_id, last_seen, events
+        FROM decnet.statement_deckies() ORDER BY attacker_ip, decky
+        ON CONFLICT (attacker_ip, decky) DO UPDATE SET
+            first_seen = least(d.first_seen, excluded.first_seen),
+            first_log_id = least(d.first_log_id, excluded.first_log_id),
+            last_seen = greatest(d.last_seen, excluded.last_seen),
+            event_count = d.event_count + excluded.event_count
+        RETURNING d.attacker_ip, (d.xmax = 0) OR d.first_seen IS NULL OR d.first_log_id >= first_id
+                  OR d.first_seen >= (SELECT min(f) FROM unnest(a_first) AS f) AS maybe_moved
+    )
+    SELECT array_agg(DISTINCT attacker_ip) FILTER (WHERE maybe_moved) INTO with_decky_order FROM up;
+
+    -- 4. commands: add this statement's candidates, then keep the first and last k per attacker
+    IF parts.commands > 0 THEN
+        WITH ins AS (
+            INSERT INTO decnet.attacker_commands (attacker_ip, log_id, ts, service, decky, command)
+            SELECT attacker_ip, log_id, ts, service, decky, command FROM decnet.statement_commands()
+            ORDER BY attacker_ip, log_id
+            RETURNING attacker_ip
+        )
+        SELECT array_agg(DISTINCT attacker_ip) INTO with_commands FROM ins;
+
+        DELETE FROM decnet.attacker_commands ac
+        USING (
+            SELECT attacker_ip, log_id,
+                   row_number() OVER (PARTITION BY attacker_ip ORDER BY ts ASC NULLS LAST, log_id ASC) AS from_first,
+                   row_number() OVER (PARTITION BY attacker_ip ORDER BY ts DESC NULLS FIRST, log_id DESC) AS from_last
+            FROM decnet.attacker_commands
+            WHERE attacker_ip = ANY (with_commands)
+        ) r
+        WHERE ac.attacker_ip = r.attacker_ip AND ac.log_id = r.log_id AND r.from_first > k AND r.from_last > k;
+    END IF;
+
+    -- 5. bounties and credentials (one row per dedup key already); remember what changed per attacker
+    IF parts.bounties > 0 OR parts.credentials > 0 THEN
+        WITH nb AS (
+            INSERT INTO decnet.bounties AS b (bounty_type, attacker_ip, payload, payload_key, decky, service, first_seen, last_seen, first_log_id, seen_count)
+            SELECT bounty_type, attacker_ip, payload, payload_key, decky, service, first_seen, last_seen, first_log_id, seen
+            FROM decnet.statement_bounties()
+            ORDER BY ord  -- the dedup key order, sorted in Rust
+            ON CONFLICT (bounty_type, attacker_ip, payload_key) DO UPDATE SET
+                -- the first sighting's payload (its request and port: decnet_core::bounty::sighting_members)
+                payload = CASE WHEN excluded.first_log_id < b.first_log_id THEN excluded.payload ELSE b.payload END,
+                decky = CASE WHEN excluded.first_log_id < b.first_log_id THEN excluded.decky ELSE b.decky END,
+                service = CASE WHEN excluded.first_log_id < b.first_log_id THEN excluded.service ELSE b.service END,
+                first_seen = least(b.first_seen, excluded.first_seen),
+                last_seen = greatest(b.last_seen, excluded.last_seen),
+                first_log_id = least(b.first_log_id, excluded.first_log_id),
+                seen_count = b.seen_count + excluded.seen_count
+            RETURNING b.attacker_ip, b.bounty_type, (b.xmax = 0) AS inserted,
+                      b.first_log_id >= first_id AS first_changed  -- new, or now first seen in this statement
+        ), nc AS (
+            INSERT INTO decnet.credentials AS c
+                (attacker_ip, attacker_uuid, decky, service, principal, principal_key, secret_kind, secret_sha256,
+                 secret_b64, secret_printable, outcome, outcome_log_id, first_seen, last_seen, first_log_id, attempt_count)
+            SELECT g.attacker_ip, a.uuid, g.decky, g.service, g.principal, coalesce(g.principal, ''), g.secret_kind,
+                   g.secret_sha256, g.secret_b64, g.secret_printable, g.outcome, g.outcome_log_id,
+                   g.first_seen, g.last_seen, g.first_log_id, g.attempts
+            FROM decnet.statement_credentials() g
+            LEFT JOIN unnest(locked_ips, locked_uuids) AS a(ip, uuid) ON a.ip = g.attacker_ip
+            ORDER BY g.ord  -- the dedup key order, sorted in Rust
+            ON CONFLICT (attacker_ip, decky, service, secret_kind, secret_sha256, principal_key) DO UPDATE SET
+                attempt_count = c.attempt_count + excluded.attempt_count,
+                first_seen = least(c.first_seen, excluded.first_seen),
+                last_seen = greatest(c.last_seen, excluded.last_seen),
+                first_log_id = least(c.first_log_id, excluded.first_log_id),
+                outcome = CASE WHEN excluded.outcome_log_id > coalesce(c.outcome_log_id, 0) THEN excluded.outcome ELSE c.outcome END,
+                outcome_log_id = greatest(c.outcome_log_id, excluded.outcome_log_id)
+            RETURNING c.attacker_ip, (c.xmax = 0) AS inserted
+        ), per_attacker AS (
+            SELECT attacker_ip, sum(nb)::bigint AS nb, sum(nc)::bigint AS nc, bool_or(fp) AS fp FROM (
+                SELECT attacker_ip, inserted::int AS nb, 0 AS nc, bounty_type = 'fingerprint' AND first_changed AS fp FROM nb
+                UNION ALL
+                SELECT attacker_ip, 0, inserted::int, false FROM nc
+            ) u WHERE attacker_ip IS NOT NULL GROUP BY attacker_ip
+        )
+        SELECT array_agg(attacker_ip), array_agg(nb), array_agg(nc), array_agg(attacker_ip) FILTER (WHERE fp)
+        INTO counted, new_bounties, new_credentials, with_fingerprints
+        FROM per_attacker;
+    END IF;
+
+    -- 5b. recipients per (attacker, victim domain)
+    IF parts.smtp_targets > 0 THEN
+        INSERT INTO decnet.smtp_targets AS t (attacker_ip, domain, count, first_seen, last_seen)
+        SELECT attacker_ip, domain, recipients, first_seen, last_seen
+        FROM decnet.statement_smtp_targets() ORDER BY attacker_ip, domain
+        ON CONFLICT (attacker_ip, domain) DO UPDATE SET
+            count = t.count + excluded.count,
+            first_seen = least(t.first_seen, excluded.first_seen),
+            last_seen = greatest(t.last_seen, excluded.last_seen);
+    END IF;
+
+    -- 5c. prober hash rotations and IPv6 link-local leaks (sql/identity.sql)
+    IF parts.probes > 0 THEN
+        PERFORM decnet.merge_probe_observations();
+    END IF;
+    IF parts.ipv6_leaks > 0 THEN
+        PERFORM decnet.merge_ipv6_leaks();
+    END IF;
+
+    -- 6. one update per affected attacker: the statement's counts and time
+    --    span, and the list columns (rebuilt from the child rows only where
+    --    they can have changed)
+    UPDATE decnet.attackers a SET
+        event_count = a.event_count + t.events,
+        command_count = a.command_count + t.commands,
+        first_seen = least(a.first_seen, t.first_seen),
+        last_seen = greatest(a.last_seen, t.last_seen),
+        updated_at = now(),
+        bounty_count = a.bounty_count + coalesce(n.nb, 0),
+        credential_count = a.credential_count + coalesce(n.nc, 0),
+        services = CASE WHEN s.changed THEN s.services ELSE a.services END,
+        service_count = CASE WHEN s.changed THEN cardinality(s.services) ELSE a.service_count END,
+        deckies = CASE WHEN d.changed THEN d.deckies ELSE a.deckies END,
+        decky_count = CASE WHEN d.changed THEN cardinality(d.deckies) ELSE a.decky_count END,
+        is_traversal = CASE WHEN d.changed THEN cardinality(d.deckies) >= 2 ELSE a.is_traversal END,
+        traversal_path = CASE WHEN NOT d.changed THEN a.traversal_path
+                              WHEN cardinality(d.deckies) >= 2 THEN array_to_string(d.deckies, ' → ') END,
+        commands = coalesce(cm.commands, a.commands),
+        fingerprints = coalesce(fp.fingerprints, a.fingerprints)
+    FROM unnest(affected, a_events, a_commands, a_first, a_last) AS t(ip, events, commands, first_seen, last_seen)
+    LEFT JOIN unnest(counted, new_bounties, new_credentials) AS n(ip, nb, nc) ON n.ip = t.ip
+    LEFT JOIN unnest(with_new_services) AS ns(ip) ON ns.ip = t.ip
+    LEFT JOIN unnest(with_decky_order) AS nd(ip) ON nd.ip = t.ip
+    LEFT JOIN unnest(with_commands) AS nm(ip) ON nm.ip = t.ip
+    LEFT JOIN unnest(with_fingerprints) AS nf(ip) ON nf.ip = t.ip
+    -- services are families: auth-helper, sshd, sessrec and bash are all ssh (decnet.service_families)
+    LEFT JOIN LATERAL (SELECT ns.ip IS NOT NULL AS changed, decnet.service_families(coalesce(array_agg(service), '{}')) AS services
+                       FROM decnet.attacker_services WHERE attacker_ip = t.ip AND ns.ip IS NOT NULL) s ON true
+    LEFT JOIN LATERAL (SELECT nd.ip IS NOT NULL AS changed,
+                              coalesce(array_agg(decky ORDER BY first_seen ASC NULLS LAST, first_log_id), '{}') AS deckies
+                       FROM decnet.attacker_deckies WHERE attacker_ip = t.ip AND nd.ip IS NOT NULL) d ON true
+    LEFT JOIN LATERAL (SELECT jsonb_agg(jsonb_build_object('service', service, 'decky', decky, 'command', command, 'timestamp', to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
+                                        ORDER BY ts ASC NULLS LAST, log_id) AS commands
+                       FROM decnet.attacker_commands WHERE attacker_ip = t.ip AND nm.ip IS NOT NULL) cm ON true
+    LEFT JOIN LATERAL (SELECT jsonb_agg(payload ORDER BY first_log_id, payload_key) AS fingerprints
+                       FROM (SELECT payload, first_log_id, payload_key FROM decnet.bounties
+                             WHERE attacker_ip = t.ip AND bounty_type = 'fingerprint' AND nf.ip IS NOT NULL
+                             ORDER BY first_log_id, payload_key LIMIT decnet.fingerprints_kept()) f) fp ON true
+    WHERE a.ip = t.ip;
+
+    -- country and AS of new attackers: index lookups in the loaded ranges, no network
+    IF new_ips IS NOT NULL THEN
+        PERFORM decnet.enrich_attackers(new_ips);
+    END IF;
+
+    -- 7. one notification per statement (decnet.notify: the payload in the outbox table)
+    PERFORM decnet.notify('decnet_attacker', jsonb_build_object(
+        'rows', n_rows,
+        'new_count', coalesce(cardinality(new_ips), 0),
+        'updated_count', coalesce(cardinality(affected), 0) - coalesce(cardinality(new_ips), 0),
+        'new', coalesce(to_jsonb(new_ips[1:100]), '[]'::jsonb),
+        'new_truncated', coalesce(cardinality(new_ips), 0) > 100
+    ));
+    -- merged: a later take_queued() must not find these lines still taken
+    PERFORM decnet.discard_taken();
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION @extschema@.rollup_attackers(batch inet[], signatures jsonb) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET jit = off
+AS $fn$
+DECLARE
+    seen bigint := 0;
+    max_lines integer := decnet.rollup_lines_max();
+BEGIN
+    -- MATERIALIZED: computed once per attacker; inlined, the planner re-runs the
+    -- functions (and their subqueries) for every column that reads a result
+    WITH computed AS MATERIALIZED (
+        SELECT t.ip, s.n, s.stats,
+               decnet.behavior_class((s.stats->>'event_count')::bigint, (s.stats->>'mean_iat_s')::float8,
+                                     (s.stats->>'cv')::float8, sv.services::int) AS class
+        FROM unnest(batch) AS t(ip)
+        -- the attacker's own events: sensor observations (sniffer, prober) duplicate them
+        CROSS JOIN LATERAL (SELECT count(*) AS sampled, decnet.timing_stats(coalesce(array_agg(r.ts), '{}')) AS stats
+                            FROM (SELECT l.ts FROM decnet.logs l
+                                  WHERE l.attacker_ip = t.ip AND (l.service IS NULL OR NOT decnet.is_sensor_service(l.service))
+                                  ORDER BY l.id DESC LIMIT max_lines) r) w
+        -- all of them are counted; only an attacker the sample did not hold whole is read again
+        CROSS JOIN LATERAL (SELECT w.stats, CASE WHEN w.sampled < max_lines THEN w.sampled
+                                                 ELSE (SELECT count(*) FROM decnet.logs l
+                                                       WHERE l.attacker_ip = t.ip AND (l.service IS NULL OR NOT decnet.is_sensor_service(l.service)))
+                                            END AS n) s
+        CROSS JOIN LATERAL (SELECT cardinality(decnet.service_families(coalesce(array_agg(a.service), '{}'))) AS services
+                            FROM decnet.attacker_services a WHERE a.attacker_ip = t.ip) sv
+    ), detailed AS MATERIALIZED (
+        -- the attacker's latest lines, sensors included, in id order (the sniffer/prober rollup needs them)
+        SELECT c.*, decnet.behavior_details(
+                   (SELECT jsonb_agg(jsonb_build_object('e', r.event_type, 's', r.service,
+                                                        't', (extract(epoch FROM r.ts) * 1000000)::bigint, 'f', r.fields) ORDER BY r.id)
+                    FROM (SELECT l.id, l.event_type, l.service, l.ts, l.fields FROM decnet.logs l
+                          WHERE l.attacker_ip = c.ip ORDER BY l.id DESC LIMIT max_lines) r),
+                   (c.stats->>'mean_iat_s')::float8, (c.stats->>'cv')::float8, signatures) AS d
+        FROM computed c
+    ), up AS (
+        INSERT INTO decnet.attacker_behavior AS b
+            (attacker_ip, event_count, timing_stats, behavior_class, beacon_interval_s, beacon_jitter_pct, tool_guesses,
+             phase_sequence, os_guess, hop_distance, tcp_fingerprint, kex_order_raw, ssh_client_banners, retransmit_count, updated_at)
+        SELECT ip, n, stats, class,
+               CASE WHEN class = 'beaconing' THEN (stats->>'mean_iat_s')::float8 END,
+               CASE WHEN class = 'beaconing' THEN decnet.jitter_pct((stats->>'cv')::float8) END,
+               ARRAY(SELECT jsonb_array_elements_text(d->'tool_guesses')),
+               d->'phase_sequence', d->>'os_guess', (d->>'hop_distance')::int, d->'tcp_fingerprint',
+               CASE WHEN jsonb_typeof(d->'kex_order_raw') = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(d->'kex_order_raw')) END,
+               CASE WHEN jsonb_typeof(d->'ssh_client_banners') = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(d->'ssh_client_banners')) END,
+               (d->>'retransmit_count')::bigint,
+               now()
+        FROM detailed ORDER BY ip
+        ON CONFLICT (attacker_ip) DO UPDATE SET
+            event_count = excluded.event_count, timing_stats = excluded.timing_stats,
+            behavior_class = excluded.behavior_class, beacon_interval_s = excluded.beacon_interval_s,
+            beacon_jitter_pct = excluded.beacon_jitter_pct, tool_guesses = excluded.tool_guesses,
+            phase_sequence = excluded.phase_sequence, os_guess = excluded.os_guess, hop_distance = excluded.hop_distance,
+            tcp_fingerprint = excluded.tcp_fingerprint, kex_order_raw = excluded.kex_order_raw,
+            ssh_client_banners = excluded.ssh_client_banners, retransmit_count = excluded.retransmit_count,
+            updated_at = excluded.updated_at
+        RETURNING b.event_count
+    )
+    SELECT coalesce(sum(up.event_count), 0) INTO seen FROM up;
+
+    -- who they are: identity signals, edges and merges of these attackers
+    PERFORM decnet.resolve_identities(batch);
+    RETURN seen;
+END
+$fn$;
+
+-- new statement (check it is safe to run on an existing install)
+CREATE PROCEDURE @extschema@.rollup_backlog(budget_ms integer DEFAULT 50000, batch_size integer DEFAULT 1000)
+LANGUAGE plpgsql
+AS $fn$
+DECLARE
+    started timestamptz := pg_catalog.clock_timestamp();
+    done record;
+BEGIN
+    IF budget_ms IS NULL OR budget_ms < 0 OR batch_size IS NULL OR batch_size < 1 THEN
+        RAISE EXCEPTION 'rollup_backlog(%, %): budget_ms must be >= 0 and batch_size >= 1', budget_ms, batch_size
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The defaults drain for up to 50 s in batches of 1,000 attackers.';
+    END IF;
+    LOOP
+        SELECT * INTO done FROM decnet.rollup(batch_size);
+        COMMIT;
+        EXIT WHEN done.attackers = 0 OR done.remaining = 0
+               OR pg_catalog.clock_timestamp() - started >= pg_catalog.make_interval(secs => budget_ms / 1000.0);
+    END LOOP;
+END
+$fn$;
+
+-- new statement (check it is safe to run on an existing install)
+REVOKE EXECUTE ON PROCEDURE @extschema@.rollup_backlog(integer, integer) FROM PUBLIC;
+
+COMMENT ON FUNCTION @extschema@.stats() IS 'One row for operators: lines ingested and flagged, attackers, live identities, dirty and PTR backlogs, how long the oldest dirty attacker has waited, last rollup time and duration, time of the last line and idle time since, stale enrichment data, attackers whose rollup failed, pg_cron jobs missing for this database.';
+
+COMMENT ON FUNCTION @extschema@.service_families(text[]) IS
+'One attacker''s services from its programs (APP-NAMEs): sshd is ssh, login and telnetd telnet, smtp_relay smtp; auth-helper, sessrec, bash, sudo, su and systemd-journal join the attacker''s one login service (ssh or telnet), ssh otherwise. Sorted, distinct (correction #55).';
+
+COMMENT ON FUNCTION @extschema@.family_buckets(text[], text[]) IS
+'One attacker''s interacted and scanned services (families) from parallel arrays of decnet.attacker_services.service and bucket: a family takes the best bucket of its programs.';
+
+-- new statement (check it is safe to run on an existing install)
+COMMENT ON PROCEDURE @extschema@.rollup_backlog(integer, integer) IS
+'The scheduled rollup (pg_cron decnet-rollup, every minute): CALL it to drain the whole dirty backlog in batches of batch_size attackers, each committed on its own, for up to budget_ms. Stops early when nothing is left, another rollup holds the lock, or every dirty attacker is still being written.';
+
+DO $upgrade$
+BEGIN
+    REVOKE EXECUTE ON FUNCTION @extschema@.stats, @extschema@.family_buckets, @extschema@.service_families FROM PUBLIC;
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'decnet_analyst') THEN
+        GRANT EXECUTE ON FUNCTION @extschema@.stats, @extschema@.family_buckets, @extschema@.service_families TO decnet_analyst;
+    END IF;
+END
+$upgrade$;
