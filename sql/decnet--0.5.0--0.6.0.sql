@@ -55,12 +55,220 @@ IMMUTABLE STRICT PARALLEL SAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'family_buckets_wrapper';
 
+CREATE  FUNCTION "identity_link_reasons"(
+	"a" jsonb, /* JsonB */
+	"b" jsonb /* JsonB */
+) RETURNS TABLE (
+	"tier" TEXT,  /* & '_ str */
+	"kind" TEXT,  /* String */
+	"value" TEXT,  /* String */
+	"weight" double precision  /* f64 */
+)
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'identity_link_reasons_wrapper';
+
 CREATE  FUNCTION "service_families"(
 	"programs" TEXT[] /* Vec < Option < String > > */
 ) RETURNS TEXT[] /* Vec < String > */
 IMMUTABLE STRICT PARALLEL SAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'service_families_wrapper';
+
+CREATE FUNCTION @extschema@.store_identity_links(scope inet[], e_a inet[], e_b inet[]) RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    stored integer;
+BEGIN
+    IF scope IS NULL THEN
+        TRUNCATE decnet.identity_link_signals;
+    ELSE
+        DELETE FROM decnet.identity_link_signals l USING unnest(scope) AS t(ip) WHERE l.a = t.ip;
+        DELETE FROM decnet.identity_link_signals l USING unnest(scope) AS t(ip) WHERE l.b = t.ip;
+    END IF;
+    IF coalesce(cardinality(e_a), 0) = 0 THEN
+        RETURN 0;
+    END IF;
+    WITH obs AS MATERIALIZED (
+        SELECT * FROM decnet.identity_observations(ARRAY(SELECT unnest(e_a) UNION SELECT unnest(e_b)))
+    )
+    INSERT INTO decnet.identity_link_signals (a, b, tier, kind, value, weight)
+    SELECT least(x.a, x.b), greatest(x.a, x.b), r.tier, r.kind, r.value, r.weight
+    FROM unnest(e_a, e_b) AS x(a, b)
+    JOIN obs oa ON oa.attacker_ip = x.a
+    JOIN obs ob ON ob.attacker_ip = x.b
+    CROSS JOIN LATERAL decnet.identity_link_reasons(oa.observation, ob.observation) r
+    ORDER BY 1, 2, 4, 5
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS stored = ROW_COUNT;
+    RETURN stored;
+END
+$fn$;
+
+CREATE FUNCTION @extschema@.identity_links(identity uuid)
+RETURNS TABLE (a inet, b inet, tier text, kind text, value text, weight double precision, found_at timestamptz)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    SELECT l.a, l.b, l.tier, l.kind, l.value, l.weight, l.found_at
+    FROM decnet.identity_link_signals l
+    JOIN decnet.identity_members ma ON ma.attacker_ip = l.a
+    JOIN decnet.identity_members mb ON mb.attacker_ip = l.b
+    WHERE ma.identity_id = decnet.resolve_identity(identity) AND mb.identity_id = ma.identity_id
+    ORDER BY l.a, l.b, l.weight DESC, l.kind, l.value;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION @extschema@.resolve_identities(batch inet[])
+RETURNS TABLE (attackers integer, edges integer, identities integer, merges integer)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET jit = off SET client_min_messages = warning
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    started timestamptz := clock_timestamp();
+    e_a inet[];
+    e_b inet[];
+    g_a text[];
+    g_b text[];
+    n_edges integer;
+    n_ids integer;
+    n_merges integer;
+BEGIN
+    batch := ARRAY(SELECT a.ip FROM unnest(batch) AS t(ip) JOIN decnet.attackers a ON a.ip = t.ip ORDER BY a.ip);
+    IF cardinality(batch) = 0 THEN
+        RETURN QUERY SELECT 0, 0, 0, 0;
+        RETURN;
+    END IF;
+    DELETE FROM decnet.identity_signals s USING unnest(batch) AS t(ip) WHERE s.attacker_ip = t.ip;
+    INSERT INTO decnet.identity_signals (kind, value, attacker_ip)
+        SELECT s.kind, s.value, s.attacker_ip FROM decnet.identity_signals_of(batch) s ORDER BY 1, 2, 3;
+
+    SELECT array_agg(e.a), array_agg(e.b) INTO e_a, e_b FROM decnet.identity_edges(batch) e;
+    n_edges := coalesce(cardinality(e_a), 0);
+    PERFORM decnet.store_identity_links(batch, e_a, e_b);
+
+    -- the graph: the new edges, every node to itself, every node to its identity
+    WITH nodes AS (
+        SELECT unnest(batch) AS ip UNION SELECT unnest(e_a) UNION SELECT unnest(e_b)
+    ), g AS (
+        SELECT x.a::text AS a, x.b::text AS b FROM unnest(e_a, e_b) AS x(a, b)
+        UNION ALL SELECT n.ip::text, n.ip::text FROM nodes n
+        UNION ALL SELECT n.ip::text, 'identity:' || m.identity_id FROM nodes n JOIN decnet.identity_members m ON m.attacker_ip = n.ip
+    )
+    SELECT array_agg(a), array_agg(b) INTO g_a, g_b FROM g;
+
+    DROP TABLE IF EXISTS pg_temp.decnet_components, pg_temp.decnet_winners;
+    CREATE TEMP TABLE decnet_components ON COMMIT DROP AS
+        SELECT c.node, c.component FROM decnet.connected_components(g_a, g_b) c;
+    -- each component's identity: the smallest existing uuid (as DECNET), or a new one
+    CREATE TEMP TABLE decnet_winners ON COMMIT DROP AS
+        SELECT component, min(substr(node, 10))::uuid AS winner FROM decnet_components
+        WHERE node LIKE 'identity:%' GROUP BY component;
+    INSERT INTO decnet_winners
+        SELECT c.component, gen_random_uuid() FROM (SELECT DISTINCT component FROM decnet_components) c
+        WHERE NOT EXISTS (SELECT 1 FROM decnet_winners w WHERE w.component = c.component);
+    INSERT INTO decnet.attacker_identities (uuid) SELECT winner FROM decnet_winners ORDER BY 1 ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS n_ids = ROW_COUNT;
+
+    -- the other identities of a component merge into its winner, with their members
+    WITH losers AS (
+        SELECT substr(c.node, 10)::uuid AS loser, w.winner FROM decnet_components c JOIN decnet_winners w USING (component)
+        WHERE c.node LIKE 'identity:%' AND substr(c.node, 10)::uuid <> w.winner
+    ), moved AS (
+        UPDATE decnet.identity_members m SET identity_id = l.winner, joined_at = now()
+        FROM losers l WHERE m.identity_id = l.loser
+        RETURNING 1
+    ), repointed AS (
+        UPDATE decnet.attacker_identities i SET merged_into = l.winner, updated_at = now()
+        FROM losers l WHERE i.merged_into = l.loser
+        RETURNING 1
+    )
+    UPDATE decnet.attacker_identities i SET merged_into = l.winner, member_count = 0, updated_at = now()
+    FROM losers l WHERE i.uuid = l.loser;
+    GET DIAGNOSTICS n_merges = ROW_COUNT;
+
+    INSERT INTO decnet.identity_members AS m (attacker_ip, identity_id)
+        SELECT c.node::inet, w.winner FROM decnet_components c JOIN decnet_winners w USING (component)
+        WHERE c.node NOT LIKE 'identity:%' ORDER BY 1
+    ON CONFLICT (attacker_ip) DO UPDATE SET identity_id = excluded.identity_id, joined_at = now()
+        WHERE m.identity_id <> excluded.identity_id;
+
+    PERFORM decnet.refresh_identities(ARRAY(SELECT winner FROM decnet_winners ORDER BY 1));
+    INSERT INTO decnet.identity_runs (started_at, duration_ms, mode, attackers, edges, identities, merges)
+    VALUES (started, extract(epoch FROM clock_timestamp() - started) * 1000, 'incremental', cardinality(batch), n_edges, n_ids, n_merges);
+    RETURN QUERY SELECT cardinality(batch), n_edges, n_ids, n_merges;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION @extschema@.recluster_identities()
+RETURNS TABLE (attackers integer, edges integer, identities integer, merges integer, duration_ms double precision)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET jit = off SET client_min_messages = warning
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    started timestamptz := clock_timestamp();
+    everyone inet[];
+    e_a inet[];
+    e_b inet[];
+    g_a text[];
+    g_b text[];
+    n_edges integer;
+    n_ids integer;
+    n_merges integer;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext('decnet.rollup'));
+    everyone := ARRAY(SELECT ip FROM decnet.attackers ORDER BY ip);
+    TRUNCATE decnet.identity_signals;
+    INSERT INTO decnet.identity_signals (kind, value, attacker_ip)
+        SELECT s.kind, s.value, s.attacker_ip FROM decnet.identity_signals_of(everyone) s ORDER BY 1, 2, 3;
+    ANALYZE decnet.identity_signals;  -- emptied and refilled: the planner must not think it is empty
+    SELECT array_agg(e.a), array_agg(e.b) INTO e_a, e_b FROM decnet.identity_edges(NULL) e;
+    n_edges := coalesce(cardinality(e_a), 0);
+    PERFORM decnet.store_identity_links(NULL, e_a, e_b);
+    SELECT array_agg(a), array_agg(b) INTO g_a, g_b FROM (
+        SELECT x.a::text AS a, x.b::text AS b FROM unnest(e_a, e_b) AS x(a, b)
+        UNION ALL SELECT ip::text, ip::text FROM unnest(everyone) AS ip
+    ) g;
+
+    DROP TABLE IF EXISTS pg_temp.decnet_components, pg_temp.decnet_kept, pg_temp.decnet_winners;
+    CREATE TEMP TABLE decnet_components ON COMMIT DROP AS
+        SELECT c.node, c.component FROM decnet.connected_components(g_a, g_b) c;
+    CREATE TEMP TABLE decnet_kept ON COMMIT DROP AS
+        SELECT k.previous::uuid AS previous, k.component, k.kept
+        FROM (SELECT array_agg(c.component) AS comps, array_agg(m.identity_id::text) AS prevs
+              FROM decnet_components c JOIN decnet.identity_members m ON m.attacker_ip = c.node::inet) x
+        CROSS JOIN LATERAL decnet.keep_previous_groups(x.comps, x.prevs) k;
+    CREATE TEMP TABLE decnet_winners ON COMMIT DROP AS
+        SELECT c.component, coalesce(k.previous, gen_random_uuid()) AS winner
+        FROM (SELECT DISTINCT component FROM decnet_components) c
+        LEFT JOIN decnet_kept k ON k.component = c.component AND k.kept;
+    INSERT INTO decnet.attacker_identities (uuid) SELECT winner FROM decnet_winners ORDER BY 1 ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS n_ids = ROW_COUNT;
+
+    UPDATE decnet.attacker_identities i SET merged_into = w.winner, member_count = 0, updated_at = now()
+    FROM decnet_kept k JOIN decnet_winners w ON w.component = k.component
+    WHERE i.uuid = k.previous AND NOT k.kept;
+    GET DIAGNOSTICS n_merges = ROW_COUNT;
+    UPDATE decnet.attacker_identities i SET merged_into = w.merged_into
+    FROM decnet.attacker_identities w WHERE i.merged_into = w.uuid AND w.merged_into IS NOT NULL;
+
+    INSERT INTO decnet.identity_members AS m (attacker_ip, identity_id)
+        SELECT c.node::inet, w.winner FROM decnet_components c JOIN decnet_winners w USING (component) ORDER BY 1
+    ON CONFLICT (attacker_ip) DO UPDATE SET identity_id = excluded.identity_id, joined_at = now()
+        WHERE m.identity_id <> excluded.identity_id;
+    DELETE FROM decnet.identity_members m WHERE NOT EXISTS (SELECT 1 FROM decnet.attackers a WHERE a.ip = m.attacker_ip);
+    ANALYZE decnet.identity_members, decnet.attacker_identities;
+
+    PERFORM decnet.refresh_identities(ARRAY(SELECT winner FROM decnet_winners ORDER BY 1));
+    INSERT INTO decnet.identity_runs (started_at, duration_ms, mode, attackers, edges, identities, merges)
+    VALUES (started, extract(epoch FROM clock_timestamp() - started) * 1000, 'full', cardinality(everyone), n_edges, n_ids, n_merges);
+    RETURN QUERY SELECT cardinality(everyone), n_edges, n_ids, n_merges,
+                        (extract(epoch FROM clock_timestamp() - started) * 1000)::double precision;
+END
+$fn$;
 
 CREATE OR REPLACE FUNCTION @extschema@.mark_dirty(ips inet[]) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
@@ -319,8 +527,10 @@ BEGIN
                decnet.behavior_class((s.stats->>'event_count')::bigint, (s.stats->>'mean_iat_s')::float8,
                                      (s.stats->>'cv')::float8, sv.services::int) AS class
         FROM unnest(batch) AS t(ip)
-        -- the attacker's own events: sensor observations (sniffer, prober) duplicate them
-        CROSS JOIN LATERAL (SELECT count(*) AS sampled, decnet.timing_stats(coalesce(array_agg(r.ts), '{}')) AS stats
+        -- the attacker's own events: sensor observations (sniffer, prober) duplicate them,
+        -- and lines at one instant are one action told by several programs (the
+        -- PAM hook's auth_attempt and sshd's own line for one password; correction #57)
+        CROSS JOIN LATERAL (SELECT count(*) AS sampled, decnet.timing_stats(coalesce(array_agg(DISTINCT r.ts), '{}')) AS stats
                             FROM (SELECT l.ts FROM decnet.logs l
                                   WHERE l.attacker_ip = t.ip AND (l.service IS NULL OR NOT decnet.is_sensor_service(l.service))
                                   ORDER BY l.id DESC LIMIT max_lines) r) w
@@ -409,11 +619,17 @@ COMMENT ON FUNCTION @extschema@.family_buckets(text[], text[]) IS
 COMMENT ON PROCEDURE @extschema@.rollup_backlog(integer, integer) IS
 'The scheduled rollup (pg_cron decnet-rollup, every minute): CALL it to drain the whole dirty backlog in batches of batch_size attackers, each committed on its own, for up to budget_ms. Stops early when nothing is left, another rollup holds the lock, or every dirty attacker is still being written.';
 
+COMMENT ON FUNCTION @extschema@.identity_link_reasons(jsonb, jsonb) IS 'Why two attacker observations are (or are not) one actor: one row per shared signal behind each contributing tier (high: a strong fingerprint, or a payload hash or C2 server; medium: the commands of the best phase; low: credentials; very_low: the AS; keystroke: the rhythm), with the tier''s weight. The distinct tiers'' weights add up to identity_similarity.';
+
+COMMENT ON FUNCTION @extschema@.store_identity_links(inet[], inet[], inet[]) IS 'Internal (the identity passes): stores why each edge holds in decnet.identity_link_signals, replacing the scope''s rows (NULL: all).';
+
+COMMENT ON FUNCTION @extschema@.identity_links(uuid) IS 'The links inside an identity (merged ids are followed): for each pair of its addresses an edge joined, every shared signal (tier, kind, value) and the tier''s weight. docs/identities.md.';
+
 DO $upgrade$
 BEGIN
-    REVOKE EXECUTE ON FUNCTION @extschema@.stats, @extschema@.family_buckets, @extschema@.service_families FROM PUBLIC;
+    REVOKE EXECUTE ON FUNCTION @extschema@.stats, @extschema@.family_buckets, @extschema@.identity_link_reasons, @extschema@.service_families, @extschema@.store_identity_links, @extschema@.identity_links FROM PUBLIC;
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'decnet_analyst') THEN
-        GRANT EXECUTE ON FUNCTION @extschema@.stats, @extschema@.family_buckets, @extschema@.service_families TO decnet_analyst;
+        GRANT EXECUTE ON FUNCTION @extschema@.stats, @extschema@.family_buckets, @extschema@.identity_link_reasons, @extschema@.service_families, @extschema@.identity_links TO decnet_analyst;
     END IF;
 END
 $upgrade$;

@@ -367,6 +367,60 @@ BEGIN
 END
 $fn$;
 
+-- Why the edges hold (issue 18): each shared signal behind each edge
+-- (decnet.identity_link_reasons), stored in place of what was stored for the
+-- scope's attackers (scope NULL: everyone, the full pass).
+CREATE FUNCTION @extschema@.store_identity_links(scope inet[], e_a inet[], e_b inet[]) RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    stored integer;
+BEGIN
+    IF scope IS NULL THEN
+        TRUNCATE decnet.identity_link_signals;
+    ELSE
+        DELETE FROM decnet.identity_link_signals l USING unnest(scope) AS t(ip) WHERE l.a = t.ip;
+        DELETE FROM decnet.identity_link_signals l USING unnest(scope) AS t(ip) WHERE l.b = t.ip;
+    END IF;
+    IF coalesce(cardinality(e_a), 0) = 0 THEN
+        RETURN 0;
+    END IF;
+    WITH obs AS MATERIALIZED (
+        SELECT * FROM decnet.identity_observations(ARRAY(SELECT unnest(e_a) UNION SELECT unnest(e_b)))
+    )
+    INSERT INTO decnet.identity_link_signals (a, b, tier, kind, value, weight)
+    SELECT least(x.a, x.b), greatest(x.a, x.b), r.tier, r.kind, r.value, r.weight
+    FROM unnest(e_a, e_b) AS x(a, b)
+    JOIN obs oa ON oa.attacker_ip = x.a
+    JOIN obs ob ON ob.attacker_ip = x.b
+    CROSS JOIN LATERAL decnet.identity_link_reasons(oa.observation, ob.observation) r
+    ORDER BY 1, 2, 4, 5
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS stored = ROW_COUNT;
+    RETURN stored;
+END
+$fn$;
+
+-- The links inside one identity (a merged id is followed to the live one):
+-- for each pair of its addresses that an edge joined, every shared signal,
+-- its tier and the tier's weight. An identity is the connected component of
+-- these edges, so every member appears in at least one row once it has two.
+CREATE FUNCTION @extschema@.identity_links(identity uuid)
+RETURNS TABLE (a inet, b inet, tier text, kind text, value text, weight double precision, found_at timestamptz)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    SELECT l.a, l.b, l.tier, l.kind, l.value, l.weight, l.found_at
+    FROM decnet.identity_link_signals l
+    JOIN decnet.identity_members ma ON ma.attacker_ip = l.a
+    JOIN decnet.identity_members mb ON mb.attacker_ip = l.b
+    WHERE ma.identity_id = decnet.resolve_identity(identity) AND mb.identity_id = ma.identity_id
+    ORDER BY l.a, l.b, l.weight DESC, l.kind, l.value;
+END
+$fn$;
+
 -- Incremental pass, run by decnet.rollup() for the attackers it drained:
 -- refreshes their signals, finds their edges, and merges the components they
 -- join. Merges only ever grow identities (the smallest existing uuid wins, the
@@ -400,6 +454,7 @@ BEGIN
 
     SELECT array_agg(e.a), array_agg(e.b) INTO e_a, e_b FROM decnet.identity_edges(batch) e;
     n_edges := coalesce(cardinality(e_a), 0);
+    PERFORM decnet.store_identity_links(batch, e_a, e_b);
 
     -- the graph: the new edges, every node to itself, every node to its identity
     WITH nodes AS (
@@ -484,6 +539,7 @@ BEGIN
     ANALYZE decnet.identity_signals;  -- emptied and refilled: the planner must not think it is empty
     SELECT array_agg(e.a), array_agg(e.b) INTO e_a, e_b FROM decnet.identity_edges(NULL) e;
     n_edges := coalesce(cardinality(e_a), 0);
+    PERFORM decnet.store_identity_links(NULL, e_a, e_b);
     SELECT array_agg(a), array_agg(b) INTO g_a, g_b FROM (
         SELECT x.a::text AS a, x.b::text AS b FROM unnest(e_a, e_b) AS x(a, b)
         UNION ALL SELECT ip::text, ip::text FROM unnest(everyone) AS ip

@@ -67,6 +67,17 @@ fn identity_similarity(a: JsonB, b: JsonB) -> f64 {
     identity::identity_similarity(&Observation::from_json(&a.0), &Observation::from_json(&b.0))
 }
 
+/// Why two observations are (or are not) one actor: each shared signal behind a
+/// contributing tier, with the tier's weight (decnet_core::identity::link_reasons).
+#[pg_extern(immutable, strict, parallel_safe)]
+fn identity_link_reasons(
+    a: JsonB,
+    b: JsonB,
+) -> TableIterator<'static, (name!(tier, &'static str), name!(kind, String), name!(value, String), name!(weight, f64))> {
+    let reasons = identity::link_reasons(&Observation::from_json(&a.0), &Observation::from_json(&b.0));
+    TableIterator::new(reasons.into_iter().map(|r| (r.tier, r.kind, r.value, r.weight)))
+}
+
 /// Campaign edge weight of two identities (spec G.5); an edge exists at 1.0 or more.
 #[pg_extern(immutable, strict, parallel_safe)]
 fn campaign_similarity(a: JsonB, b: JsonB) -> f64 {

@@ -233,12 +233,80 @@ pub fn keystroke_weight(a: Option<u64>, b: Option<u64>) -> f64 {
     }
 }
 
-/// Identity edge weight: DECNET's tiers (1.0 high, 0.6 medium, 0.2 low, 0.05
-/// ASN) plus the keystroke rhythm at its campaign weight (0.6), so a shared
-/// rhythm links two addresses only together with shared commands or credentials.
+/// The weight of each tier in an identity edge: DECNET's (high, medium, low,
+/// very low = ASN) plus the keystroke rhythm at its campaign weight.
+pub const HIGH_WEIGHT: f64 = 1.0;
+pub const MEDIUM_WEIGHT: f64 = 0.6;
+pub const LOW_WEIGHT: f64 = 0.2;
+pub const VERY_LOW_WEIGHT: f64 = 0.05;
+pub const KEYSTROKE_WEIGHT: f64 = 0.6;
+
+/// Identity edge weight: the tiers at their weights, so a shared rhythm links
+/// two addresses only together with shared commands or credentials.
 pub fn identity_similarity(a: &Observation, b: &Observation) -> f64 {
-    1.0 * high_tier(a, b) + 0.6 * medium_tier(a, b) + 0.2 * low_tier(a, b) + 0.05 * very_low_tier(a, b)
-        + 0.6 * keystroke_weight(a.kd_simhash, b.kd_simhash)
+    HIGH_WEIGHT * high_tier(a, b) + MEDIUM_WEIGHT * medium_tier(a, b) + LOW_WEIGHT * low_tier(a, b)
+        + VERY_LOW_WEIGHT * very_low_tier(a, b)
+        + KEYSTROKE_WEIGHT * keystroke_weight(a.kd_simhash, b.kd_simhash)
+}
+
+/// One reason two addresses are linked: the signal they share, its tier, and
+/// the tier's contribution to the edge (rows of one tier share it; the
+/// contributions of the distinct tiers add up to identity_similarity).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkReason {
+    pub tier: &'static str,
+    pub kind: String,
+    pub value: String,
+    pub weight: f64,
+}
+
+/// Why identity_similarity gives what it gives: every shared value behind a
+/// tier that contributes. Values are bounded like every other key
+/// (`bound::index_key`).
+pub fn link_reasons(a: &Observation, b: &Observation) -> Vec<LinkReason> {
+    let mut out = Vec::new();
+    let mut push = |tier, kind: &str, value: &str, weight| {
+        out.push(LinkReason { tier, kind: kind.to_owned(), value: crate::bound::index_key(value).into_owned(), weight })
+    };
+    if high_tier(a, b) > 0.0 {
+        let shared_fps: Vec<&String> = a.fingerprints.intersection(&b.fingerprints).collect();
+        for fp in &shared_fps {
+            let (kind, value) = fp.split_once(':').unwrap_or(("fingerprint", fp));
+            push("high", kind, value, HIGH_WEIGHT);
+        }
+        if shared_fps.is_empty() {
+            for v in a.payload_hashes.intersection(&b.payload_hashes) {
+                push("high", "payload_hash", v, HIGH_WEIGHT);
+            }
+            for v in a.c2_endpoints.intersection(&b.c2_endpoints) {
+                push("high", "c2", v, HIGH_WEIGHT);
+            }
+        }
+    }
+    // the phase that gives the medium tier its best Jaccard
+    let best_phase = a
+        .commands_by_phase
+        .iter()
+        .filter_map(|(phase, cmds)| b.commands_by_phase.get(phase).map(|other| (phase, cmds, other, jaccard(cmds, other))))
+        .filter(|x| x.3 > 0.0)
+        .max_by(|x, y| x.3.total_cmp(&y.3));
+    if let Some((phase, cmds, other, j)) = best_phase {
+        let shared: Vec<&str> = cmds.intersection(other).map(String::as_str).collect();
+        push("medium", &format!("commands:{phase}"), &shared.join("\n"), MEDIUM_WEIGHT * j);
+    }
+    let low = low_tier(a, b);
+    if low > 0.0 {
+        let shared: Vec<String> = a.credentials.intersection(&b.credentials).map(|(u, p)| format!("{u}:{p}")).collect();
+        push("low", "credentials", &shared.join("\n"), LOW_WEIGHT * low);
+    }
+    if let (Some(asn), 1.0) = (a.asn, very_low_tier(a, b)) {
+        push("very_low", "asn", &format!("AS{asn}"), VERY_LOW_WEIGHT);
+    }
+    let kd = keystroke_weight(a.kd_simhash, b.kd_simhash);
+    if let (Some(x), Some(y), true) = (a.kd_simhash, b.kd_simhash, kd > 0.0) {
+        push("keystroke", "kd_simhash", &format!("{x:016x}~{y:016x} ({} bits apart)", hamming64(x, y)), KEYSTROKE_WEIGHT * kd);
+    }
+    out
 }
 
 // ---- campaign similarity (G.5) ---------------------------------------------------
@@ -592,6 +660,62 @@ mod tests {
         let kd = |o: &Observation| Observation { kd_simhash: Some(0xABCD_1234_ABCD_1234), ..o.clone() };
         assert!(identity_similarity(&kd(&Observation::default()), &kd(&Observation::default())) < EDGE_THRESHOLD);
         assert!(identity_similarity(&kd(&d), &kd(&d)) >= EDGE_THRESHOLD);
+    }
+
+    #[test]
+    fn link_reasons_explain_the_similarity() {
+        let d = Observation {
+            commands_by_phase: [("discovery".to_string(), set(&["ls", "id", "uname -a"])), ("exploitation".to_string(), set(&["x"]))]
+                .into_iter()
+                .collect(),
+            credentials: [("root".to_string(), "toor".to_string()), ("pi".to_string(), "pi".to_string())].into_iter().collect(),
+            asn: Some(64500),
+            kd_simhash: Some(0xABCD_1234_ABCD_1234),
+            ..Default::default()
+        };
+        let e = Observation {
+            commands_by_phase: [("discovery".to_string(), set(&["ls", "id"]))].into_iter().collect(),
+            credentials: [("root".to_string(), "toor".to_string())].into_iter().collect(),
+            asn: Some(64500),
+            kd_simhash: Some(0xABCD_1234_ABCD_1237),
+            ..Default::default()
+        };
+        let shared = |fps: &[&str], pl: &[&str], c2: &[&str], base: &Observation| Observation {
+            fingerprints: set(fps),
+            payload_hashes: set(pl),
+            c2_endpoints: set(c2),
+            ..base.clone()
+        };
+        let pairs = [
+            (obs(&["hassh:h1", "ja3:j"]), obs(&["hassh:h1", "ja3:k"])),
+            (shared(&[], &["p1"], &["c2.example:443"], &d), shared(&[], &["p1"], &["c2.example:443"], &e)),
+            (shared(&["ja3:a"], &["p1"], &[], &d), shared(&["ja3:b"], &["p1"], &[], &e)), // vetoed
+            (d.clone(), e.clone()),
+            (obs(&[]), obs(&[])),
+        ];
+        for (a, b) in &pairs {
+            let reasons = link_reasons(a, b);
+            let mut by_tier: BTreeMap<&str, f64> = BTreeMap::new();
+            for r in &reasons {
+                assert!(r.weight > 0.0, "{r:?}");
+                let w = by_tier.entry(r.tier).or_insert(r.weight);
+                assert_eq!(*w, r.weight, "one weight per tier");
+            }
+            let total: f64 = by_tier.values().sum();
+            assert!((total - identity_similarity(a, b)).abs() < 1e-12, "{reasons:?}");
+            assert_eq!(link_reasons(b, a).len(), reasons.len(), "symmetric");
+        }
+        let r = link_reasons(&pairs[0].0, &pairs[0].1);
+        assert_eq!(r, vec![LinkReason { tier: "high", kind: "hassh".into(), value: "h1".into(), weight: 1.0 }]);
+        let kinds = |i: usize| link_reasons(&pairs[i].0, &pairs[i].1).into_iter().map(|r| r.kind).collect::<Vec<_>>();
+        assert_eq!(kinds(1), ["payload_hash", "c2", "commands:discovery", "credentials", "asn", "kd_simhash"]);
+        assert_eq!(kinds(2), ["commands:discovery", "credentials", "asn", "kd_simhash"], "the veto leaves the high tier out");
+        let cmds = link_reasons(&d, &e).into_iter().find(|r| r.tier == "medium").unwrap();
+        assert_eq!((cmds.value.as_str(), cmds.weight), ("id\nls", MEDIUM_WEIGHT * 2.0 / 3.0));
+        // a value no real signal is as long as is bounded
+        let long = "x".repeat(5000);
+        let big = link_reasons(&obs(&[&format!("ja3:{long}")]), &obs(&[&format!("ja3:{long}")]));
+        assert!(big[0].value.len() <= 256, "{}", big[0].value.len());
     }
 
     // cases 7.4
