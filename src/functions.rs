@@ -61,15 +61,17 @@ fn classify_event_kind(event_type: &str) -> &'static str {
     kinds::classify_event_kind(event_type).as_str()
 }
 
-/// Refuses parallel arrays of different lengths (22023, with a hint).
-fn require_parallel(function: &'static str, names: [&str; 2], lengths: [usize; 2]) {
-    if lengths[0] != lengths[1] {
+/// Refuses parallel array arguments of different lengths (22023); `columns`
+/// are what the caller aggregates into them, for the hint.
+fn require_parallel(function: &'static str, arguments: [(&str, usize); 2], columns: [&str; 2]) {
+    let [(a, a_len), (b, b_len)] = arguments;
+    if a_len != b_len {
         pgrx::pg_sys::panic::ErrorReport::new(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            format!("{} has {} elements but {} has {}", names[0], lengths[0], names[1], lengths[1]),
+            format!("{a} has {a_len} elements but {b} has {b_len}"),
             function,
         )
-        .set_hint(format!("Pass array_agg({}) and array_agg({}) from the same rows.", names[0], names[1]))
+        .set_hint(format!("Pass array_agg({}) and array_agg({}) from the same rows.", columns[0], columns[1]))
         .report(PgLogLevel::ERROR);
     }
 }
@@ -80,7 +82,11 @@ fn bucket_services(
     services: Vec<Option<String>>,
     event_types: Vec<Option<String>>,
 ) -> TableIterator<'static, (name!(interacted, Vec<String>), name!(scanned, Vec<String>))> {
-    require_parallel("decnet.bucket_services", ["service", "event_type"], [services.len(), event_types.len()]);
+    require_parallel(
+        "decnet.bucket_services",
+        [("services", services.len()), ("event_types", event_types.len())],
+        ["service", "event_type"],
+    );
     let pairs = services
         .iter()
         .zip(&event_types)
@@ -103,7 +109,11 @@ fn family_buckets(
     programs: Vec<Option<String>>,
     buckets: Vec<Option<String>>,
 ) -> TableIterator<'static, (name!(interacted, Vec<String>), name!(scanned, Vec<String>))> {
-    require_parallel("decnet.family_buckets", ["service", "bucket"], [programs.len(), buckets.len()]);
+    require_parallel(
+        "decnet.family_buckets",
+        [("programs", programs.len()), ("buckets", buckets.len())],
+        ["service", "bucket"],
+    );
     let (programs, buckets): (Vec<&str>, Vec<&str>) = programs
         .iter()
         .zip(&buckets)

@@ -3,7 +3,7 @@
 use pgrx::prelude::*;
 
 /// The migrations, in order.
-const MIGRATIONS: [(&str, &str); 16] = [
+const MIGRATIONS: [(&str, &str); 19] = [
     ("V1", include_str!("../migrations/V1__logs.sql")),
     ("V2", include_str!("../migrations/V2__attackers.sql")),
     ("V3", include_str!("../migrations/V3__smtp_targets_and_roles.sql")),
@@ -20,6 +20,9 @@ const MIGRATIONS: [(&str, &str); 16] = [
     ("V14", include_str!("../migrations/V14__merge_small_statements_at_commit.sql")),
     ("V15", include_str!("../migrations/V15__ingest_positions.sql")),
     ("V16", include_str!("../migrations/V16__merge_queue.sql")),
+    ("V17", include_str!("../migrations/V17__service_families.sql")),
+    ("V18", include_str!("../migrations/V18__identity_links.sql")),
+    ("V19", include_str!("../migrations/V19__column_comments.sql")),
 ];
 
 /// Applies every migration, as `decnet migrate` does.
@@ -207,8 +210,9 @@ fn derive_builds_an_attacker_profile() {
     Spi::run(PROFILE_LINES).unwrap();
     assert_eq!(one::<i64>("SELECT count(*) FROM decnet.attackers"), Some(1));
     let r = Spi::get_three::<i64, Vec<String>, Vec<String>>("SELECT event_count, services, deckies FROM decnet.attackers").unwrap();
-    // sniffer/prober are not services; decnet-prober is not a decky; host:port is the same attacker
-    assert_eq!(r, (Some(6), Some(vec!["auth-helper".into(), "http".into(), "ssh".into()]), Some(vec!["decky-01".into(), "decky-02".into()])));
+    // sniffer/prober are not services; auth-helper is ssh's (#55); decnet-prober is not a decky; host:port is the same attacker
+    assert_eq!(r, (Some(6), Some(vec!["http".into(), "ssh".into()]), Some(vec!["decky-01".into(), "decky-02".into()])));
+    assert_eq!(one::<i64>("SELECT count(*) FROM decnet.attacker_services"), Some(3), "one row per program: auth-helper, http, ssh");
     let t = Spi::get_three::<String, bool, i32>("SELECT traversal_path, is_traversal, decky_count FROM decnet.attackers").unwrap();
     assert_eq!(t, (Some("decky-01 → decky-02".into()), Some(true), Some(2)));
     let c = Spi::get_three::<i64, i64, i64>("SELECT credential_count, command_count, bounty_count FROM decnet.attackers").unwrap();
@@ -824,4 +828,29 @@ fn small_statements_merge_once_per_transaction() {
     Spi::run(&format!("INSERT INTO decnet.logs (raw_line) VALUES {}", line("203.0.113.103", 12))).unwrap();
     assert_eq!(one::<i64>("SELECT event_count FROM decnet.attackers WHERE ip = '203.0.113.103'"), Some(1));
     assert_eq!(one::<i64>("SELECT count(*) FROM decnet.verify()"), Some(0));
+}
+
+// issue 18: every table, view and column of schema decnet says what it is
+#[pg_test(error = "programs has 1 elements but buckets has 2")]
+fn family_buckets_rejects_ragged_arrays() {
+    Spi::run("SELECT * FROM decnet.family_buckets(ARRAY['ssh'], ARRAY['scanned', 'noise'])").unwrap();
+}
+
+#[pg_test]
+fn every_column_of_schema_decnet_has_a_comment() {
+    migrate();
+    let missing = one::<String>(
+        "SELECT string_agg(c.relname || coalesce('.' || a.attname, ''), ', ' ORDER BY c.relname, a.attnum)
+         FROM pg_class c
+         LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+                                 AND col_description(c.oid, a.attnum) IS NULL
+         WHERE c.relnamespace = 'decnet'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm') AND NOT c.relispartition
+           AND (a.attnum IS NOT NULL OR obj_description(c.oid, 'pg_class') IS NULL)",
+    );
+    assert_eq!(missing, None, "tables, views and columns without a COMMENT");
+    let columns = one::<i64>(
+        "SELECT count(*) FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+         WHERE c.relnamespace = 'decnet'::regnamespace AND c.relkind IN ('r', 'p', 'v') AND NOT c.relispartition",
+    );
+    assert!(columns.unwrap() > 400, "the query sees the schema: {columns:?}");
 }

@@ -144,6 +144,17 @@ fn upgrade_from((version, last_migration): (&str, u32)) {
         upgraded.len()
     );
 
+    // every column of the upgraded schema says what it is (refinery's table included)
+    assert_eq!(
+        count(
+            &mut old,
+            "SELECT count(*) FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+             WHERE c.relnamespace = 'decnet'::regnamespace AND c.relkind IN ('r', 'p', 'v') AND NOT c.relispartition
+               AND col_description(c.oid, a.attnum) IS NULL"
+        ),
+        0
+    );
+
     // the upgraded database keeps its data and works
     assert_eq!(
         count(&mut old, "SELECT count(*) FROM decnet.attackers"),

@@ -56,7 +56,7 @@ pub fn families_of<'a>(programs: &[&'a str]) -> Vec<&'a str> {
     let mut used = LOGIN_SERVICES
         .iter()
         .copied()
-        .filter(|login| direct.iter().any(|f| *f == Family::Service(login)));
+        .filter(|login| direct.contains(&Family::Service(login)));
     let helper_joins = match (used.next(), used.next()) {
         (Some(only), None) => only,
         _ => LOGIN_SERVICES[0],
