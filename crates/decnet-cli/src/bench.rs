@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 pub const RAW_TABLE: &str = "public.bench_raw_logs";
 
 /// Empties decnet.logs and everything derived from it (the bench database is throwaway).
-pub const TRUNCATE_PIPELINE: &str = "TRUNCATE decnet.logs, decnet.attackers, decnet.attacker_services, decnet.attacker_deckies, decnet.attacker_commands, decnet.bounties, decnet.credentials, decnet.smtp_targets, decnet.dirty_attackers, decnet.attacker_behavior, decnet.fingerprint_state, decnet.fingerprint_rotations, decnet.attacker_ipv6_leaks, decnet.identity_signals, decnet.identity_members, decnet.attacker_identities, decnet.campaigns, decnet.identity_runs";
+pub const TRUNCATE_PIPELINE: &str = "TRUNCATE decnet.logs, decnet.attackers, decnet.attacker_services, decnet.attacker_deckies, decnet.attacker_commands, decnet.bounties, decnet.credentials, decnet.smtp_targets, decnet.dirty_attackers, decnet.attacker_behavior, decnet.fingerprint_state, decnet.fingerprint_rotations, decnet.attacker_ipv6_leaks, decnet.identity_signals, decnet.identity_members, decnet.attacker_identities, decnet.campaigns, decnet.identity_runs, decnet.identity_link_signals, decnet.merge_queue";
 
 #[derive(Debug, Clone)]
 pub struct BenchResult {
@@ -90,7 +90,7 @@ pub fn encode_corpus(data: &[u8]) -> (Vec<Vec<u8>>, u64) {
 }
 
 /// One transaction, one COPY per payload: the elapsed time, each statement's, and the rows stored.
-fn timed_copy(
+pub fn timed_copy(
     client: &mut Client,
     sql: &str,
     statements: &[Vec<u8>],

@@ -1,5 +1,6 @@
 //! The decnet command line as a library, so integration tests drive the same code.
 
+pub mod backlog_bench;
 pub mod bench;
 pub mod conninfo;
 pub mod daemon;

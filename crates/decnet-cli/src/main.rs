@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use decnet_cli::{
-    bench, db, enrich, follow, identity_bench, ingest, listen, live_bench, report, rollup_bench,
+    backlog_bench, bench, db, enrich, follow, identity_bench, ingest, listen, live_bench, report, rollup_bench,
     sessions, CliError,
 };
 use std::process::ExitCode;
@@ -128,6 +128,12 @@ enum Command {
     /// Only the live-ingestion part of `bench`: ingest --follow and listen on a backlog, and
     /// write-to-commit latency at 5,000 lines/s. Empties the decnet tables first.
     BenchLive {
+        #[arg(long)]
+        corpus: String,
+    },
+    /// Only the rollup part of `bench`: the full rollup of a 100k-line corpus against its ingest, and the
+    /// backlog's age under 5 minutes of 50 new attackers a second. Empties the decnet tables first.
+    BenchBacklog {
         #[arg(long)]
         corpus: String,
     },
@@ -299,6 +305,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
             println!("{}", bench::heavy_attacker(&mut client, 500_000, 100_000)?);
             println!("{}", bench::single_rows(&mut client, &dsn, &data)?);
             println!("{}", live_bench::run(&mut client, &dsn, &data)?);
+            println!("{}", backlog_bench::corpus_rollup(&mut client, &data)?);
+            println!("{}", backlog_bench::sustained_feed(&mut client, &dsn)?);
             println!("{}", bench::gossip(&mut client, 1_000_000, 2_000)?);
             println!("{}", bench::similar_sessions(&mut client)?);
             println!("{}", bench::enrichment_lookups(&mut client)?);
@@ -310,6 +318,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::BenchLive { corpus } => {
             let data = bench_corpus(&mut client, &corpus)?;
             println!("{}", live_bench::run(&mut client, &dsn, &data)?);
+        }
+        Command::BenchBacklog { corpus } => {
+            let data = bench_corpus(&mut client, &corpus)?;
+            println!("{}", backlog_bench::corpus_rollup(&mut client, &data)?);
+            println!("{}", backlog_bench::sustained_feed(&mut client, &dsn)?);
         }
         Command::BenchRollup => {
             db::migrate(&mut client)?;
