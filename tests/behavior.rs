@@ -328,13 +328,22 @@ fn planted_attackers_get_the_class_and_interval_they_were_made_with() {
     for r in families {
         let ip: String = r.get(0);
         let (services, count): (Vec<String>, i32) = (r.get(1), r.get(2));
-        let (interacted, scanned, programs): (Vec<String>, Vec<String>, Vec<String>) = (r.get(3), r.get(4), r.get(5));
+        let (interacted, scanned, programs): (Vec<String>, Vec<String>, Vec<String>) =
+            (r.get(3), r.get(4), r.get(5));
         assert_eq!((services, count), (vec!["ssh".to_string()], 1), "{ip}");
         if ip.starts_with("198.18.0.") {
-            assert_eq!((interacted, scanned), (vec![], vec!["ssh".to_string()]), "{ip}");
+            assert_eq!(
+                (interacted, scanned),
+                (vec![], vec!["ssh".to_string()]),
+                "{ip}"
+            );
             assert_eq!(programs, ["auth-helper", "sshd"], "{ip}");
         } else {
-            assert_eq!((interacted, scanned), (vec!["ssh".to_string()], vec![]), "{ip}");
+            assert_eq!(
+                (interacted, scanned),
+                (vec!["ssh".to_string()], vec![]),
+                "{ip}"
+            );
             assert_eq!(programs, ["auth-helper", "bash", "sessrec"], "{ip}");
         }
     }

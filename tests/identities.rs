@@ -241,26 +241,48 @@ fn rotation_notes(listener: &mut Client) -> Vec<serde_json::Value> {
 /// anyone else.
 fn assert_actor_links_explained(c: &mut Client, actor: &[String]) {
     let id: String = c
-        .query_one("SELECT identity_id::text FROM decnet.identity_summary WHERE member_count = 6", &[])
+        .query_one(
+            "SELECT identity_id::text FROM decnet.identity_summary WHERE member_count = 6",
+            &[],
+        )
         .unwrap()
         .get(0);
     let links = c
         .query("SELECT host(a), host(b), tier, kind, value, weight FROM decnet.identity_links($1::text::uuid)", &[&id])
         .unwrap();
-    let linked: BTreeSet<String> = links.iter().flat_map(|r| [r.get::<_, String>(0), r.get(1)]).collect();
-    assert_eq!(linked, actor.iter().cloned().collect(), "every member is explained: {links:?}");
+    let linked: BTreeSet<String> = links
+        .iter()
+        .flat_map(|r| [r.get::<_, String>(0), r.get(1)])
+        .collect();
+    assert_eq!(
+        linked,
+        actor.iter().cloned().collect(),
+        "every member is explained: {links:?}"
+    );
     let high: BTreeSet<(String, String)> = links
         .iter()
         .filter(|r| r.get::<_, &str>(2) == "high")
         .map(|r| (r.get::<_, String>(3), r.get::<_, String>(4)))
         .collect();
-    assert!(high.contains(&("hassh".to_string(), "hassh-of-the-actor".to_string())), "{high:?}");
-    assert!(high.iter().all(|(kind, _)| kind == "hassh" || kind == "c2" || kind == "payload_hash"), "{high:?}");
+    assert!(
+        high.contains(&("hassh".to_string(), "hassh-of-the-actor".to_string())),
+        "{high:?}"
+    );
+    assert!(
+        high.iter()
+            .all(|(kind, _)| kind == "hassh" || kind == "c2" || kind == "payload_hash"),
+        "{high:?}"
+    );
     // the sixth address: no shared fingerprint, so its edges hold through the weaker tiers together
     let sixth = &actor[5];
-    let mut weight_by_edge: std::collections::BTreeMap<(String, String), std::collections::BTreeMap<String, f64>> =
-        Default::default();
-    for r in links.iter().filter(|r| &r.get::<_, String>(0) == sixth || &r.get::<_, String>(1) == sixth) {
+    let mut weight_by_edge: std::collections::BTreeMap<
+        (String, String),
+        std::collections::BTreeMap<String, f64>,
+    > = Default::default();
+    for r in links
+        .iter()
+        .filter(|r| &r.get::<_, String>(0) == sixth || &r.get::<_, String>(1) == sixth)
+    {
         assert_ne!(r.get::<_, &str>(2), "high", "{r:?}");
         weight_by_edge
             .entry((r.get(0), r.get(1)))
@@ -270,7 +292,10 @@ fn assert_actor_links_explained(c: &mut Client, actor: &[String]) {
     assert!(!weight_by_edge.is_empty());
     for (edge, tiers) in &weight_by_edge {
         assert!(tiers.contains_key("keystroke"), "{edge:?}: {tiers:?}");
-        assert!(tiers.values().sum::<f64>() >= 1.0, "{edge:?} holds at 1.0: {tiers:?}");
+        assert!(
+            tiers.values().sum::<f64>() >= 1.0,
+            "{edge:?} holds at 1.0: {tiers:?}"
+        );
     }
     let by_kind: serde_json::Value = c
         .query_one("SELECT linked_by::text FROM decnet.identity_summary WHERE identity_id = $1::text::uuid", &[&id])
@@ -278,7 +303,10 @@ fn assert_actor_links_explained(c: &mut Client, actor: &[String]) {
         .get::<_, String>(0)
         .parse()
         .unwrap();
-    assert!(by_kind["hassh"].as_i64().unwrap() >= 10, "the five share it pairwise: {by_kind}");
+    assert!(
+        by_kind["hassh"].as_i64().unwrap() >= 10,
+        "the five share it pairwise: {by_kind}"
+    );
     assert!(by_kind["kd_simhash"].as_i64().unwrap() >= 1, "{by_kind}");
     let outside = count(
         c,
@@ -287,7 +315,10 @@ fn assert_actor_links_explained(c: &mut Client, actor: &[String]) {
             actor.join(",")
         ),
     );
-    assert_eq!(outside, 0, "noise, the rotator and the hand-off pair are linked to nobody");
+    assert_eq!(
+        outside, 0,
+        "noise, the rotator and the hand-off pair are linked to nobody"
+    );
 }
 
 #[test]

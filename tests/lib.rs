@@ -53,7 +53,11 @@ pub fn corpus(n: usize, seed: u64) -> PathBuf {
     let out = dir.join(format!("corpus-{n}-{seed}.log"));
     if !out.exists() {
         // one temporary file per writer: tests of one binary may ask for the same corpus at once
-        let tmp = out.with_extension(format!("tmp.{}.{:?}", std::process::id(), std::thread::current().id()));
+        let tmp = out.with_extension(format!(
+            "tmp.{}.{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
         let ok = std::process::Command::new("python3")
             .arg(shared.join("corpus/gen_corpus.py"))
             .args(["--n", &n.to_string(), "--seed", &seed.to_string(), "-o"])

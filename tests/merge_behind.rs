@@ -124,7 +124,8 @@ fn a_commit_after_the_window_merges_the_queue_with_its_own_lines() {
     let lines = lines(500, 43);
     // a window no debug build under load outlasts while queueing, then one
     // that is surely over: the test does not depend on how fast inserts run
-    c.batch_execute("SET decnet.merge_behind_ms = 10000").unwrap();
+    c.batch_execute("SET decnet.merge_behind_ms = 10000")
+        .unwrap();
     insert_one_by_one(&mut c, &lines[..50]);
     assert!(queued_lines(&mut c) > 0);
     c.batch_execute("SET decnet.merge_behind_ms = 1").unwrap();

@@ -94,7 +94,11 @@ fn feed_batch(first: u32, n: u32) -> Vec<u8> {
     for i in first..first + n {
         let ip = format!("100.{}.{}.{}", 64 + i / 65_536 % 64, i / 256 % 256, i % 256);
         for k in 0..FEED_LINES_EACH {
-            let (service, event) = if k == 0 { ("ssh", "connection") } else { ("auth-helper", "auth_attempt") };
+            let (service, event) = if k == 0 {
+                ("ssh", "connection")
+            } else {
+                ("auth-helper", "auth_attempt")
+            };
             let line = format!(
                 "<134>1 {} decky-{:02} {service} - {event} [relay@55555 src_ip=\"{ip}\" username=\"root\" password=\"pw{k}\"]",
                 decnet_core::timestamp::iso_utc(now as i64 * 1_000_000 + i64::from(k) * 700_000),
@@ -111,7 +115,9 @@ fn feed_batch(first: u32, n: u32) -> Vec<u8> {
 pub fn sustained_feed(client: &mut Client, dsn: &str) -> Result<String, CliError> {
     let mut sampler = crate::db::connect(dsn)?;
     client
-        .batch_execute(&format!("{TRUNCATE_PIPELINE}; TRUNCATE decnet.rollup_runs; CHECKPOINT"))
+        .batch_execute(&format!(
+            "{TRUNCATE_PIPELINE}; TRUNCATE decnet.rollup_runs; CHECKPOINT"
+        ))
         .map_err(db("feed bench reset failed"))?;
     scheduled_rollup(client, true)?;
     let per_batch = FEED_ATTACKERS_PER_S / FEED_BATCHES_PER_S;
@@ -150,7 +156,11 @@ pub fn sustained_feed(client: &mut Client, dsn: &str) -> Result<String, CliError
         )
         .map_err(db("reading rollup runs failed"))?;
     ages.sort_by(f64::total_cmp);
-    let pct = |p: f64| ages.get(((ages.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0.0);
+    let pct = |p: f64| {
+        ages.get(((ages.len() as f64 - 1.0) * p).round() as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
     Ok(format!(
         "sustained feed: {sent} new attackers ({:.1}/s, {FEED_LINES_EACH} lines each) for {elapsed:.0} s, pg_cron's \
          decnet-rollup (CALL decnet.rollup_backlog()) draining: oldest dirty mark p50 {:.0} s, max {:.0} s (target < 120 s); \

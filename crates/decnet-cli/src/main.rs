@@ -2,8 +2,8 @@
 
 use clap::{Parser, Subcommand};
 use decnet_cli::{
-    backlog_bench, bench, db, enrich, follow, identity_bench, ingest, listen, live_bench, report, rollup_bench,
-    sessions, CliError,
+    backlog_bench, bench, db, enrich, follow, identity_bench, ingest, listen, live_bench, report,
+    rollup_bench, sessions, CliError,
 };
 use std::process::ExitCode;
 
