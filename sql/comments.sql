@@ -96,7 +96,7 @@ COMMENT ON FUNCTION @extschema@.cadence_tools(double precision, double precision
 COMMENT ON FUNCTION @extschema@.jitter_pct(double precision) IS 'beacon_jitter_pct (spec D.6): cv × 100, rounded to 2 places as Python rounds.';
 COMMENT ON FUNCTION @extschema@.rollup(integer) IS
 'Drains up to max_attackers dirty attackers and recomputes their attacker_behavior from their own events; one rollup at a time (advisory lock). An attacker that fails alone is recorded in decnet.rollup_failures and the others go on. Returns attackers processed, events read, attackers still dirty, duration. Scheduled every minute by pg_cron (decnet-rollup).';
-COMMENT ON FUNCTION @extschema@.behavior_details(jsonb, double precision, double precision, jsonb) IS
+COMMENT ON FUNCTION @extschema@.behavior_details(jsonb, double precision, double precision, text) IS
 'Per-attacker behaviour details (spec D.9-D.11) from its lines [{e, s, t, f}] in id order, its timing mean/cv and the OS signatures (decnet.os_signature_set()): os_guess, hop_distance, tcp_fingerprint, retransmit_count, kex_order_raw, ssh_client_banners, phase_sequence, tool_guesses.';
 COMMENT ON FUNCTION @extschema@.keystroke_profile(text, text) IS
 'Keystroke profile of session sid from its sessrec JSONL lines (docs/keystrokes.md): SimHash and confidence, inter-key interval mean/stdev/p50/p95, Enter latency p50/p95, pause histogram (< 0.2 s, < 1.5 s, longer), start-of-action latency, max pause, control-key rates, top 32 bigrams, counts, duration, malformed lines. Timing and character classes only.';
@@ -212,7 +212,7 @@ COMMENT ON FUNCTION @extschema@.service_families(text[]) IS
 COMMENT ON FUNCTION @extschema@.family_buckets(text[], text[]) IS
 'One attacker''s interacted and scanned services (families) from parallel arrays of decnet.attacker_services.service and bucket: a family takes the best bucket of its programs.';
 COMMENT ON PROCEDURE @extschema@.rollup_backlog(integer, integer) IS
-'The scheduled rollup (pg_cron decnet-rollup, every minute): CALL it to drain the whole dirty backlog in batches of batch_size attackers, each committed on its own, for up to budget_ms. Stops early when nothing is left, another rollup holds the lock, or every dirty attacker is still being written.';
+'The scheduled rollup (pg_cron decnet-rollup, every minute): CALL it to drain the whole dirty backlog in batches of batch_size attackers, each committed on its own, for up to budget_ms. Stops early when nothing is left; while another pass holds the rollup lock or every dirty attacker is still being written, it waits a second and tries again.';
 COMMENT ON FUNCTION @extschema@.identity_link_reasons(jsonb, jsonb) IS 'Why two attacker observations are (or are not) one actor: one row per shared signal behind each contributing tier (high: a strong fingerprint, or a payload hash or C2 server; medium: the commands of the best phase; low: credentials; very_low: the AS; keystroke: the rhythm), with the tier''s weight. The distinct tiers'' weights add up to identity_similarity.';
 COMMENT ON FUNCTION @extschema@.store_identity_links(inet[], inet[], inet[]) IS 'Internal (the identity passes): stores why each edge holds in decnet.identity_link_signals, replacing the scope''s rows (NULL: all).';
 COMMENT ON FUNCTION @extschema@.identity_links(uuid) IS 'The links inside an identity (merged ids are followed): for each pair of its addresses an edge joined, every shared signal (tier, kind, value) and the tier''s weight. docs/identities.md.';

@@ -44,6 +44,18 @@ BEGIN
 END
 $fn$;
 
+DROP FUNCTION @extschema@.behavior_details;
+
+CREATE  FUNCTION "behavior_details"(
+	"events" jsonb, /* Option < JsonB > */
+	"mean_iat_s" double precision, /* Option < f64 > */
+	"cv" double precision, /* Option < f64 > */
+	"signatures" TEXT DEFAULT NULL /* Option < & str > */
+) RETURNS jsonb /* JsonB */
+IMMUTABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'behavior_details_wrapper';
+
 CREATE  FUNCTION "family_buckets"(
 	"programs" TEXT[], /* Vec < Option < String > > */
 	"buckets" TEXT[] /* Vec < Option < String > > */
@@ -74,6 +86,43 @@ CREATE  FUNCTION "service_families"(
 IMMUTABLE STRICT PARALLEL SAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'service_families_wrapper';
+
+CREATE OR REPLACE FUNCTION @extschema@.identity_edges(scope inet[]) RETURNS TABLE (a inet, b inet)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    -- MATERIALIZED: the groups are cut to the usable ones before any self-join
+    -- (a popular JA3 shared by 50,000 attackers would otherwise pair them all).
+    -- The scope's values are a join, not IN (subquery): the planner ran that as
+    -- a subplan rescanned for every signal row (quadratic; 1.7 s for 6,000 attackers).
+    WITH scoped AS MATERIALIZED (
+        SELECT DISTINCT m.kind, m.value FROM unnest(scope) AS t(ip) JOIN decnet.identity_signals m ON m.attacker_ip = t.ip
+        WHERE scope IS NOT NULL
+        UNION ALL
+        SELECT DISTINCT s.kind, s.value FROM decnet.identity_signals s WHERE scope IS NULL
+    ), usable AS MATERIALIZED (
+        SELECT s.kind, s.value FROM scoped
+        JOIN decnet.identity_signals s ON s.kind = scoped.kind AND s.value = scoped.value
+        GROUP BY s.kind, s.value HAVING count(*) BETWEEN 2 AND decnet.identity_signal_max_attackers()
+    ), members AS MATERIALIZED (
+        SELECT s.kind, s.value, s.attacker_ip FROM usable u
+        JOIN decnet.identity_signals s ON s.kind = u.kind AND s.value = u.value
+    ), pairs AS (
+        SELECT DISTINCT x.attacker_ip AS a, y.attacker_ip AS b
+        FROM members x
+        JOIN members y ON y.kind = x.kind AND y.value = x.value AND y.attacker_ip > x.attacker_ip
+        WHERE scope IS NULL OR x.attacker_ip IN (SELECT unnest(scope)) OR y.attacker_ip IN (SELECT unnest(scope))
+    ), obs AS MATERIALIZED (
+        SELECT * FROM decnet.identity_observations(ARRAY(SELECT a FROM pairs UNION SELECT b FROM pairs))
+    )
+    SELECT p.a, p.b FROM pairs p
+    JOIN obs oa ON oa.attacker_ip = p.a
+    JOIN obs ob ON ob.attacker_ip = p.b
+    WHERE decnet.identity_edge(oa.observation, ob.observation);
+END
+$fn$;
 
 CREATE FUNCTION @extschema@.store_identity_links(scope inet[], e_a inet[], e_b inet[]) RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
@@ -519,6 +568,7 @@ AS $fn$
 DECLARE
     seen bigint := 0;
     max_lines integer := decnet.rollup_lines_max();
+    signature_text text := signatures::text;  -- printed once, not once per attacker
 BEGIN
     -- MATERIALIZED: computed once per attacker; inlined, the planner re-runs the
     -- functions (and their subqueries) for every column that reads a result
@@ -548,7 +598,7 @@ BEGIN
                                                         't', (extract(epoch FROM r.ts) * 1000000)::bigint, 'f', r.fields) ORDER BY r.id)
                     FROM (SELECT l.id, l.event_type, l.service, l.ts, l.fields FROM decnet.logs l
                           WHERE l.attacker_ip = c.ip ORDER BY l.id DESC LIMIT max_lines) r),
-                   (c.stats->>'mean_iat_s')::float8, (c.stats->>'cv')::float8, signatures) AS d
+                   (c.stats->>'mean_iat_s')::float8, (c.stats->>'cv')::float8, signature_text) AS d
         FROM computed c
     ), up AS (
         INSERT INTO decnet.attacker_behavior AS b
@@ -598,14 +648,20 @@ BEGIN
     LOOP
         SELECT * INTO done FROM decnet.rollup(batch_size);
         COMMIT;
-        EXIT WHEN done.attackers = 0 OR done.remaining = 0
+        EXIT WHEN done.remaining = 0
                OR pg_catalog.clock_timestamp() - started >= pg_catalog.make_interval(secs => budget_ms / 1000.0);
+        IF done.attackers = 0 THEN
+            PERFORM pg_catalog.pg_sleep(1);
+        END IF;
     END LOOP;
 END
 $fn$;
 
 -- new statement (check it is safe to run on an existing install)
 REVOKE EXECUTE ON PROCEDURE @extschema@.rollup_backlog(integer, integer) FROM PUBLIC;
+
+COMMENT ON FUNCTION @extschema@.behavior_details(jsonb, double precision, double precision, text) IS
+'Per-attacker behaviour details (spec D.9-D.11) from its lines [{e, s, t, f}] in id order, its timing mean/cv and the OS signatures (decnet.os_signature_set()): os_guess, hop_distance, tcp_fingerprint, retransmit_count, kex_order_raw, ssh_client_banners, phase_sequence, tool_guesses.';
 
 COMMENT ON FUNCTION @extschema@.stats() IS 'One row for operators: lines ingested and flagged, attackers, live identities, dirty and PTR backlogs, how long the oldest dirty attacker has waited, last rollup time and duration, time of the last line and idle time since, stale enrichment data, attackers whose rollup failed, pg_cron jobs missing for this database.';
 
@@ -617,7 +673,7 @@ COMMENT ON FUNCTION @extschema@.family_buckets(text[], text[]) IS
 
 -- new statement (check it is safe to run on an existing install)
 COMMENT ON PROCEDURE @extschema@.rollup_backlog(integer, integer) IS
-'The scheduled rollup (pg_cron decnet-rollup, every minute): CALL it to drain the whole dirty backlog in batches of batch_size attackers, each committed on its own, for up to budget_ms. Stops early when nothing is left, another rollup holds the lock, or every dirty attacker is still being written.';
+'The scheduled rollup (pg_cron decnet-rollup, every minute): CALL it to drain the whole dirty backlog in batches of batch_size attackers, each committed on its own, for up to budget_ms. Stops early when nothing is left; while another pass holds the rollup lock or every dirty attacker is still being written, it waits a second and tries again.';
 
 COMMENT ON FUNCTION @extschema@.identity_link_reasons(jsonb, jsonb) IS 'Why two attacker observations are (or are not) one actor: one row per shared signal behind each contributing tier (high: a strong fingerprint, or a payload hash or C2 server; medium: the commands of the best phase; low: credentials; very_low: the AS; keystroke: the rhythm), with the tier''s weight. The distinct tiers'' weights add up to identity_similarity.';
 
@@ -627,9 +683,9 @@ COMMENT ON FUNCTION @extschema@.identity_links(uuid) IS 'The links inside an ide
 
 DO $upgrade$
 BEGIN
-    REVOKE EXECUTE ON FUNCTION @extschema@.stats, @extschema@.family_buckets, @extschema@.identity_link_reasons, @extschema@.service_families, @extschema@.store_identity_links, @extschema@.identity_links FROM PUBLIC;
+    REVOKE EXECUTE ON FUNCTION @extschema@.stats, @extschema@.behavior_details, @extschema@.family_buckets, @extschema@.identity_link_reasons, @extschema@.service_families, @extschema@.store_identity_links, @extschema@.identity_links FROM PUBLIC;
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'decnet_analyst') THEN
-        GRANT EXECUTE ON FUNCTION @extschema@.stats, @extschema@.family_buckets, @extschema@.identity_link_reasons, @extschema@.service_families, @extschema@.identity_links TO decnet_analyst;
+        GRANT EXECUTE ON FUNCTION @extschema@.stats, @extschema@.behavior_details, @extschema@.family_buckets, @extschema@.identity_link_reasons, @extschema@.service_families, @extschema@.identity_links TO decnet_analyst;
     END IF;
 END
 $upgrade$;

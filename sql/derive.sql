@@ -616,6 +616,7 @@ AS $fn$
 DECLARE
     seen bigint := 0;
     max_lines integer := decnet.rollup_lines_max();
+    signature_text text := signatures::text;  -- printed once, not once per attacker
 BEGIN
     -- MATERIALIZED: computed once per attacker; inlined, the planner re-runs the
     -- functions (and their subqueries) for every column that reads a result
@@ -645,7 +646,7 @@ BEGIN
                                                         't', (extract(epoch FROM r.ts) * 1000000)::bigint, 'f', r.fields) ORDER BY r.id)
                     FROM (SELECT l.id, l.event_type, l.service, l.ts, l.fields FROM decnet.logs l
                           WHERE l.attacker_ip = c.ip ORDER BY l.id DESC LIMIT max_lines) r),
-                   (c.stats->>'mean_iat_s')::float8, (c.stats->>'cv')::float8, signatures) AS d
+                   (c.stats->>'mean_iat_s')::float8, (c.stats->>'cv')::float8, signature_text) AS d
         FROM computed c
     ), up AS (
         INSERT INTO decnet.attacker_behavior AS b
@@ -753,8 +754,10 @@ $fn$;
 -- batches of batch_size, each committed on its own, until nothing is dirty or
 -- budget_ms has passed. A batch's transaction holds its attackers' marks, so
 -- a writer touching one of them waits for that batch only, never for the
--- whole drain. Stops at once when another rollup holds the lock or when every
--- dirty attacker is still being written (both leave the rest to the next run).
+-- whole drain. When a batch finds nothing to take although marks remain
+-- (another pass holds the rollup lock: the identity and campaign passes take
+-- it too; or every dirty attacker is still being written), it waits a second
+-- and tries again: giving up would leave the backlog a whole minute older.
 -- No SET clause: a procedure that sets options cannot commit.
 CREATE PROCEDURE @extschema@.rollup_backlog(budget_ms integer DEFAULT 50000, batch_size integer DEFAULT 1000)
 LANGUAGE plpgsql
@@ -771,8 +774,11 @@ BEGIN
     LOOP
         SELECT * INTO done FROM decnet.rollup(batch_size);
         COMMIT;
-        EXIT WHEN done.attackers = 0 OR done.remaining = 0
+        EXIT WHEN done.remaining = 0
                OR pg_catalog.clock_timestamp() - started >= pg_catalog.make_interval(secs => budget_ms / 1000.0);
+        IF done.attackers = 0 THEN
+            PERFORM pg_catalog.pg_sleep(1);
+        END IF;
     END LOOP;
 END
 $fn$;

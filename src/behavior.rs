@@ -59,13 +59,14 @@ fn jitter_pct(cv: f64) -> f64 {
 
 /// The per-attacker details of the behaviour record (spec §D.9–§D.11) from its
 /// lines in id order, given as a jsonb array of `{"e": event_type, "s": service,
-/// "t": microseconds since the epoch, "f": fields}`, and its timing summary.
+/// "t": microseconds since the epoch, "f": fields}`, its timing summary, and the
+/// text of decnet.os_signature_set().
 #[pg_extern(immutable, parallel_safe)]
 fn behavior_details(
     events: Option<JsonB>,
     mean_iat_s: Option<f64>,
     cv: Option<f64>,
-    signatures: default!(Option<JsonB>, "NULL"),
+    signatures: default!(Option<&str>, "NULL"),
 ) -> JsonB {
     let empty = Vec::new();
     let events = events.map(|e| e.0);
@@ -80,7 +81,7 @@ fn behavior_details(
             fields: e.get("f").and_then(|f| f.as_object()).unwrap_or(&no_fields),
         })
         .collect();
-    let d = with_signatures(signatures.as_ref(), |sigs| behavior::details(&rows, &behavior::cadence_tools(mean_iat_s, cv), sigs));
+    let d = with_signatures(signatures, |sigs| behavior::details(&rows, &behavior::cadence_tools(mean_iat_s, cv), sigs));
     let nonempty = |v: Vec<String>| if v.is_empty() { serde_json::Value::Null } else { serde_json::json!(v) };
     JsonB(serde_json::json!({
         "os_guess": d.os_guess, "hop_distance": d.hop_distance, "tcp_fingerprint": d.tcp_fingerprint,
@@ -98,14 +99,16 @@ thread_local! {
 
 /// Runs `f` over the signatures of a jsonb array of decnet.os_signatures rows
 /// (rows whose pattern does not compile are skipped; the table's CHECK keeps them out).
-fn with_signatures<T>(signatures: Option<&JsonB>, f: impl FnOnce(&[os_signature::Signature]) -> T) -> T {
-    let Some(JsonB(value)) = signatures else { return f(&[]) };
-    let key = value.to_string();
+/// Takes the set as text: a rollup calls behavior_details once per attacker,
+/// and a jsonb argument would be printed and parsed again on every call.
+fn with_signatures<T>(signatures: Option<&str>, f: impl FnOnce(&[os_signature::Signature]) -> T) -> T {
+    let Some(text) = signatures else { return f(&[]) };
     SIGNATURES.with(|cache| {
         let mut cache = cache.borrow_mut();
-        if cache.0 != key {
+        if cache.0 != text {
+            let value: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
             let parsed = value.as_array().map(|a| a.iter().filter_map(os_signature::Signature::from_json).collect()).unwrap_or_default();
-            *cache = (key, parsed);
+            *cache = (text.to_owned(), parsed);
         }
         f(&cache.1)
     })
@@ -137,7 +140,8 @@ fn os_signature_match(
         wscale: wscale.map(i64::from),
         options: options.map(str::to_owned),
     };
-    with_signatures(signatures.as_ref(), |sigs| os_signature::first_match(sigs, &obs).map(|s| s.label.clone()))
+    let text = signatures.map(|JsonB(v)| v.to_string());
+    with_signatures(text.as_deref(), |sigs| os_signature::first_match(sigs, &obs).map(|s| s.label.clone()))
 }
 
 /// The built-in OS signatures (decnet_core::os_signature::BUILTIN) in priority

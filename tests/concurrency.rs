@@ -2,6 +2,7 @@
 
 use decnet_it::*;
 use postgres::fallible_iterator::FallibleIterator;
+use std::fmt::Write as _;
 use std::time::Duration;
 
 const WRITERS: usize = 8;
@@ -419,4 +420,79 @@ fn eight_writers_of_small_transactions_lose_nothing() {
         "SELECT relation || ' ' || row_key::text FROM decnet.verify() LIMIT 5",
     );
     assert!(diff.is_empty(), "{diff:?}");
+}
+
+/// Issue 18: the scheduled job drains the whole backlog, one committed batch
+/// at a time, and waits out a pass that holds the rollup lock instead of
+/// leaving the backlog to the next minute.
+#[test]
+fn the_scheduled_rollup_drains_the_backlog_batch_by_batch() {
+    let name = "it_rollup_backlog";
+    let mut c = migrated_db(name);
+    let mut lines = String::new();
+    for i in 0..2_500u32 {
+        let _ = writeln!(
+            lines,
+            "<134>1 2026-05-01T00:00:{:02}+00:00 decky-01 ssh - connection [relay@55555 src_ip=\"10.9.{}.{}\"]",
+            i % 60,
+            i / 250,
+            i % 250
+        );
+    }
+    ingest_bytes(&mut c, lines.as_bytes());
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM decnet.dirty_attackers"),
+        2_500
+    );
+    c.batch_execute("TRUNCATE decnet.rollup_runs").unwrap();
+
+    // another pass holds the rollup lock for a while: the job waits, then drains
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let mut other = connect(&dsn_for(name));
+        let mut tx = other.transaction().unwrap();
+        tx.batch_execute("SELECT pg_advisory_xact_lock(hashtext('decnet.rollup'))")
+            .unwrap();
+        locked_tx.send(()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(2_500));
+        tx.commit().unwrap();
+    });
+    locked_rx.recv().unwrap();
+    let started = std::time::Instant::now();
+    c.batch_execute("CALL decnet.rollup_backlog(60000, 1000)")
+        .unwrap();
+    let waited = started.elapsed();
+    holder.join().unwrap();
+    assert!(
+        waited >= std::time::Duration::from_secs(2),
+        "it waited for the lock: {waited:?}"
+    );
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM decnet.dirty_attackers"),
+        0
+    );
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM decnet.attacker_behavior"),
+        2_500
+    );
+    // three batches, each committed by its own transaction
+    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.rollup_runs"), 3);
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(DISTINCT xmin::text) FROM decnet.rollup_runs"
+        ),
+        3
+    );
+    assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.verify()"), 0);
+
+    let e = c
+        .batch_execute("CALL decnet.rollup_backlog(-1)")
+        .unwrap_err();
+    assert_eq!(
+        e.code(),
+        Some(&postgres::error::SqlState::INVALID_PARAMETER_VALUE),
+        "{}",
+        db_message(&e)
+    );
 }
