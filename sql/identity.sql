@@ -356,20 +356,25 @@ BEGIN
         JOIN decnet.identity_signals s ON s.kind = scoped.kind AND s.value = scoped.value
         GROUP BY s.kind, s.value HAVING count(*) BETWEEN 2 AND decnet.identity_signal_max_attackers()
     ), members AS MATERIALIZED (
-        SELECT s.kind, s.value, s.attacker_ip FROM usable u
+        SELECT s.kind, s.value, s.attacker_ip, (scope IS NULL OR mine.ip IS NOT NULL) AS mine FROM usable u
         JOIN decnet.identity_signals s ON s.kind = u.kind AND s.value = u.value
-    ), pairs AS (
-        SELECT DISTINCT x.attacker_ip AS a, y.attacker_ip AS b
-        FROM members x
-        JOIN members y ON y.kind = x.kind AND y.value = x.value AND y.attacker_ip > x.attacker_ip
-        WHERE scope IS NULL OR x.attacker_ip IN (SELECT unnest(scope)) OR y.attacker_ip IN (SELECT unnest(scope))
+        LEFT JOIN unnest(scope) AS mine(ip) ON mine.ip = s.attacker_ip
+    ), pairs AS MATERIALIZED (
+        -- within each group, every pair with at least one end in scope; arrays
+        -- per group, so the work is the pairs themselves whatever the planner
+        -- guesses about the CTEs (a self-join of members went quadratic)
+        SELECT DISTINCT least(x.ip, y.ip) AS a, greatest(x.ip, y.ip) AS b
+        FROM (SELECT array_agg(m.attacker_ip) AS ips, array_agg(m.mine) AS mine FROM members m GROUP BY m.kind, m.value) g
+        CROSS JOIN LATERAL unnest(g.ips, g.mine) WITH ORDINALITY AS x(ip, mine, i)
+        CROSS JOIN LATERAL unnest(g.ips, g.mine) WITH ORDINALITY AS y(ip, mine, j)
+        WHERE x.i < y.j AND x.ip <> y.ip AND (x.mine OR y.mine)
     ), obs AS MATERIALIZED (
         SELECT * FROM decnet.identity_observations(ARRAY(SELECT a FROM pairs UNION SELECT b FROM pairs))
     )
-    SELECT p.a, p.b FROM pairs p
-    JOIN obs oa ON oa.attacker_ip = p.a
-    JOIN obs ob ON ob.attacker_ip = p.b
-    WHERE decnet.identity_edge(oa.observation, ob.observation);
+    SELECT e.a::inet, e.b::inet
+    FROM decnet.identity_edge_pairs(ARRAY(SELECT p.a::text FROM pairs p ORDER BY p.a, p.b),
+                                    ARRAY(SELECT p.b::text FROM pairs p ORDER BY p.a, p.b),
+                                    ARRAY(SELECT o.attacker_ip::text FROM obs o), ARRAY(SELECT o.observation FROM obs o)) e;
 END
 $fn$;
 

@@ -63,7 +63,7 @@ fn classify_event_kind(event_type: &str) -> &'static str {
 
 /// Refuses parallel array arguments of different lengths (22023); `columns`
 /// are what the caller aggregates into them, for the hint.
-fn require_parallel(function: &'static str, arguments: [(&str, usize); 2], columns: [&str; 2]) {
+pub(crate) fn require_parallel(function: &'static str, arguments: [(&str, usize); 2], columns: [&str; 2]) {
     let [(a, a_len), (b, b_len)] = arguments;
     if a_len != b_len {
         pgrx::pg_sys::panic::ErrorReport::new(

@@ -67,6 +67,36 @@ fn identity_similarity(a: JsonB, b: JsonB) -> f64 {
     identity::identity_similarity(&Observation::from_json(&a.0), &Observation::from_json(&b.0))
 }
 
+/// The candidate pairs (a[i], b[i]) that are one actor, given each attacker's
+/// observation once (ips[k] has observations[k]): each observation is read
+/// once, not once per pair it is in. Addresses as text (pgrx has no inet[]).
+#[pg_extern(immutable, parallel_safe)]
+fn identity_edge_pairs(
+    a: Vec<Option<String>>,
+    b: Vec<Option<String>>,
+    ips: Vec<Option<String>>,
+    observations: Vec<Option<JsonB>>,
+) -> TableIterator<'static, (name!(a, String), name!(b, String))> {
+    crate::functions::require_parallel("decnet.identity_edge_pairs", [("a", a.len()), ("b", b.len())], ["a", "b"]);
+    crate::functions::require_parallel(
+        "decnet.identity_edge_pairs",
+        [("ips", ips.len()), ("observations", observations.len())],
+        ["attacker_ip", "observation"],
+    );
+    let seen: HashMap<String, Observation> =
+        ips.into_iter().zip(observations).filter_map(|(ip, o)| Some((ip?, Observation::from_json(&o?.0)))).collect();
+    let edges: Vec<(String, String)> = a
+        .into_iter()
+        .zip(b)
+        .filter_map(|(x, y)| {
+            let (x, y) = (x?, y?);
+            let similarity = identity::identity_similarity(seen.get(&x)?, seen.get(&y)?);
+            (similarity >= identity::EDGE_THRESHOLD).then_some((x, y))
+        })
+        .collect();
+    TableIterator::new(edges)
+}
+
 /// Why two observations are (or are not) one actor: each shared signal behind a
 /// contributing tier, with the tier's weight (decnet_core::identity::link_reasons).
 #[pg_extern(immutable, strict, parallel_safe)]

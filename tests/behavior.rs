@@ -499,3 +499,32 @@ fn os_signatures_match_emitter_lines_and_users_can_add_their_own() {
         .unwrap_err();
     assert_eq!(err.code().map(|c| c.code()), Some("23514"));
 }
+
+/// Issue 18's acceptance on the demo corpus (10,000 lines, seed 1) and the
+/// issue's own 20,000: no SSH-only attacker with more than 8 events under 5 s
+/// apart is `scanning`, and such attackers do come out `brute_force`.
+#[test]
+fn ssh_only_brute_forcers_of_the_demo_corpus_are_not_scanners() {
+    for (n, name) in [(10_000, "it_behavior_demo"), (20_000, "it_behavior_20k")] {
+        let mut c = migrated_db(name);
+        ingest_bytes(&mut c, &std::fs::read(corpus(n, 1)).unwrap());
+        rollup_all(&mut c);
+        let r = c
+            .query_one(
+                "SELECT count(*) FILTER (WHERE b.behavior_class = 'scanning'),
+                        count(*) FILTER (WHERE b.behavior_class = 'brute_force'), count(*)
+                 FROM decnet.attackers a JOIN decnet.attacker_behavior b ON b.attacker_ip = a.ip
+                 WHERE a.services = '{ssh}' AND (b.timing_stats->>'event_count')::int > 8
+                   AND (b.timing_stats->>'mean_iat_s')::float8 < 5",
+                &[],
+            )
+            .unwrap();
+        let (scanning, brute_force, all): (i64, i64, i64) = (r.get(0), r.get(1), r.get(2));
+        assert!(
+            all > 0,
+            "{n} lines: the corpus has SSH-only attackers this fast"
+        );
+        assert_eq!(scanning, 0, "{n} lines: {scanning} of {all} are scanning");
+        assert!(brute_force > 0, "{n} lines: none of {all} is brute_force");
+    }
+}
