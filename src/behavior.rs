@@ -30,7 +30,11 @@ fn rollup_lines_max() -> i32 {
 /// DECNET's timing_stats over event times (NULLs ignored), as jsonb with its key names.
 #[pg_extern(immutable, strict, parallel_safe)]
 fn timing_stats(times: Vec<Option<TimestampWithTimeZone>>) -> JsonB {
-    let us: Vec<i64> = times.into_iter().flatten().map(|t| t.into_inner() + PG_EPOCH_OFFSET_MICROS).collect();
+    let us: Vec<i64> = times
+        .into_iter()
+        .flatten()
+        .map(|t| t.into_inner() + PG_EPOCH_OFFSET_MICROS)
+        .collect();
     let s = behavior::timing_stats(&us);
     JsonB(serde_json::json!({
         "event_count": s.event_count, "duration_s": s.duration_s, "mean_iat_s": s.mean_iat_s,
@@ -41,8 +45,18 @@ fn timing_stats(times: Vec<Option<TimestampWithTimeZone>>) -> JsonB {
 
 /// DECNET's classify_behavior (spec §D.8, the code's rule order) over a timing summary.
 #[pg_extern(immutable, parallel_safe)]
-fn behavior_class(event_count: Option<i64>, mean_iat_s: Option<f64>, cv: Option<f64>, services: Option<i32>) -> &'static str {
-    behavior::behavior_class(event_count.unwrap_or(0).max(0) as usize, mean_iat_s, cv, services.unwrap_or(0).max(0) as usize)
+fn behavior_class(
+    event_count: Option<i64>,
+    mean_iat_s: Option<f64>,
+    cv: Option<f64>,
+    services: Option<i32>,
+) -> &'static str {
+    behavior::behavior_class(
+        event_count.unwrap_or(0).max(0) as usize,
+        mean_iat_s,
+        cv,
+        services.unwrap_or(0).max(0) as usize,
+    )
 }
 
 /// C2 frameworks whose beacon cadence matches (spec §D.9), in table order.
@@ -81,8 +95,16 @@ fn behavior_details(
             fields: e.get("f").and_then(|f| f.as_object()).unwrap_or(&no_fields),
         })
         .collect();
-    let d = with_signatures(signatures, |sigs| behavior::details(&rows, &behavior::cadence_tools(mean_iat_s, cv), sigs));
-    let nonempty = |v: Vec<String>| if v.is_empty() { serde_json::Value::Null } else { serde_json::json!(v) };
+    let d = with_signatures(signatures, |sigs| {
+        behavior::details(&rows, &behavior::cadence_tools(mean_iat_s, cv), sigs)
+    });
+    let nonempty = |v: Vec<String>| {
+        if v.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::json!(v)
+        }
+    };
     JsonB(serde_json::json!({
         "os_guess": d.os_guess, "hop_distance": d.hop_distance, "tcp_fingerprint": d.tcp_fingerprint,
         "retransmit_count": d.retransmit_count, "kex_order_raw": nonempty(d.kex_order_raw),
@@ -101,13 +123,25 @@ thread_local! {
 /// (rows whose pattern does not compile are skipped; the table's CHECK keeps them out).
 /// Takes the set as text: a rollup calls behavior_details once per attacker,
 /// and a jsonb argument would be printed and parsed again on every call.
-fn with_signatures<T>(signatures: Option<&str>, f: impl FnOnce(&[os_signature::Signature]) -> T) -> T {
-    let Some(text) = signatures else { return f(&[]) };
+fn with_signatures<T>(
+    signatures: Option<&str>,
+    f: impl FnOnce(&[os_signature::Signature]) -> T,
+) -> T {
+    let Some(text) = signatures else {
+        return f(&[]);
+    };
     SIGNATURES.with(|cache| {
         let mut cache = cache.borrow_mut();
         if cache.0 != text {
             let value: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
-            let parsed = value.as_array().map(|a| a.iter().filter_map(os_signature::Signature::from_json).collect()).unwrap_or_default();
+            let parsed = value
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(os_signature::Signature::from_json)
+                        .collect()
+                })
+                .unwrap_or_default();
             *cache = (text.to_owned(), parsed);
         }
         f(&cache.1)
@@ -141,7 +175,9 @@ fn os_signature_match(
         options: options.map(str::to_owned),
     };
     let text = signatures.map(|JsonB(v)| v.to_string());
-    with_signatures(text.as_deref(), |sigs| os_signature::first_match(sigs, &obs).map(|s| s.label.clone()))
+    with_signatures(text.as_deref(), |sigs| {
+        os_signature::first_match(sigs, &obs).map(|s| s.label.clone())
+    })
 }
 
 /// The built-in OS signatures (decnet_core::os_signature::BUILTIN) in priority
@@ -166,7 +202,19 @@ fn builtin_os_signatures() -> TableIterator<
 > {
     let ints = |v: Option<&[i64]>| v.map(|v| v.iter().map(|&x| x as i32).collect::<Vec<i32>>());
     TableIterator::new(os_signature::BUILTIN.iter().map(
-        move |&(label, context, ttl, windows, window_min, mss, wscales, options, sack, timestamps, eol)| {
+        move |&(
+            label,
+            context,
+            ttl,
+            windows,
+            window_min,
+            mss,
+            wscales,
+            options,
+            sack,
+            timestamps,
+            eol,
+        )| {
             (
                 label.to_owned(),
                 context.to_owned(),
@@ -195,12 +243,31 @@ fn p0f_line_ok(line: &str) -> bool {
 #[pg_extern(immutable, strict, parallel_safe)]
 fn p0f_signatures(
     file: &str,
-) -> TableIterator<'static, (name!(line_no, i32), name!(line, String), name!(os, String), name!(flavor, String), name!(specificity, f64))> {
+) -> TableIterator<
+    'static,
+    (
+        name!(line_no, i32),
+        name!(line, String),
+        name!(os, String),
+        name!(flavor, String),
+        name!(specificity, f64),
+    ),
+> {
     let rows: Vec<_> = file
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
-        .filter_map(|(i, l)| p0f::parse_line(l).ok().map(|s| (i as i32 + 1, l.trim().to_owned(), s.os, s.flavor, s.specificity)))
+        .filter_map(|(i, l)| {
+            p0f::parse_line(l).ok().map(|s| {
+                (
+                    i as i32 + 1,
+                    l.trim().to_owned(),
+                    s.os,
+                    s.flavor,
+                    s.specificity,
+                )
+            })
+        })
         .collect();
     TableIterator::new(rows)
 }

@@ -6,7 +6,9 @@
 
 use decnet_core::json;
 use pgrx::pg_sys::{self, jbvType, JsonbPair, JsonbValue};
-use pgrx::pgrx_sql_entity_graph::metadata::{ArgumentError, ReturnsError, ReturnsRef, SqlMappingRef, SqlTranslatable};
+use pgrx::pgrx_sql_entity_graph::metadata::{
+    ArgumentError, ReturnsError, ReturnsRef, SqlMappingRef, SqlTranslatable,
+};
 use pgrx::prelude::*;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -57,7 +59,8 @@ unsafe impl SqlTranslatable for InetAddr {
     const TYPE_ORIGIN: pgrx::pgrx_sql_entity_graph::metadata::TypeOrigin =
         pgrx::pgrx_sql_entity_graph::metadata::TypeOrigin::External;
     const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal("inet"));
-    const RETURN_SQL: Result<ReturnsRef, ReturnsError> = Ok(ReturnsRef::One(SqlMappingRef::literal("inet")));
+    const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
+        Ok(ReturnsRef::One(SqlMappingRef::literal("inet")));
 }
 
 unsafe impl SqlTranslatable for Jsonb {
@@ -65,7 +68,8 @@ unsafe impl SqlTranslatable for Jsonb {
     const TYPE_ORIGIN: pgrx::pgrx_sql_entity_graph::metadata::TypeOrigin =
         pgrx::pgrx_sql_entity_graph::metadata::TypeOrigin::External;
     const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal("jsonb"));
-    const RETURN_SQL: Result<ReturnsRef, ReturnsError> = Ok(ReturnsRef::One(SqlMappingRef::literal("jsonb")));
+    const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
+        Ok(ReturnsRef::One(SqlMappingRef::literal("jsonb")));
 }
 
 /// The `inet` varlena (family, bits, address bytes) of a host address.
@@ -126,7 +130,11 @@ impl Arena {
                 let numeric = unsafe {
                     pgrx::direct_function_call_as_datum(
                         pg_sys::numeric_in,
-                        &[text.as_c_str().into_datum(), pg_sys::InvalidOid.into_datum(), (-1i32).into_datum()],
+                        &[
+                            text.as_c_str().into_datum(),
+                            pg_sys::InvalidOid.into_datum(),
+                            (-1i32).into_datum(),
+                        ],
                     )
                     .expect("numeric_in never returns NULL")
                 };
@@ -138,8 +146,11 @@ impl Arena {
             Value::Array(items) => {
                 let mut elems: Vec<JsonbValue> = items.iter().map(|i| self.value(i)).collect();
                 let mut out = scalar(jbvType::jbvArray);
-                out.val.array =
-                    pg_sys::JsonbValue__bindgen_ty_1__bindgen_ty_2 { nElems: elems.len() as i32, elems: elems.as_mut_ptr(), rawScalar: false };
+                out.val.array = pg_sys::JsonbValue__bindgen_ty_1__bindgen_ty_2 {
+                    nElems: elems.len() as i32,
+                    elems: elems.as_mut_ptr(),
+                    rawScalar: false,
+                };
                 self.elems.push(elems); // moves the Vec, not its buffer
                 out
             }
@@ -156,13 +167,19 @@ impl Arena {
 }
 
 fn scalar(kind: jbvType::Type) -> JsonbValue {
-    JsonbValue { type_: kind, val: unsafe { std::mem::zeroed() } }
+    JsonbValue {
+        type_: kind,
+        val: unsafe { std::mem::zeroed() },
+    }
 }
 
 /// jsonb strings are raw UTF-8, so a Rust string goes in as it is (text never holds NUL).
 fn string(s: &str) -> JsonbValue {
     let mut v = scalar(jbvType::jbvString);
-    v.val.string = pg_sys::JsonbValue__bindgen_ty_1__bindgen_ty_1 { len: s.len() as i32, val: s.as_ptr() as *mut c_char };
+    v.val.string = pg_sys::JsonbValue__bindgen_ty_1__bindgen_ty_1 {
+        len: s.len() as i32,
+        val: s.as_ptr() as *mut c_char,
+    };
     v
 }
 
@@ -172,13 +189,20 @@ fn pairs_in_key_order(keys: &[&str], mut value: impl FnMut(usize) -> JsonbValue)
     json::jsonb_key_order(keys)
         .into_iter()
         .enumerate()
-        .map(|(n, i)| JsonbPair { key: string(keys[i]), value: value(i), order: n as u32 })
+        .map(|(n, i)| JsonbPair {
+            key: string(keys[i]),
+            value: value(i),
+            order: n as u32,
+        })
         .collect()
 }
 
 /// An object of pairs already in jsonb key order, keys unique.
 fn object(pairs: &mut [JsonbPair]) -> JsonbValue {
     let mut v = scalar(jbvType::jbvObject);
-    v.val.object = pg_sys::JsonbValue__bindgen_ty_1__bindgen_ty_3 { nPairs: pairs.len() as i32, pairs: pairs.as_mut_ptr() };
+    v.val.object = pg_sys::JsonbValue__bindgen_ty_1__bindgen_ty_3 {
+        nPairs: pairs.len() as i32,
+        pairs: pairs.as_mut_ptr(),
+    };
     v
 }

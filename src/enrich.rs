@@ -17,12 +17,29 @@ fn rir_file_problem(file: &str) -> Option<String> {
 #[pg_extern(immutable, strict, parallel_safe)]
 fn rir_ranges(
     file: &str,
-) -> TableIterator<'static, (name!(line_no, i32), name!(registry, String), name!(start_ip, Inet), name!(end_ip, Inet), name!(country_code, String))> {
+) -> TableIterator<
+    'static,
+    (
+        name!(line_no, i32),
+        name!(registry, String),
+        name!(start_ip, Inet),
+        name!(end_ip, Inet),
+        name!(country_code, String),
+    ),
+> {
     let rows: Vec<_> = file
         .lines()
         .enumerate()
         .filter_map(|(i, l)| enrich::parse_rir_line(l).map(|r| (i as i32 + 1, r)))
-        .map(|(n, r)| (n, r.registry, Inet(r.range.start.to_string()), Inet(r.range.end.to_string()), r.country))
+        .map(|(n, r)| {
+            (
+                n,
+                r.registry,
+                Inet(r.range.start.to_string()),
+                Inet(r.range.end.to_string()),
+                r.country,
+            )
+        })
         .collect();
     TableIterator::new(rows)
 }
@@ -34,13 +51,29 @@ fn iptoasn_ranges(
     file: &str,
 ) -> TableIterator<
     'static,
-    (name!(line_no, i32), name!(start_ip, Inet), name!(end_ip, Inet), name!(asn, i64), name!(country, Option<String>), name!(as_name, String)),
+    (
+        name!(line_no, i32),
+        name!(start_ip, Inet),
+        name!(end_ip, Inet),
+        name!(asn, i64),
+        name!(country, Option<String>),
+        name!(as_name, String),
+    ),
 > {
     let rows: Vec<_> = file
         .lines()
         .enumerate()
         .filter_map(|(i, l)| enrich::parse_iptoasn_line(l).map(|r| (i as i32 + 1, r)))
-        .map(|(n, r)| (n, Inet(r.range.start.to_string()), Inet(r.range.end.to_string()), r.asn, r.country, r.name))
+        .map(|(n, r)| {
+            (
+                n,
+                Inet(r.range.start.to_string()),
+                Inet(r.range.end.to_string()),
+                r.asn,
+                r.country,
+                r.name,
+            )
+        })
         .collect();
     TableIterator::new(rows)
 }
@@ -53,6 +86,9 @@ fn host(v: &str) -> Option<IpAddr> {
 /// BGP prefix DECNET reports with an AS), as text; NULL when ip is outside.
 #[pg_extern(immutable, strict, parallel_safe)]
 fn range_prefix(start_ip: Inet, end_ip: Inet, ip: Inet) -> Option<String> {
-    let range = enrich::Range { start: host(&start_ip)?, end: host(&end_ip)? };
+    let range = enrich::Range {
+        start: host(&start_ip)?,
+        end: host(&end_ip)?,
+    };
     enrich::prefix_within(&range, host(&ip)?).map(|(a, len)| format!("{a}/{len}"))
 }

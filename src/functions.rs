@@ -26,7 +26,9 @@ fn index_key(value: &str) -> String {
 
 /// What the ingest trigger stores for a line, as one row.
 #[pg_extern(immutable, strict, parallel_safe)]
-fn parse_log(raw_line: &str) -> TableIterator<
+fn parse_log(
+    raw_line: &str,
+) -> TableIterator<
     'static,
     (
         name!(parse_status, String),
@@ -63,7 +65,11 @@ fn classify_event_kind(event_type: &str) -> &'static str {
 
 /// Refuses parallel array arguments of different lengths (22023); `columns`
 /// are what the caller aggregates into them, for the hint.
-pub(crate) fn require_parallel(function: &'static str, arguments: [(&str, usize); 2], columns: [&str; 2]) {
+pub(crate) fn require_parallel(
+    function: &'static str,
+    arguments: [(&str, usize); 2],
+    columns: [&str; 2],
+) {
     let [(a, a_len), (b, b_len)] = arguments;
     if a_len != b_len {
         pgrx::pg_sys::panic::ErrorReport::new(
@@ -71,7 +77,10 @@ pub(crate) fn require_parallel(function: &'static str, arguments: [(&str, usize)
             format!("{a} has {a_len} elements but {b} has {b_len}"),
             function,
         )
-        .set_hint(format!("Pass array_agg({}) and array_agg({}) from the same rows.", columns[0], columns[1]))
+        .set_hint(format!(
+            "Pass array_agg({}) and array_agg({}) from the same rows.",
+            columns[0], columns[1]
+        ))
         .report(PgLogLevel::ERROR);
     }
 }
@@ -84,7 +93,10 @@ fn bucket_services(
 ) -> TableIterator<'static, (name!(interacted, Vec<String>), name!(scanned, Vec<String>))> {
     require_parallel(
         "decnet.bucket_services",
-        [("services", services.len()), ("event_types", event_types.len())],
+        [
+            ("services", services.len()),
+            ("event_types", event_types.len()),
+        ],
         ["service", "event_type"],
     );
     let pairs = services
@@ -99,7 +111,10 @@ fn bucket_services(
 #[pg_extern(immutable, strict, parallel_safe)]
 fn service_families(programs: Vec<Option<String>>) -> Vec<String> {
     let programs: Vec<&str> = programs.iter().flatten().map(String::as_str).collect();
-    family::service_families(&programs).into_iter().map(str::to_owned).collect()
+    family::service_families(&programs)
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// One attacker's interacted and scanned services (families) from its
@@ -130,7 +145,14 @@ fn log_bounties(
     event_type: Option<&str>,
     attacker_ip: Option<Inet>,
     fields: Option<JsonB>,
-) -> TableIterator<'static, (name!(bounty_type, String), name!(attacker_ip, Option<Inet>), name!(payload, JsonB))> {
+) -> TableIterator<
+    'static,
+    (
+        name!(bounty_type, String),
+        name!(attacker_ip, Option<Inet>),
+        name!(payload, JsonB),
+    ),
+> {
     let Some(JsonB(serde_json::Value::Object(map))) = fields else {
         return TableIterator::new(Vec::new());
     };
@@ -144,7 +166,13 @@ fn log_bounties(
     let cfg = bounty::Config::with_trusted_proxies(&crate::gucs::trusted_proxies());
     let rows: Vec<_> = bounty::extract(&ev, &cfg)
         .into_iter()
-        .map(|b| (b.bounty_type.to_owned(), b.attacker_ip.map(Inet), JsonB(b.payload)))
+        .map(|b| {
+            (
+                b.bounty_type.to_owned(),
+                b.attacker_ip.map(Inet),
+                JsonB(b.payload),
+            )
+        })
         .collect();
     TableIterator::new(rows)
 }

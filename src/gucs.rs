@@ -81,7 +81,10 @@ pub fn init() {
 }
 
 pub fn trusted_proxies() -> String {
-    TRUSTED_PROXIES.get().map(|c| c.to_string_lossy().into_owned()).unwrap_or_default()
+    TRUSTED_PROXIES
+        .get()
+        .map(|c| c.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 pub fn ptr_enabled() -> bool {
@@ -93,7 +96,10 @@ pub fn ptr_timeout_ms() -> i32 {
 }
 
 pub fn ptr_nameservers() -> String {
-    PTR_NAMESERVERS.get().map(|c| c.to_string_lossy().into_owned()).unwrap_or_default()
+    PTR_NAMESERVERS
+        .get()
+        .map(|c| c.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 pub fn ptr_concurrency() -> i32 {

@@ -18,21 +18,31 @@ fn probe_event_types() -> Vec<&'static str> {
 fn probe_observation(
     event_type: Option<&str>,
     fields: Option<JsonB>,
-) -> TableIterator<'static, (name!(probe_type, String), name!(port, i32), name!(hash, String))> {
-    let row = identity::probe_observation(event_type, |k| field_str(fields.as_ref(), k)).map(|(t, p, h)| (t.to_owned(), p, h.into_owned()));
+) -> TableIterator<
+    'static,
+    (
+        name!(probe_type, String),
+        name!(port, i32),
+        name!(hash, String),
+    ),
+> {
+    let row = identity::probe_observation(event_type, |k| field_str(fields.as_ref(), k))
+        .map(|(t, p, h)| (t.to_owned(), p, h.into_owned()));
     TableIterator::new(row)
 }
 
 /// The link-local source of an `ipv6_link_local_leak` line (NULL otherwise).
 #[pg_extern(immutable, parallel_safe)]
 fn leaked_link_local(event_type: Option<&str>, fields: Option<JsonB>) -> Option<Inet> {
-    identity::leaked_link_local(event_type, field_str(fields.as_ref(), "src_ip")).map(|ip| Inet(ip.to_string()))
+    identity::leaked_link_local(event_type, field_str(fields.as_ref(), "src_ip"))
+        .map(|ip| Inet(ip.to_string()))
 }
 
 /// The IPv4 address a leak line ties its link-local source to (NULL if none).
 #[pg_extern(immutable, parallel_safe)]
 fn leak_attacker_v4(fields: Option<JsonB>) -> Option<Inet> {
-    identity::leak_attacker_v4(field_str(fields.as_ref(), "attacker_v4")).map(|ip| Inet(ip.to_string()))
+    identity::leak_attacker_v4(field_str(fields.as_ref(), "attacker_v4"))
+        .map(|ip| Inet(ip.to_string()))
 }
 
 /// `eui64`, `stable_privacy` (any other IPv6 interface id) or `unknown`.
@@ -57,7 +67,9 @@ fn ipv6_eui64_mac(addr: Inet) -> Option<String> {
 /// bounty rows or payloads: {"ja3_hashes": [...] | null, ...}.
 #[pg_extern(immutable, strict, parallel_safe)]
 fn fingerprint_summary(entries: JsonB) -> JsonB {
-    JsonB(serde_json::to_value(identity::fingerprint_summary(&entries.0)).expect("strings serialise"))
+    JsonB(
+        serde_json::to_value(identity::fingerprint_summary(&entries.0)).expect("strings serialise"),
+    )
 }
 
 /// Identity edge weight of two observations (spec G.4 tiers plus the keystroke
@@ -77,14 +89,21 @@ fn identity_edge_pairs(
     ips: Vec<Option<String>>,
     observations: Vec<Option<JsonB>>,
 ) -> TableIterator<'static, (name!(a, String), name!(b, String))> {
-    crate::functions::require_parallel("decnet.identity_edge_pairs", [("a", a.len()), ("b", b.len())], ["a", "b"]);
+    crate::functions::require_parallel(
+        "decnet.identity_edge_pairs",
+        [("a", a.len()), ("b", b.len())],
+        ["a", "b"],
+    );
     crate::functions::require_parallel(
         "decnet.identity_edge_pairs",
         [("ips", ips.len()), ("observations", observations.len())],
         ["attacker_ip", "observation"],
     );
-    let seen: HashMap<String, Observation> =
-        ips.into_iter().zip(observations).filter_map(|(ip, o)| Some((ip?, Observation::from_json(&o?.0)))).collect();
+    let seen: HashMap<String, Observation> = ips
+        .into_iter()
+        .zip(observations)
+        .filter_map(|(ip, o)| Some((ip?, Observation::from_json(&o?.0))))
+        .collect();
     let edges: Vec<(String, String)> = a
         .into_iter()
         .zip(b)
@@ -103,15 +122,31 @@ fn identity_edge_pairs(
 fn identity_link_reasons(
     a: JsonB,
     b: JsonB,
-) -> TableIterator<'static, (name!(tier, &'static str), name!(kind, String), name!(value, String), name!(weight, f64))> {
-    let reasons = identity::link_reasons(&Observation::from_json(&a.0), &Observation::from_json(&b.0));
-    TableIterator::new(reasons.into_iter().map(|r| (r.tier, r.kind, r.value, r.weight)))
+) -> TableIterator<
+    'static,
+    (
+        name!(tier, &'static str),
+        name!(kind, String),
+        name!(value, String),
+        name!(weight, f64),
+    ),
+> {
+    let reasons =
+        identity::link_reasons(&Observation::from_json(&a.0), &Observation::from_json(&b.0));
+    TableIterator::new(
+        reasons
+            .into_iter()
+            .map(|r| (r.tier, r.kind, r.value, r.weight)),
+    )
 }
 
 /// Campaign edge weight of two identities (spec G.5); an edge exists at 1.0 or more.
 #[pg_extern(immutable, strict, parallel_safe)]
 fn campaign_similarity(a: JsonB, b: JsonB) -> f64 {
-    identity::campaign_similarity(&CampaignView::from_json(&a.0), &CampaignView::from_json(&b.0))
+    identity::campaign_similarity(
+        &CampaignView::from_json(&a.0),
+        &CampaignView::from_json(&b.0),
+    )
 }
 
 /// The servers a command reaches out to (`host:port`: URLs, /dev/tcp).
@@ -140,7 +175,10 @@ fn connected_components(
         .filter_map(|(x, y)| Some((x.as_deref()?, y.as_deref()?)))
         .collect();
     let labels: HashMap<&str, &str> = identity::connected_components(edges.iter().copied());
-    let mut rows: Vec<(String, String)> = labels.into_iter().map(|(n, c)| (n.to_owned(), c.to_owned())).collect();
+    let mut rows: Vec<(String, String)> = labels
+        .into_iter()
+        .map(|(n, c)| (n.to_owned(), c.to_owned()))
+        .collect();
     rows.sort_unstable();
     TableIterator::new(rows)
 }
@@ -151,8 +189,18 @@ fn connected_components(
 fn keep_previous_groups(
     component: Vec<Option<String>>,
     previous: Vec<Option<String>>,
-) -> TableIterator<'static, (name!(previous, String), name!(component, String), name!(kept, bool))> {
-    let pairs = component.iter().zip(previous.iter()).filter_map(|(c, p)| Some((c.as_deref()?, p.as_deref()?)));
+) -> TableIterator<
+    'static,
+    (
+        name!(previous, String),
+        name!(component, String),
+        name!(kept, bool),
+    ),
+> {
+    let pairs = component
+        .iter()
+        .zip(previous.iter())
+        .filter_map(|(c, p)| Some((c.as_deref()?, p.as_deref()?)));
     let rows: Vec<_> = identity::keep_previous_groups(pairs)
         .into_iter()
         .map(|(p, c, k)| (p.to_owned(), c.to_owned(), k))

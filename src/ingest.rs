@@ -4,8 +4,8 @@
 
 use crate::datum;
 use crate::functions::PG_EPOCH_OFFSET_MICROS;
-use decnet_core::{copy_text, json};
 use decnet_core::syslog::{self, Flag, ParseStatus, ParsedLine};
+use decnet_core::{copy_text, json};
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgTupleDesc};
 use std::num::NonZeroUsize;
@@ -78,7 +78,9 @@ fn logs_parse_trigger<'a>(
         unreachable!()
     };
     let mut raw: Option<&str> = tuple.get_by_index(raw_attno).ok().flatten();
-    let raw_bytes: Option<&[u8]> = cols.raw_bytes.and_then(|a| tuple.get_by_index::<&[u8]>(a).ok().flatten());
+    let raw_bytes: Option<&[u8]> = cols
+        .raw_bytes
+        .and_then(|a| tuple.get_by_index::<&[u8]>(a).ok().flatten());
     let mut values: Vec<(NonZeroUsize, Option<pg_sys::Datum>)> = Vec::with_capacity(11);
 
     // raw_bytes, when given, are the line: raw_line must be their text as the
@@ -94,12 +96,12 @@ fn logs_parse_trigger<'a>(
     // A panic in the parser must not abort the COPY: the line is kept as unparsed.
     // An error raised by PostgreSQL inside it (a cancel, statement_timeout) is
     // not the parser's: it goes on.
-    let parsed = std::panic::catch_unwind(|| raw.map(syslog::parse_line));
-    if let Err(payload) = &parsed {
-        if payload.is::<pgrx::pg_sys::panic::CaughtError>() {
-            std::panic::resume_unwind(parsed.err().expect("checked"));
+    let parsed = match std::panic::catch_unwind(|| raw.map(syslog::parse_line)) {
+        Err(payload) if payload.is::<pgrx::pg_sys::panic::CaughtError>() => {
+            std::panic::resume_unwind(payload)
         }
-    }
+        parsed => parsed,
+    };
     match parsed {
         Ok(Some(mut p)) => {
             if raw_bytes.is_some() {
@@ -108,13 +110,20 @@ fn logs_parse_trigger<'a>(
             if mismatch {
                 p.flag(Flag::RawMismatch);
             }
-            let log_id = cols.id.and_then(|a| tuple.get_by_index::<i64>(a).ok().flatten()).unwrap_or(0);
+            let log_id = cols
+                .id
+                .and_then(|a| tuple.get_by_index::<i64>(a).ok().flatten())
+                .unwrap_or(0);
             if !crate::statement::record(log_id, &p) {
                 p.flag(Flag::ProfileError);
             }
             push_parsed(&cols, &mut p, &mut values);
             values.push((status_attno, text_datum(p.status().as_str())));
-            set(&mut values, cols.parse_reason, p.reason().as_deref().and_then(text_datum));
+            set(
+                &mut values,
+                cols.parse_reason,
+                p.reason().as_deref().and_then(text_datum),
+            );
         }
         Ok(None) => {
             values.push((status_attno, text_datum(ParseStatus::Unparsed.as_str())));
@@ -127,10 +136,16 @@ fn logs_parse_trigger<'a>(
     }
 
     unsafe {
-        let tupdesc = trigger.relation().map_err(|_| PgTriggerError::NullTriggerData)?.rd_att;
+        let tupdesc = trigger
+            .relation()
+            .map_err(|_| PgTriggerError::NullTriggerData)?
+            .rd_att;
         let n = values.len();
         let mut attnums: Vec<i32> = values.iter().map(|(a, _)| a.get() as i32).collect();
-        let mut datums: Vec<pg_sys::Datum> = values.iter().map(|(_, d)| d.unwrap_or(pg_sys::Datum::from(0))).collect();
+        let mut datums: Vec<pg_sys::Datum> = values
+            .iter()
+            .map(|(_, d)| d.unwrap_or(pg_sys::Datum::from(0)))
+            .collect();
         let mut nulls: Vec<bool> = values.iter().map(|(_, d)| d.is_none()).collect();
         let modified = pg_sys::heap_modify_tuple_by_cols(
             tuple.into_pg(),
@@ -140,28 +155,47 @@ fn logs_parse_trigger<'a>(
             datums.as_mut_ptr(),
             nulls.as_mut_ptr(),
         );
-        Ok(Some(PgHeapTuple::from_heap_tuple(PgTupleDesc::from_pg_unchecked(tupdesc), modified)))
+        Ok(Some(PgHeapTuple::from_heap_tuple(
+            PgTupleDesc::from_pg_unchecked(tupdesc),
+            modified,
+        )))
     }
 }
 
-fn set(values: &mut Vec<(NonZeroUsize, Option<pg_sys::Datum>)>, attno: Option<NonZeroUsize>, d: Option<pg_sys::Datum>) {
+fn set(
+    values: &mut Vec<(NonZeroUsize, Option<pg_sys::Datum>)>,
+    attno: Option<NonZeroUsize>,
+    d: Option<pg_sys::Datum>,
+) {
     if let Some(a) = attno {
         values.push((a, d));
     }
 }
 
-fn push_parsed(cols: &Columns, p: &mut ParsedLine<'_>, values: &mut Vec<(NonZeroUsize, Option<pg_sys::Datum>)>) {
+fn push_parsed(
+    cols: &Columns,
+    p: &mut ParsedLine<'_>,
+    values: &mut Vec<(NonZeroUsize, Option<pg_sys::Datum>)>,
+) {
     let fields = if json::jsonb_object_size(&p.fields) > MAX_FIELDS_JSON_BYTES {
         p.flag(Flag::Oversized);
         datum::jsonb_object_datum(&[])
     } else {
         datum::jsonb_object_datum(&p.fields)
     };
-    set(values, cols.ts, p.ts.map(|us| pg_sys::Datum::from(us - PG_EPOCH_OFFSET_MICROS)));
+    set(
+        values,
+        cols.ts,
+        p.ts.map(|us| pg_sys::Datum::from(us - PG_EPOCH_OFFSET_MICROS)),
+    );
     set(values, cols.decky, p.decky.and_then(text_datum));
     set(values, cols.service, p.service.and_then(text_datum));
     set(values, cols.event_type, p.event_type.and_then(text_datum));
-    set(values, cols.attacker_ip, p.attacker_ip.map(datum::inet_datum));
+    set(
+        values,
+        cols.attacker_ip,
+        p.attacker_ip.map(datum::inet_datum),
+    );
     set(values, cols.fields, Some(fields));
     set(values, cols.msg, p.msg.and_then(text_datum));
 }

@@ -10,7 +10,10 @@ fn to_u64(b: &[u8], what: &str) -> u64 {
         Err(_) => {
             pgrx::pg_sys::panic::ErrorReport::new(
                 PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-                format!("{what} must be an 8-byte keystroke SimHash, got {} bytes", b.len()),
+                format!(
+                    "{what} must be an 8-byte keystroke SimHash, got {} bytes",
+                    b.len()
+                ),
                 "decnet.kd_hamming",
             )
             .set_hint("Pass values returned by decnet.kd_simhash().")
@@ -31,7 +34,10 @@ fn kd_simhash(shard: Option<&str>, sid: default!(Option<&str>, "NULL")) -> Optio
 
 #[pg_extern(immutable, strict, parallel_safe)]
 fn kd_hamming(a: &[u8], b: &[u8]) -> i32 {
-    keystroke::hamming64(to_u64(a, "the first argument"), to_u64(b, "the second argument")) as i32
+    keystroke::hamming64(
+        to_u64(a, "the first argument"),
+        to_u64(b, "the second argument"),
+    ) as i32
 }
 
 /// Final function of the kd_centroid aggregate: strict per-bit majority; values
@@ -106,7 +112,10 @@ fn keystroke_profile(
     let (parsed, malformed) = keystroke::parse_shard(events, Some(sid));
     let p = session_profile::profile(&parsed);
     let bigrams = serde_json::Value::Array(
-        p.top_bigrams.iter().map(|(b, n, mean)| serde_json::json!([b, n, mean])).collect(),
+        p.top_bigrams
+            .iter()
+            .map(|(b, n, mean)| serde_json::json!([b, n, mean]))
+            .collect(),
     );
     TableIterator::once((
         session_profile::SCHEMA_VERSION,
@@ -153,5 +162,8 @@ fn kd_chunk_neighbors(chunk: i32, radius: i32) -> Vec<i32> {
         .report(PgLogLevel::ERROR);
         unreachable!()
     });
-    keystroke::chunk_neighbors(chunk, radius.clamp(0, 16) as u32).into_iter().map(i32::from).collect()
+    keystroke::chunk_neighbors(chunk, radius.clamp(0, 16) as u32)
+        .into_iter()
+        .map(i32::from)
+        .collect()
 }

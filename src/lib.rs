@@ -3,6 +3,9 @@
 //! Functions live here; tables live in the refinery migrations (`migrations/`),
 //! so pg_dump keeps their rows and data upgrades are versioned separately.
 
+// pgrx's TableIterator return types name every column: long by design.
+#![allow(clippy::type_complexity)]
+
 use pgrx::prelude::*;
 
 mod behavior;
@@ -38,10 +41,65 @@ fn check_for_interrupts() {
 }
 
 // Hand-written SQL: helpers and the derivation trigger, then COMMENT ON for everything.
-extension_sql_file!("../sql/enrich.sql", name = "enrich", requires = [rir_ranges, iptoasn_ranges, range_prefix, is_public_address, resolve_ptrs]);
-extension_sql_file!("../sql/derive.sql", name = "derive", requires = ["enrich", "identity", log_bounties, classify_event_kind, service_families, bounty_keys, bounty_event_types, command_text, is_sensor_service, timing_stats, behavior_class, cadence_tools, jitter_pct, behavior_details, os_signature_match, p0f_signatures]);
-extension_sql_file!("../sql/identity.sql", name = "identity", requires = [identity_link_reasons, identity_edge_pairs, statement_probes, statement_ipv6_leaks, ipv6_iid_kind, ipv6_mac_oui, ipv6_eui64_mac, fingerprint_summary, identity_edge, campaign_edge, command_phase, c2_endpoints, connected_components, keep_previous_groups, "kd_centroid"]);
-extension_sql_file!("../sql/sessions.sql", name = "sessions", requires = [keystroke_profile, kd_chunk_neighbors, kd_hamming]);
+extension_sql_file!(
+    "../sql/enrich.sql",
+    name = "enrich",
+    requires = [
+        rir_ranges,
+        iptoasn_ranges,
+        range_prefix,
+        is_public_address,
+        resolve_ptrs
+    ]
+);
+extension_sql_file!(
+    "../sql/derive.sql",
+    name = "derive",
+    requires = [
+        "enrich",
+        "identity",
+        log_bounties,
+        classify_event_kind,
+        service_families,
+        bounty_keys,
+        bounty_event_types,
+        command_text,
+        is_sensor_service,
+        timing_stats,
+        behavior_class,
+        cadence_tools,
+        jitter_pct,
+        behavior_details,
+        os_signature_match,
+        p0f_signatures
+    ]
+);
+extension_sql_file!(
+    "../sql/identity.sql",
+    name = "identity",
+    requires = [
+        identity_link_reasons,
+        identity_edge_pairs,
+        statement_probes,
+        statement_ipv6_leaks,
+        ipv6_iid_kind,
+        ipv6_mac_oui,
+        ipv6_eui64_mac,
+        fingerprint_summary,
+        identity_edge,
+        campaign_edge,
+        command_phase,
+        c2_endpoints,
+        connected_components,
+        keep_previous_groups,
+        "kd_centroid"
+    ]
+);
+extension_sql_file!(
+    "../sql/sessions.sql",
+    name = "sessions",
+    requires = [keystroke_profile, kd_chunk_neighbors, kd_hamming]
+);
 extension_sql_file!("../sql/operations.sql", name = "operations");
 extension_sql_file!("../sql/comments.sql", name = "comments", finalize);
 

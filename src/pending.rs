@@ -75,7 +75,11 @@ fn defer_taken() -> bool {
         let at = match pending.iter().position(|e| e.subxid == subxid) {
             Some(i) => i,
             None => {
-                pending.push(Pending { lxid, subxid, delta: StatementDelta::default() });
+                pending.push(Pending {
+                    lxid,
+                    subxid,
+                    delta: StatementDelta::default(),
+                });
                 pending.len() - 1
             }
         };
@@ -120,7 +124,11 @@ fn take_pending() -> i64 {
             let outer: Vec<Pending> = pending
                 .iter()
                 .filter(|e| e.subxid != subxid)
-                .map(|e| Pending { lxid: e.lxid, subxid: e.subxid, delta: e.delta.clone() })
+                .map(|e| Pending {
+                    lxid: e.lxid,
+                    subxid: e.subxid,
+                    delta: e.delta.clone(),
+                })
                 .collect();
             if !outer.is_empty() {
                 RESTORE.with_borrow_mut(|r| r.push((lxid, subxid, outer)));
@@ -151,9 +159,13 @@ unsafe extern "C-unwind" fn on_subxact(
             // a merge this savepoint ran is undone: its lines of enclosing levels are pending again
             let restored: Vec<Pending> = RESTORE.with_borrow_mut(|r| {
                 r.retain(|(l, _, _)| *l == lxid);
-                let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(r).into_iter().partition(|(_, s, _)| *s == my_subid);
+                let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(r)
+                    .into_iter()
+                    .partition(|(_, s, _)| *s == my_subid);
                 *r = rest;
-                mine.into_iter().flat_map(|(_, _, entries)| entries).collect()
+                mine.into_iter()
+                    .flat_map(|(_, _, entries)| entries)
+                    .collect()
             });
             PENDING.with_borrow_mut(|p| {
                 for entry in restored {
@@ -176,7 +188,10 @@ unsafe extern "C-unwind" fn on_subxact(
                     let child = p.remove(i);
                     match p.iter_mut().find(|e| e.subxid == parent_subid) {
                         Some(parent) => parent.delta.absorb(child.delta, COMMANDS_KEPT_PER_END),
-                        None => p.push(Pending { subxid: parent_subid, ..child }),
+                        None => p.push(Pending {
+                            subxid: parent_subid,
+                            ..child
+                        }),
                     }
                 }
             });
@@ -207,7 +222,10 @@ unsafe extern "C-unwind" fn on_subxact(
 /// merge_event_needed() itself to skip its event: it hurts only itself.
 #[pg_guard]
 unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
-    if !matches!(event, pg_sys::XactEvent::XACT_EVENT_PRE_COMMIT | pg_sys::XactEvent::XACT_EVENT_PRE_PREPARE) {
+    if !matches!(
+        event,
+        pg_sys::XactEvent::XACT_EVENT_PRE_COMMIT | pg_sys::XactEvent::XACT_EVENT_PRE_PREPARE
+    ) {
         return;
     }
     let unmerged: i64 = with_pending(|p| p.iter().map(|e| e.delta.rows).sum());

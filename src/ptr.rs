@@ -31,17 +31,27 @@ thread_local! {
 }
 
 fn raise(code: PgSqlErrorCode, message: String, hint: &str) -> ! {
-    pgrx::pg_sys::panic::ErrorReport::new(code, message, "decnet.enrich_ptr").set_hint(hint).report(PgLogLevel::ERROR);
+    pgrx::pg_sys::panic::ErrorReport::new(code, message, "decnet.enrich_ptr")
+        .set_hint(hint)
+        .report(PgLogLevel::ERROR);
     unreachable!()
 }
 
 fn build(nameservers: &str, timeout: Duration) -> Dns {
     let servers = enrich::parse_nameservers(nameservers).unwrap_or_else(|e| {
-        raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, format!("decnet.ptr_nameservers: {e}"), "Use ip, ip:port or [ipv6]:port, comma-separated; empty for the system resolver.")
+        raise(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("decnet.ptr_nameservers: {e}"),
+            "Use ip, ip:port or [ipv6]:port, comma-separated; empty for the system resolver.",
+        )
     });
     let (config, mut opts) = if servers.is_empty() {
         hickory_resolver::system_conf::read_system_conf().unwrap_or_else(|e| {
-            raise(PgSqlErrorCode::ERRCODE_CONFIG_FILE_ERROR, format!("cannot read the system resolver configuration: {e}"), "Set decnet.ptr_nameservers.")
+            raise(
+                PgSqlErrorCode::ERRCODE_CONFIG_FILE_ERROR,
+                format!("cannot read the system resolver configuration: {e}"),
+                "Set decnet.ptr_nameservers.",
+            )
         })
     } else {
         let mut config = ResolverConfig::new();
@@ -56,30 +66,51 @@ fn build(nameservers: &str, timeout: Duration) -> Dns {
     opts.attempts = 1;
     opts.cache_size = 0;
     opts.use_hosts_file = ResolveHosts::Never;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| {
-        raise(PgSqlErrorCode::ERRCODE_SYSTEM_ERROR, format!("cannot start the DNS runtime: {e}"), "See the server log.")
-    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| {
+            raise(
+                PgSqlErrorCode::ERRCODE_SYSTEM_ERROR,
+                format!("cannot start the DNS runtime: {e}"),
+                "See the server log.",
+            )
+        });
     let resolver = {
         let _guard = runtime.enter();
-        TokioResolver::builder_with_config(config, TokioConnectionProvider::default()).with_options(opts).build()
+        TokioResolver::builder_with_config(config, TokioConnectionProvider::default())
+            .with_options(opts)
+            .build()
     };
-    Dns { key: (nameservers.to_owned(), timeout.as_millis() as u64), runtime, resolver }
+    Dns {
+        key: (nameservers.to_owned(), timeout.as_millis() as u64),
+        runtime,
+        resolver,
+    }
 }
 
 /// Runs `f` with the backend's resolver: drives the future on the backend's
 /// thread in slices, checking for interrupts between them.
-fn with_resolver<T>(f: impl FnOnce(&TokioResolver) -> std::pin::Pin<Box<dyn std::future::Future<Output = T> + '_>>) -> T {
+fn with_resolver<T>(
+    f: impl FnOnce(&TokioResolver) -> std::pin::Pin<Box<dyn std::future::Future<Output = T> + '_>>,
+) -> T {
     let timeout = Duration::from_millis(gucs::ptr_timeout_ms() as u64);
     let nameservers = gucs::ptr_nameservers();
     DNS.with(|cell| {
         let mut slot = cell.borrow_mut();
-        if slot.as_ref().is_none_or(|d| d.key != (nameservers.clone(), timeout.as_millis() as u64)) {
+        if slot
+            .as_ref()
+            .is_none_or(|d| d.key != (nameservers.clone(), timeout.as_millis() as u64))
+        {
             *slot = Some(build(&nameservers, timeout));
         }
         let dns = slot.as_ref().expect("built above");
         let mut fut = f(&dns.resolver);
         loop {
-            if let Ok(v) = dns.runtime.block_on(async { tokio::time::timeout(SLICE, &mut fut).await }) {
+            if let Ok(v) = dns
+                .runtime
+                .block_on(async { tokio::time::timeout(SLICE, &mut fut).await })
+            {
                 return v;
             }
             pgrx::check_for_interrupts!();
@@ -105,7 +136,10 @@ fn public_ip(ip: &str) -> Option<IpAddr> {
 /// and documentation addresses (decnet_core::enrich::is_public).
 #[pg_extern(immutable, strict, parallel_safe)]
 fn is_public_address(ip: Inet) -> bool {
-    ip.split('/').next().and_then(|h| h.parse().ok()).is_some_and(enrich::is_public)
+    ip.split('/')
+        .next()
+        .and_then(|h| h.parse().ok())
+        .is_some_and(enrich::is_public)
 }
 
 /// The reverse DNS name of one address, or NULL: no PTR, a DNS failure, a
@@ -124,7 +158,9 @@ fn enrich_ptr(ip: Inet) -> Option<String> {
 /// at a time: one row per address, ptr NULL when there is no answer. Nothing
 /// when decnet.ptr_enabled is off.
 #[pg_extern(volatile, strict, parallel_unsafe)]
-fn resolve_ptrs(ips: Vec<Option<String>>) -> TableIterator<'static, (name!(ip, String), name!(ptr, Option<String>))> {
+fn resolve_ptrs(
+    ips: Vec<Option<String>>,
+) -> TableIterator<'static, (name!(ip, String), name!(ptr, Option<String>))> {
     if !gucs::ptr_enabled() {
         return TableIterator::new(Vec::new());
     }

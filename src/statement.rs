@@ -70,7 +70,10 @@ pub fn record(log_id: i64, line: &ParsedLine<'_>) -> bool {
         }
         let top = frames.last_mut().expect("non-empty");
         let (delta, cfg) = (&mut top.delta, &top.config);
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| delta.add(log_id, line, cfg, COMMANDS_KEPT_PER_END))).is_ok()
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            delta.add(log_id, line, cfg, COMMANDS_KEPT_PER_END)
+        }))
+        .is_ok()
     })
 }
 
@@ -111,7 +114,9 @@ fn statement_rows() -> i64 {
 /// Takes this statement's delta for the statement_* functions; returns its line count.
 #[pg_extern(volatile, parallel_unsafe)]
 fn statement_take() -> i64 {
-    let delta = with_live_frames(|frames| frames.pop()).map(|f| f.delta).unwrap_or_default();
+    let delta = with_live_frames(|frames| frames.pop())
+        .map(|f| f.delta)
+        .unwrap_or_default();
     let rows = delta.rows;
     TAKEN.with_borrow_mut(|t| *t = delta);
     rows
@@ -135,7 +140,15 @@ fn statement_parts() -> TableIterator<
 > {
     let row = TAKEN.with_borrow(|t| {
         let n = |len: usize| len as i64;
-        (n(t.attackers.len()), t.command_rows() as i64, n(t.bounties.len()), n(t.credentials.len()), n(t.smtp_targets.len()), n(t.probes.len()), n(t.ipv6_leaks.len()))
+        (
+            n(t.attackers.len()),
+            t.command_rows() as i64,
+            n(t.bounties.len()),
+            n(t.credentials.len()),
+            n(t.smtp_targets.len()),
+            n(t.probes.len()),
+            n(t.ipv6_leaks.len()),
+        )
     });
     TableIterator::once(row)
 }
@@ -153,12 +166,26 @@ fn ts(us: Option<i64>) -> Option<TimestampWithTimeZone> {
 #[pg_extern(volatile, parallel_unsafe)]
 fn statement_attackers() -> TableIterator<
     'static,
-    (name!(ip, InetAddr), name!(events, i64), name!(commands, i64), name!(first_seen, Option<TimestampWithTimeZone>), name!(last_seen, Option<TimestampWithTimeZone>)),
+    (
+        name!(ip, InetAddr),
+        name!(events, i64),
+        name!(commands, i64),
+        name!(first_seen, Option<TimestampWithTimeZone>),
+        name!(last_seen, Option<TimestampWithTimeZone>),
+    ),
 > {
     let rows: Vec<_> = TAKEN
         .with_borrow_mut(|t| std::mem::take(&mut t.attackers))
         .into_iter()
-        .map(|(ip, a)| (InetAddr(ip), a.events, a.commands, ts(a.span.first), ts(a.span.last)))
+        .map(|(ip, a)| {
+            (
+                InetAddr(ip),
+                a.events,
+                a.commands,
+                ts(a.span.first),
+                ts(a.span.last),
+            )
+        })
         .collect();
     TableIterator::new(rows)
 }
@@ -180,7 +207,18 @@ fn statement_services() -> TableIterator<
     let rows: Vec<_> = TAKEN
         .with_borrow_mut(|t| std::mem::take(&mut t.services))
         .into_iter()
-        .map(|((ip, service), s)| (InetAddr(ip), service, s.events, s.interaction, s.scan, s.noise, ts(s.span.first), ts(s.span.last)))
+        .map(|((ip, service), s)| {
+            (
+                InetAddr(ip),
+                service,
+                s.events,
+                s.interaction,
+                s.scan,
+                s.noise,
+                ts(s.span.first),
+                ts(s.span.last),
+            )
+        })
         .collect();
     TableIterator::new(rows)
 }
@@ -200,7 +238,16 @@ fn statement_deckies() -> TableIterator<
     let rows: Vec<_> = TAKEN
         .with_borrow_mut(|t| std::mem::take(&mut t.deckies))
         .into_iter()
-        .map(|((ip, decky), d)| (InetAddr(ip), decky, ts(d.span.first), d.first_log_id, ts(d.span.last), d.events))
+        .map(|((ip, decky), d)| {
+            (
+                InetAddr(ip),
+                decky,
+                ts(d.span.first),
+                d.first_log_id,
+                ts(d.span.last),
+                d.events,
+            )
+        })
         .collect();
     TableIterator::new(rows)
 }
@@ -219,7 +266,16 @@ fn statement_commands() -> TableIterator<
 > {
     let rows: Vec<_> = TAKEN.with_borrow_mut(|t| {
         t.kept_commands(COMMANDS_KEPT_PER_END)
-            .map(|(ip, c)| (InetAddr(ip), c.log_id, ts(c.ts), c.service.clone(), c.decky.clone(), c.command.clone()))
+            .map(|(ip, c)| {
+                (
+                    InetAddr(ip),
+                    c.log_id,
+                    ts(c.ts),
+                    c.service.clone(),
+                    c.decky.clone(),
+                    c.command.clone(),
+                )
+            })
             .collect()
     });
     TableIterator::new(rows)
@@ -243,13 +299,28 @@ fn statement_bounties() -> TableIterator<
     ),
 > {
     // Sorted here by the dedup key, so SQL can lock rows in key order by sorting a bigint.
-    let mut all: Vec<_> = TAKEN.with_borrow_mut(|t| std::mem::take(&mut t.bounties)).into_iter().collect();
+    let mut all: Vec<_> = TAKEN
+        .with_borrow_mut(|t| std::mem::take(&mut t.bounties))
+        .into_iter()
+        .collect();
     all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let rows: Vec<_> = all
         .into_iter()
         .enumerate()
         .map(|(i, ((bounty_type, ip, key), b))| {
-            (i as i64, bounty_type.to_owned(), ip.map(InetAddr), Jsonb(b.payload), key.to_vec(), b.decky, b.service, ts(b.span.first), ts(b.span.last), b.first_log_id, b.seen)
+            (
+                i as i64,
+                bounty_type.to_owned(),
+                ip.map(InetAddr),
+                Jsonb(b.payload),
+                key.to_vec(),
+                b.decky,
+                b.service,
+                ts(b.span.first),
+                ts(b.span.last),
+                b.first_log_id,
+                b.seen,
+            )
         })
         .collect();
     TableIterator::new(rows)
@@ -276,14 +347,32 @@ fn statement_credentials() -> TableIterator<
         name!(attempts, i64),
     ),
 > {
-    let mut all: Vec<_> = TAKEN.with_borrow_mut(|t| std::mem::take(&mut t.credentials)).into_iter().collect();
+    let mut all: Vec<_> = TAKEN
+        .with_borrow_mut(|t| std::mem::take(&mut t.credentials))
+        .into_iter()
+        .collect();
     all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let rows: Vec<_> = all
         .into_iter()
         .enumerate()
         .map(|(i, ((ip, decky, service, principal, kind, sha), c))| {
-            (i as i64, ip.map(InetAddr), decky, service, principal, kind, sha, c.secret_b64, c.secret_printable, c.outcome, c.outcome_log_id,
-             ts(c.span.first), ts(c.span.last), c.first_log_id, c.attempts)
+            (
+                i as i64,
+                ip.map(InetAddr),
+                decky,
+                service,
+                principal,
+                kind,
+                sha,
+                c.secret_b64,
+                c.secret_printable,
+                c.outcome,
+                c.outcome_log_id,
+                ts(c.span.first),
+                ts(c.span.last),
+                c.first_log_id,
+                c.attempts,
+            )
         })
         .collect();
     TableIterator::new(rows)
@@ -303,10 +392,27 @@ fn statement_probes() -> TableIterator<
     ),
 > {
     let mut all = TAKEN.with_borrow_mut(|t| std::mem::take(&mut t.probes));
-    all.sort_unstable_by(|a, b| (a.attacker_ip, a.probe_type, a.port, a.ts, &a.hash).cmp(&(b.attacker_ip, b.probe_type, b.port, b.ts, &b.hash)));
+    all.sort_unstable_by(|a, b| {
+        (a.attacker_ip, a.probe_type, a.port, a.ts, &a.hash).cmp(&(
+            b.attacker_ip,
+            b.probe_type,
+            b.port,
+            b.ts,
+            &b.hash,
+        ))
+    });
     let rows: Vec<_> = all
         .into_iter()
-        .filter_map(|p| Some((InetAddr(p.attacker_ip), p.probe_type.to_owned(), p.port, to_timestamptz(p.ts)?, p.hash, p.log_id)))
+        .filter_map(|p| {
+            Some((
+                InetAddr(p.attacker_ip),
+                p.probe_type.to_owned(),
+                p.port,
+                to_timestamptz(p.ts)?,
+                p.hash,
+                p.log_id,
+            ))
+        })
         .collect();
     TableIterator::new(rows)
 }
@@ -327,7 +433,16 @@ fn statement_ipv6_leaks() -> TableIterator<
     let rows: Vec<_> = TAKEN
         .with_borrow_mut(|t| std::mem::take(&mut t.ipv6_leaks))
         .into_iter()
-        .map(|((ip, ll), l)| (InetAddr(ip), InetAddr(ll), l.leaks, ts(l.span.first), ts(l.span.last), l.attacker_v4.into_iter().map(InetAddr).collect()))
+        .map(|((ip, ll), l)| {
+            (
+                InetAddr(ip),
+                InetAddr(ll),
+                l.leaks,
+                ts(l.span.first),
+                ts(l.span.last),
+                l.attacker_v4.into_iter().map(InetAddr).collect(),
+            )
+        })
         .collect();
     TableIterator::new(rows)
 }
@@ -390,7 +505,15 @@ fn statement_smtp_targets() -> TableIterator<
     let rows: Vec<_> = TAKEN
         .with_borrow_mut(|t| std::mem::take(&mut t.smtp_targets))
         .into_iter()
-        .map(|((ip, domain), s)| (InetAddr(ip), domain, s.recipients, ts(s.span.first), ts(s.span.last)))
+        .map(|((ip, domain), s)| {
+            (
+                InetAddr(ip),
+                domain,
+                s.recipients,
+                ts(s.span.first),
+                ts(s.span.last),
+            )
+        })
         .collect();
     TableIterator::new(rows)
 }
@@ -404,7 +527,11 @@ fn normalize_smtp_domain(address: &str) -> Option<String> {
 
 /// The recipient domain one stored line adds to decnet.smtp_targets (for the recomputation).
 #[pg_extern(immutable, parallel_safe)]
-fn recipient_domain(service: Option<&str>, event_type: Option<&str>, fields: Option<JsonB>) -> Option<String> {
+fn recipient_domain(
+    service: Option<&str>,
+    event_type: Option<&str>,
+    fields: Option<JsonB>,
+) -> Option<String> {
     let value = field_str(fields.as_ref(), "value");
     decnet_core::smtp::recipient_domain(service?, event_type?, value)
 }

@@ -39,7 +39,7 @@ fn lines_of(out: &mut String, addr: &str, actor: u32, i: u32) {
             s
         )
     };
-    let ja3 = if i % 2 == 0 {
+    let ja3 = if i.is_multiple_of(2) {
         "ja3-popular-client".to_string()
     } else {
         format!("{:032x}", u64::from(i) * 7919)

@@ -15,7 +15,15 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::OnceLock;
 
 /// SD/field keys that can carry the attacker address, in priority order.
-pub const IP_FIELDS: [&str; 7] = ["src_ip", "src", "client_ip", "remote_ip", "remote_addr", "target_ip", "ip"];
+pub const IP_FIELDS: [&str; 7] = [
+    "src_ip",
+    "src",
+    "client_ip",
+    "remote_ip",
+    "remote_addr",
+    "target_ip",
+    "ip",
+];
 
 /// An address value as sensors write it: `a.b.c.d`, `a.b.c.d:port`,
 /// `v6`, `[v6]`, `[v6]:port`. Returns the address and the port if present.
@@ -80,11 +88,16 @@ pub fn ip_from_message(msg: &str) -> Option<IpAddr> {
         Regex::new(r"(?i)\b(?:from|rhost[:=]|client[:=]|src[:=])\s*(\d{1,3}(?:\.\d{1,3}){3}|[0-9a-f:]*:[0-9a-f:.]+)")
             .expect("static regex")
     });
-    if let Some(ip) = prose.captures_iter(msg).find_map(|c| parse_ip(c.get(1)?.as_str())) {
+    if let Some(ip) = prose
+        .captures_iter(msg)
+        .find_map(|c| parse_ip(c.get(1)?.as_str()))
+    {
         return Some(ip);
     }
-    let bare = BARE_V4.get_or_init(|| Regex::new(r"\b\d{1,3}(?:\.\d{1,3}){3}\b").expect("static regex"));
-    bare.find_iter(msg).find_map(|m| m.as_str().parse::<Ipv4Addr>().ok().map(IpAddr::V4))
+    let bare =
+        BARE_V4.get_or_init(|| Regex::new(r"\b\d{1,3}(?:\.\d{1,3}){3}\b").expect("static regex"));
+    bare.find_iter(msg)
+        .find_map(|m| m.as_str().parse::<Ipv4Addr>().ok().map(IpAddr::V4))
 }
 
 /// Whether a source address can be an attacker's: the unspecified addresses
@@ -119,7 +132,13 @@ mod tests {
         for s in ["0.0.0.0", "::", "::1", "127.0.0.1", "127.8.9.10"] {
             assert!(!is_attacker_address(s.parse().unwrap()), "{s}");
         }
-        for s in ["45.83.12.9", "10.0.0.1", "2001:db8::1", "fe80::1", "0.0.0.1"] {
+        for s in [
+            "45.83.12.9",
+            "10.0.0.1",
+            "2001:db8::1",
+            "fe80::1",
+            "0.0.0.1",
+        ] {
             assert!(is_attacker_address(s.parse().unwrap()), "{s}");
         }
     }
@@ -131,8 +150,14 @@ mod tests {
     #[test]
     fn plain_and_ported_forms() {
         assert_eq!(parse_addr("192.168.1.5"), Some((ip("192.168.1.5"), None)));
-        assert_eq!(parse_addr("192.168.1.5:40838"), Some((ip("192.168.1.5"), Some(40838))));
-        assert_eq!(parse_addr("[2001:db8::1]:443"), Some((ip("2001:db8::1"), Some(443))));
+        assert_eq!(
+            parse_addr("192.168.1.5:40838"),
+            Some((ip("192.168.1.5"), Some(40838)))
+        );
+        assert_eq!(
+            parse_addr("[2001:db8::1]:443"),
+            Some((ip("2001:db8::1"), Some(443)))
+        );
         assert_eq!(parse_addr("[2001:db8::1]"), Some((ip("2001:db8::1"), None)));
     }
 
@@ -149,7 +174,17 @@ mod tests {
 
     #[test]
     fn junk_is_rejected() {
-        for bad in ["", "Unknown", "999.1.1.1", "1.2.3.4:", "1.2.3.4:99999", "1.2.3.4:80x", "evil.com:80", "[::1", "[::1]x"] {
+        for bad in [
+            "",
+            "Unknown",
+            "999.1.1.1",
+            "1.2.3.4:",
+            "1.2.3.4:99999",
+            "1.2.3.4:80x",
+            "evil.com:80",
+            "[::1",
+            "[::1]x",
+        ] {
             assert_eq!(parse_addr(bad), None, "{bad:?}");
         }
     }
@@ -157,7 +192,10 @@ mod tests {
     #[test]
     fn message_fallbacks() {
         // anchored prose forms (cases §1.1, §1.3)
-        assert_eq!(ip_from_message("Failed password for root from 157.66.144.16 port 42772 ssh2"), Some(ip("157.66.144.16")));
+        assert_eq!(
+            ip_from_message("Failed password for root from 157.66.144.16 port 42772 ssh2"),
+            Some(ip("157.66.144.16"))
+        );
         assert_eq!(
             ip_from_message("Connection from 157.66.144.16 port 42772 on 10.0.0.2 port 22"),
             Some(ip("157.66.144.16"))
@@ -168,15 +206,26 @@ mod tests {
         );
         // bare IPv4 fallback
         assert_eq!(
-            ip_from_message("Connection closed by authenticating user root 157.66.144.16 port 42772 [preauth]"),
+            ip_from_message(
+                "Connection closed by authenticating user root 157.66.144.16 port 42772 [preauth]"
+            ),
             Some(ip("157.66.144.16"))
         );
         // key=value in the message (bash CMD lines)
-        assert_eq!(ip_from_message("CMD uid=0 user=root src=198.51.100.7 pwd=/root cmd=ls -la"), Some(ip("198.51.100.7")));
-        assert_eq!(ip_from_message("Accepted publickey from 2001:db8::7 port 22"), Some(ip("2001:db8::7")));
+        assert_eq!(
+            ip_from_message("CMD uid=0 user=root src=198.51.100.7 pwd=/root cmd=ls -la"),
+            Some(ip("198.51.100.7"))
+        );
+        assert_eq!(
+            ip_from_message("Accepted publickey from 2001:db8::7 port 22"),
+            Some(ip("2001:db8::7"))
+        );
         assert_eq!(ip_from_message("nothing here"), None);
         // invalid candidates are skipped rather than returned
-        assert_eq!(ip_from_message("from 999.1.1.1 then 10.1.1.1"), Some(ip("10.1.1.1")));
+        assert_eq!(
+            ip_from_message("from 999.1.1.1 then 10.1.1.1"),
+            Some(ip("10.1.1.1"))
+        );
     }
 
     #[test]

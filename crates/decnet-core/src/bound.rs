@@ -90,8 +90,15 @@ mod tests {
         let a = "x".repeat(6000);
         let b = format!("{}y", "x".repeat(5999));
         let (ka, kb) = (index_key(&a), index_key(&b));
-        assert!(ka.len() <= MAX_KEY_BYTES && kb.len() <= MAX_KEY_BYTES, "{}", ka.len());
-        assert_ne!(ka, kb, "values that differ only at the end keep different keys");
+        assert!(
+            ka.len() <= MAX_KEY_BYTES && kb.len() <= MAX_KEY_BYTES,
+            "{}",
+            ka.len()
+        );
+        assert_ne!(
+            ka, kb,
+            "values that differ only at the end keep different keys"
+        );
         assert_eq!(ka, index_key(&a.clone()));
         assert!(ka.starts_with(&"x".repeat(KEY_PREFIX_BYTES)));
         // a multi-byte character straddling the prefix end is not split
@@ -114,7 +121,9 @@ mod tests {
         }
         assert!(CALLS.load(Ordering::Relaxed) - before >= 10);
         // the parser's loops over one line's content call it: a cancel stops inside a huge line
-        let params: String = (0..100 * INTERRUPT_EVERY).map(|i| format!(" k{i}=\"v\"")).collect();
+        let params: String = (0..100 * INTERRUPT_EVERY)
+            .map(|i| format!(" k{i}=\"v\""))
+            .collect();
         let line = format!("<134>1 2026-05-01T00:00:00+00:00 d ssh - e [relay@55555{params}]");
         let before = CALLS.load(Ordering::Relaxed);
         let _ = crate::syslog::parse_line(&line);

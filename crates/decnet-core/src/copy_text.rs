@@ -77,14 +77,23 @@ mod tests {
     fn nul_and_invalid_utf8_keep_their_bytes() {
         let mut out = Vec::new();
         push_row(&mut out, b"\x00x\xff");
-        assert_eq!(String::from_utf8(out).unwrap(), "\u{fffd}x\u{fffd}\t\\\\x0078ff\n");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\u{fffd}x\u{fffd}\t\\\\x0078ff\n"
+        );
         assert!(!line_text("café".as_bytes()).1);
     }
 
     #[test]
     fn splitting() {
-        assert_eq!(split_lines(b"a\nb\n").collect::<Vec<_>>(), vec![&b"a"[..], b"b"]);
-        assert_eq!(split_lines(b"a\n\nb").collect::<Vec<_>>(), vec![&b"a"[..], b"", b"b"]);
+        assert_eq!(
+            split_lines(b"a\nb\n").collect::<Vec<_>>(),
+            vec![&b"a"[..], b"b"]
+        );
+        assert_eq!(
+            split_lines(b"a\n\nb").collect::<Vec<_>>(),
+            vec![&b"a"[..], b"", b"b"]
+        );
         assert_eq!(split_lines(b"").count(), 0);
         assert_eq!(split_lines(b"\n").collect::<Vec<_>>(), vec![&b""[..]]);
     }

@@ -29,13 +29,24 @@ pub enum Family<'a> {
 pub const LOGIN_SERVICES: [&str; 2] = ["ssh", "telnet"];
 
 /// Programs that are another service's, by the name that service logs under.
-pub const PROGRAM_ALIASES: [(&str, &str); 4] =
-    [("sshd", "ssh"), ("login", "telnet"), ("telnetd", "telnet"), ("smtp_relay", "smtp")];
+pub const PROGRAM_ALIASES: [(&str, &str); 4] = [
+    ("sshd", "ssh"),
+    ("login", "telnet"),
+    ("telnetd", "telnet"),
+    ("smtp_relay", "smtp"),
+];
 
 /// Programs run by both the SSH and the telnet containers: the PAM hook, the
 /// session recorder, the shell's command logger, privilege changes and the
 /// file-capture logger (`logger -t systemd-journal`).
-pub const LOGIN_HELPERS: [&str; 6] = ["auth-helper", "sessrec", "bash", "sudo", "su", "systemd-journal"];
+pub const LOGIN_HELPERS: [&str; 6] = [
+    "auth-helper",
+    "sessrec",
+    "bash",
+    "sudo",
+    "su",
+    "systemd-journal",
+];
 
 pub fn program_family(program: &str) -> Family<'_> {
     if LOGIN_HELPERS.contains(&program) {
@@ -94,7 +105,12 @@ pub fn family_buckets(programs: &[&str], buckets: &[&str]) -> (Vec<String>, Vec<
         let slot = best.entry(family).or_insert(0);
         *slot = (*slot).max(rank(bucket));
     }
-    let pick = |r| best.iter().filter(|(_, b)| **b == r).map(|(f, _)| f.to_string()).collect();
+    let pick = |r| {
+        best.iter()
+            .filter(|(_, b)| **b == r)
+            .map(|(f, _)| f.to_string())
+            .collect()
+    };
     (pick(2), pick(1))
 }
 
@@ -104,19 +120,34 @@ mod tests {
 
     #[test]
     fn ssh_programs_are_one_service() {
-        assert_eq!(service_families(&["auth-helper", "sshd", "sessrec", "bash"]), vec!["ssh"]);
+        assert_eq!(
+            service_families(&["auth-helper", "sshd", "sessrec", "bash"]),
+            vec!["ssh"]
+        );
         assert_eq!(service_families(&["auth-helper"]), vec!["ssh"]);
-        assert_eq!(service_families(&["auth-helper", "http", "ssh"]), vec!["http", "ssh"]);
+        assert_eq!(
+            service_families(&["auth-helper", "http", "ssh"]),
+            vec!["http", "ssh"]
+        );
         // a program nobody knows is its own service
-        assert_eq!(service_families(&["bash", "mongodb"]), vec!["mongodb", "ssh"]);
+        assert_eq!(
+            service_families(&["bash", "mongodb"]),
+            vec!["mongodb", "ssh"]
+        );
     }
 
     #[test]
     fn helpers_follow_the_one_login_service_used() {
-        assert_eq!(families_of(&["auth-helper", "telnet", "bash"]), vec!["telnet", "telnet", "telnet"]);
+        assert_eq!(
+            families_of(&["auth-helper", "telnet", "bash"]),
+            vec!["telnet", "telnet", "telnet"]
+        );
         assert_eq!(families_of(&["login", "sessrec"]), vec!["telnet", "telnet"]);
         // both used: the helper adds nothing new whichever it is
-        assert_eq!(service_families(&["auth-helper", "telnet", "sshd"]), vec!["ssh", "telnet"]);
+        assert_eq!(
+            service_families(&["auth-helper", "telnet", "sshd"]),
+            vec!["ssh", "telnet"]
+        );
         assert_eq!(service_families(&["smtp_relay", "smtp"]), vec!["smtp"]);
     }
 
@@ -124,11 +155,17 @@ mod tests {
     fn the_best_bucket_of_a_family_wins() {
         let v = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(
-            family_buckets(&["auth-helper", "bash", "sshd"], &["scanned", "interacted", "scanned"]),
+            family_buckets(
+                &["auth-helper", "bash", "sshd"],
+                &["scanned", "interacted", "scanned"]
+            ),
             (v(&["ssh"]), v(&[]))
         );
         assert_eq!(
-            family_buckets(&["auth-helper", "http", "mutator"], &["scanned", "scanned", "noise"]),
+            family_buckets(
+                &["auth-helper", "http", "mutator"],
+                &["scanned", "scanned", "noise"]
+            ),
             (v(&[]), v(&["http", "ssh"]))
         );
         assert_eq!(family_buckets(&[], &[]), (v(&[]), v(&[])));

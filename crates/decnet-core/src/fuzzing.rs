@@ -15,7 +15,12 @@ pub fn line(data: &[u8]) {
     let _ = p.fields_json();
     let _ = (p.status(), p.reason());
     let mut delta = StatementDelta::default();
-    delta.add(1, &p, &Config::with_trusted_proxies("10.0.0.0/8,127.0.0.1"), 2);
+    delta.add(
+        1,
+        &p,
+        &Config::with_trusted_proxies("10.0.0.0/8,127.0.0.1"),
+        2,
+    );
     delta.add(2, &p, &Config::default(), 2);
     let _ = delta.kept_commands(2).count();
 }
@@ -53,8 +58,28 @@ mod smoke {
         }
     }
 
-    const INTERESTING: &[&[u8]] = &[b"\"", b"]", b"[", b"\\", b"=", b" ", b"\0", b"\xff", b"\xc3", b"-", b"<", b">", b"@", b":",
-        b"{", b"}", b"\n", b"99999999999999999999", b"%", b"\xe2\x80\xae"];
+    const INTERESTING: &[&[u8]] = &[
+        b"\"",
+        b"]",
+        b"[",
+        b"\\",
+        b"=",
+        b" ",
+        b"\0",
+        b"\xff",
+        b"\xc3",
+        b"-",
+        b"<",
+        b">",
+        b"@",
+        b":",
+        b"{",
+        b"}",
+        b"\n",
+        b"99999999999999999999",
+        b"%",
+        b"\xe2\x80\xae",
+    ];
 
     fn mutate(seed: &[u8], rng: &mut Rng) -> Vec<u8> {
         let mut v = seed.to_vec();

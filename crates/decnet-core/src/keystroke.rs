@@ -90,12 +90,19 @@ pub fn split_shard(text: &str) -> (Vec<ShardSession>, usize) {
             continue;
         };
         let i = *index.entry(sid.clone()).or_insert_with(|| {
-            sessions.push(ShardSession { sid, started_at_unix: None, lines: String::new(), events: 0 });
+            sessions.push(ShardSession {
+                sid,
+                started_at_unix: None,
+                lines: String::new(),
+                events: 0,
+            });
             sessions.len() - 1
         });
         let s = &mut sessions[i];
         if parsed.is_none() {
-            let ts = serde_json::from_str::<Value>(line).ok().and_then(|v| v.pointer("/hdr/timestamp").and_then(Value::as_f64));
+            let ts = serde_json::from_str::<Value>(line)
+                .ok()
+                .and_then(|v| v.pointer("/hdr/timestamp").and_then(Value::as_f64));
             s.started_at_unix = s.started_at_unix.or(ts);
         } else {
             s.events += 1;
@@ -145,7 +152,10 @@ pub fn simhash64<'a>(tokens: impl IntoIterator<Item = (&'a str, i64)>) -> u64 {
             }
         }
     }
-    bits.iter().enumerate().fold(0u64, |acc, (i, &b)| if b > 0 { acc | (1 << i) } else { acc })
+    bits.iter().enumerate().fold(
+        0u64,
+        |acc, (i, &b)| if b > 0 { acc | (1 << i) } else { acc },
+    )
 }
 
 pub fn hamming64(a: u64, b: u64) -> u32 {
@@ -160,12 +170,19 @@ pub fn centroid(hashes: &[u64]) -> Option<u64> {
     let n = hashes.len();
     Some((0..64).fold(0u64, |acc, i| {
         let set = hashes.iter().filter(|&&h| (h >> i) & 1 == 1).count();
-        if set * 2 > n { acc | (1 << i) } else { acc }
+        if set * 2 > n {
+            acc | (1 << i)
+        } else {
+            acc
+        }
     }))
 }
 
 fn bucket(s: f64) -> usize {
-    BUCKET_EDGES.iter().position(|&e| s < e).unwrap_or(BUCKET_EDGES.len())
+    BUCKET_EDGES
+        .iter()
+        .position(|&e| s < e)
+        .unwrap_or(BUCKET_EDGES.len())
 }
 
 /// The digraph SimHash of a session's input events and its confidence, or
@@ -199,7 +216,10 @@ pub fn digraph_simhash(events: &[Event]) -> Option<(u64, f64)> {
         })
         .collect();
     let confidence = (0.40 + 0.05 * flights.len() as f64).min(0.95);
-    Some((simhash64(tokens.iter().map(|(t, w)| (t.as_str(), *w))), confidence))
+    Some((
+        simhash64(tokens.iter().map(|(t, w)| (t.as_str(), *w))),
+        confidence,
+    ))
 }
 
 #[cfg(test)]
@@ -209,9 +229,15 @@ mod tests {
 
     #[test]
     fn simhash_golden_values() {
-        assert_eq!(simhash64([("th", 3), ("he", 2), ("er", 1)]), 0x0f9c0f892402ce45);
+        assert_eq!(
+            simhash64([("th", 3), ("he", 2), ("er", 1)]),
+            0x0f9c0f892402ce45
+        );
         assert_eq!(simhash64([("a", 1)]), 0x0cc175b9c0f1b6a8);
-        assert_eq!(simhash64([("x", 1), ("y", 2), ("z", 5)]), 0xfbade9e36a3f36d3);
+        assert_eq!(
+            simhash64([("x", 1), ("y", 2), ("z", 5)]),
+            0xfbade9e36a3f36d3
+        );
         assert_eq!(simhash64(std::iter::empty()), 0);
         assert_eq!(simhash64([("a", 0), ("b", -3)]), 0);
     }
@@ -222,7 +248,11 @@ mod tests {
         phrase
             .chars()
             .map(|c| {
-                let e = Event { t, input: true, data: c.to_string() };
+                let e = Event {
+                    t,
+                    input: true,
+                    data: c.to_string(),
+                };
                 t += dt;
                 e
             })
@@ -233,7 +263,11 @@ mod tests {
 
     #[test]
     fn digraph_simhash_golden_values() {
-        for (dt, want) in [(0.05, 0x79cee850589fb992u64), (0.12, 0xf9d670bc8189924c), (0.45, 0xd7ff8d5f23619c6d)] {
+        for (dt, want) in [
+            (0.05, 0x79cee850589fb992u64),
+            (0.12, 0xf9d670bc8189924c),
+            (0.45, 0xd7ff8d5f23619c6d),
+        ] {
             let (h, conf) = digraph_simhash(&typed(PHRASE, dt)).expect("enough digraphs");
             assert_eq!(h, want, "dt {dt}: {h:016x}");
             assert_eq!(conf, 0.95);
@@ -246,7 +280,13 @@ mod tests {
         let text: String = PHRASE
             .chars()
             .enumerate()
-            .map(|(i, c)| format!("{{\"sid\":\"s1\",\"t\":{:.6},\"ch\":\"i\",\"d\":{}}}\n", i as f64 * 0.12, serde_json::to_string(&c.to_string()).unwrap()))
+            .map(|(i, c)| {
+                format!(
+                    "{{\"sid\":\"s1\",\"t\":{:.6},\"ch\":\"i\",\"d\":{}}}\n",
+                    i as f64 * 0.12,
+                    serde_json::to_string(&c.to_string()).unwrap()
+                )
+            })
             .collect();
         let (events, skipped) = parse_shard(&text, Some("s1"));
         assert_eq!((events.len(), skipped), (PHRASE.chars().count(), 0));
@@ -260,14 +300,30 @@ mod tests {
         // `{}` writes the same. Read back one unit in the last place off, the
         // phrase at 0.12 s gives another SimHash than DECNET's.
         let events = typed(PHRASE, 0.12);
-        assert!(events.iter().any(|e| e.t.to_string().trim_start_matches("0.").len() >= 16), "17-digit times");
+        assert!(
+            events
+                .iter()
+                .any(|e| e.t.to_string().trim_start_matches("0.").len() >= 16),
+            "17-digit times"
+        );
         let text: String = events
             .iter()
-            .map(|e| format!("{{\"sid\":\"s1\",\"t\":{},\"ch\":\"i\",\"d\":{}}}\n", e.t, serde_json::to_string(&e.data).unwrap()))
+            .map(|e| {
+                format!(
+                    "{{\"sid\":\"s1\",\"t\":{},\"ch\":\"i\",\"d\":{}}}\n",
+                    e.t,
+                    serde_json::to_string(&e.data).unwrap()
+                )
+            })
             .collect();
         let (read, skipped) = parse_shard(&text, Some("s1"));
         assert_eq!(skipped, 0);
-        assert!(read.iter().zip(&events).all(|(a, b)| a.t.to_bits() == b.t.to_bits()), "every time bit-exact");
+        assert!(
+            read.iter()
+                .zip(&events)
+                .all(|(a, b)| a.t.to_bits() == b.t.to_bits()),
+            "every time bit-exact"
+        );
         assert_eq!(digraph_simhash(&read).unwrap().0, 0xf9d670bc8189924c);
     }
 
@@ -275,7 +331,10 @@ mod tests {
     fn shard_times_that_are_no_finite_number_are_skipped() {
         // Python reads true as 1, and NaN and 1e400 as floats (correction #56)
         for t in ["true", "NaN", "Infinity", "-1e400", "1e400", "\"1.5\""] {
-            let (events, skipped) = parse_shard(&format!("{{\"sid\":\"s\",\"t\":{t},\"ch\":\"i\",\"d\":\"a\"}}"), None);
+            let (events, skipped) = parse_shard(
+                &format!("{{\"sid\":\"s\",\"t\":{t},\"ch\":\"i\",\"d\":\"a\"}}"),
+                None,
+            );
             assert_eq!((events.len(), skipped), (0, 1), "t = {t}");
         }
     }
@@ -288,7 +347,14 @@ mod tests {
         // flights over 1.5 s or of 0 s are dropped, but still move the chain on
         let mut slow = typed(PHRASE, 2.0);
         assert_eq!(digraph_simhash(&slow), None);
-        slow.insert(3, Event { t: 5.0, input: true, data: "paste".into() });
+        slow.insert(
+            3,
+            Event {
+                t: 5.0,
+                input: true,
+                data: "paste".into(),
+            },
+        );
         assert_eq!(digraph_simhash(&slow), None);
     }
 
@@ -297,7 +363,21 @@ mod tests {
         let text = "{\"sid\":\"s\",\"hdr\":{\"version\":2}}\n{\"sid\":\"s\",\"t\":0.5,\"ch\":\"i\",\"d\":\"l\"}\nnot json\n{\"sid\":\"s\",\"t\":\"x\",\"ch\":\"i\"}\n{\"sid\":\"s\",\"t\":1,\"ch\":\"r\",\"d\":\"80x24\"}\n{\"sid\":\"other\",\"t\":1,\"ch\":\"i\",\"d\":\"x\"}\n{\"sid\":\"s\",\"t\":1.0,\"ch\":\"o\"}\n";
         let (events, skipped) = parse_shard(text, Some("s"));
         assert_eq!(skipped, 2);
-        assert_eq!(events, vec![Event { t: 0.5, input: true, data: "l".into() }, Event { t: 1.0, input: false, data: String::new() }]);
+        assert_eq!(
+            events,
+            vec![
+                Event {
+                    t: 0.5,
+                    input: true,
+                    data: "l".into()
+                },
+                Event {
+                    t: 1.0,
+                    input: false,
+                    data: String::new()
+                }
+            ]
+        );
     }
 
     #[test]
@@ -316,11 +396,20 @@ mod tests {
     #[test]
     fn cases_3_7_sessions() {
         let same = digraph_simhash(&typed(PHRASE, 0.12)).unwrap().0;
-        assert_eq!(hamming64(same, digraph_simhash(&typed(PHRASE, 0.12)).unwrap().0), 0);
+        assert_eq!(
+            hamming64(same, digraph_simhash(&typed(PHRASE, 0.12)).unwrap().0),
+            0
+        );
         let fast = digraph_simhash(&typed(PHRASE, 0.05)).unwrap().0;
         let slow = digraph_simhash(&typed(PHRASE, 0.45)).unwrap().0;
         assert!(hamming64(fast, slow) > 0);
-        let pasted: Vec<Event> = (0..10).map(|i| Event { t: i as f64, input: true, data: "sudo apt-get update".into() }).collect();
+        let pasted: Vec<Event> = (0..10)
+            .map(|i| Event {
+                t: i as f64,
+                input: true,
+                data: "sudo apt-get update".into(),
+            })
+            .collect();
         assert_eq!(digraph_simhash(&pasted), None);
         assert_eq!(digraph_simhash(&typed("ls\r", 0.1)), None);
         let (conf_ok, conf) = (digraph_simhash(&typed(PHRASE, 0.12)).unwrap().1, 0.95);
@@ -330,10 +419,16 @@ mod tests {
     #[test]
     fn cases_7_2_centroid() {
         let ones = u64::MAX;
-        assert_eq!(centroid(&[0xDEAD_BEEF_CAFE_F00D]), Some(0xDEAD_BEEF_CAFE_F00D));
+        assert_eq!(
+            centroid(&[0xDEAD_BEEF_CAFE_F00D]),
+            Some(0xDEAD_BEEF_CAFE_F00D)
+        );
         assert_eq!(centroid(&[ones, ones, 0]), Some(ones));
         assert_eq!(centroid(&[ones, 0]), Some(0));
-        assert_eq!(u64::from_be_bytes(0xDEAD_BEEF_CAFE_F00Du64.to_be_bytes()), 0xDEAD_BEEF_CAFE_F00D);
+        assert_eq!(
+            u64::from_be_bytes(0xDEAD_BEEF_CAFE_F00Du64.to_be_bytes()),
+            0xDEAD_BEEF_CAFE_F00D
+        );
     }
 
     #[test]
@@ -352,9 +447,23 @@ mod tests {
         let (sessions, malformed) = split_shard(text);
         assert_eq!(malformed, 3);
         assert_eq!(sessions.len(), 2);
-        assert_eq!((sessions[0].sid.as_str(), sessions[0].events, sessions[0].started_at_unix), ("a", 2, Some(1.7e9)));
+        assert_eq!(
+            (
+                sessions[0].sid.as_str(),
+                sessions[0].events,
+                sessions[0].started_at_unix
+            ),
+            ("a", 2, Some(1.7e9))
+        );
         assert_eq!(sessions[0].lines.lines().count(), 3);
-        assert_eq!((sessions[1].sid.as_str(), sessions[1].events, sessions[1].started_at_unix), ("b", 1, None));
+        assert_eq!(
+            (
+                sessions[1].sid.as_str(),
+                sessions[1].events,
+                sessions[1].started_at_unix
+            ),
+            ("b", 1, None)
+        );
     }
 
     #[test]

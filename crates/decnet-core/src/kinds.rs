@@ -2,14 +2,38 @@
 
 /// Event types that mean the attacker did something beyond connecting (21 entries).
 pub const INTERACTION_EVENT_TYPES: [&str; 21] = [
-    "command", "exec", "query", "input", "shell_input", "execute", "run", "sql_query", "redis_command",
-    "ldap_search", "mail_from", "rcpt_to", "rcpt_denied", "message_accepted", "file_captured", "upload",
-    "download_attempt", "retr", "publish", "subscribe", "session_recorded",
+    "command",
+    "exec",
+    "query",
+    "input",
+    "shell_input",
+    "execute",
+    "run",
+    "sql_query",
+    "redis_command",
+    "ldap_search",
+    "mail_from",
+    "rcpt_to",
+    "rcpt_denied",
+    "message_accepted",
+    "file_captured",
+    "upload",
+    "download_attempt",
+    "retr",
+    "publish",
+    "subscribe",
+    "session_recorded",
 ];
 
 /// Event types a service logs about itself, not about an attacker (8 entries).
 pub const NOISE_EVENT_TYPES: [&str; 8] = [
-    "startup", "shutdown", "config_error", "parse_error", "unknown_packet", "unknown_opcode", "unknown_command",
+    "startup",
+    "shutdown",
+    "config_error",
+    "parse_error",
+    "unknown_packet",
+    "unknown_opcode",
+    "unknown_command",
     "protocol_error",
 ];
 
@@ -50,7 +74,9 @@ pub struct ServiceBuckets {
 
 /// Per service, the highest kind among its events wins; noise-only services
 /// are dropped. Both lists are sorted. A missing event type (NIL MSGID) is `"-"`, a scan.
-pub fn bucket_services<'a>(pairs: impl IntoIterator<Item = (&'a str, Option<&'a str>)>) -> ServiceBuckets {
+pub fn bucket_services<'a>(
+    pairs: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+) -> ServiceBuckets {
     let mut best: std::collections::BTreeMap<&str, EventKind> = Default::default();
     for (service, event_type) in pairs {
         let kind = classify_event_kind(event_type.unwrap_or("-"));
@@ -75,18 +101,43 @@ mod tests {
 
     #[test]
     fn vocabulary() {
-        for t in ["command", "shell_input", "sql_query", "redis_command", "exec", "mail_from", "rcpt_to",
-            "message_accepted", "file_captured", "upload", "retr", "publish", "subscribe"] {
+        for t in [
+            "command",
+            "shell_input",
+            "sql_query",
+            "redis_command",
+            "exec",
+            "mail_from",
+            "rcpt_to",
+            "message_accepted",
+            "file_captured",
+            "upload",
+            "retr",
+            "publish",
+            "subscribe",
+        ] {
             assert_eq!(classify_event_kind(t), EventKind::Interaction, "{t}");
         }
         for t in ["startup", "shutdown", "parse_error", "unknown_command"] {
             assert_eq!(classify_event_kind(t), EventKind::Noise, "{t}");
         }
-        for t in ["connection", "disconnect", "tls_client_hello", "auth_attempt", "banner", "get_request",
-            "head_request", "some_future_verb", "", "-"] {
+        for t in [
+            "connection",
+            "disconnect",
+            "tls_client_hello",
+            "auth_attempt",
+            "banner",
+            "get_request",
+            "head_request",
+            "some_future_verb",
+            "",
+            "-",
+        ] {
             assert_eq!(classify_event_kind(t), EventKind::Scan, "{t:?}");
         }
-        assert!(INTERACTION_EVENT_TYPES.iter().all(|t| !NOISE_EVENT_TYPES.contains(t)));
+        assert!(INTERACTION_EVENT_TYPES
+            .iter()
+            .all(|t| !NOISE_EVENT_TYPES.contains(t)));
     }
 
     fn buckets(pairs: &[(&'static str, &'static str)]) -> (Vec<String>, Vec<String>) {
@@ -97,15 +148,35 @@ mod tests {
     #[test]
     fn bucketing() {
         let v = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(buckets(&[("ssh", "connection"), ("ssh", "shell_input")]), (v(&["ssh"]), v(&[])));
-        assert_eq!(buckets(&[("bus", "startup"), ("bus", "shutdown")]), (v(&[]), v(&[])));
         assert_eq!(
-            buckets(&[("http", "connection"), ("http", "get_request"), ("ssh", "connection"), ("ssh", "auth_attempt"),
-                ("ssh", "shell_input"), ("ftp", "retr"), ("mongo", "connection")]),
+            buckets(&[("ssh", "connection"), ("ssh", "shell_input")]),
+            (v(&["ssh"]), v(&[]))
+        );
+        assert_eq!(
+            buckets(&[("bus", "startup"), ("bus", "shutdown")]),
+            (v(&[]), v(&[]))
+        );
+        assert_eq!(
+            buckets(&[
+                ("http", "connection"),
+                ("http", "get_request"),
+                ("ssh", "connection"),
+                ("ssh", "auth_attempt"),
+                ("ssh", "shell_input"),
+                ("ftp", "retr"),
+                ("mongo", "connection")
+            ]),
             (v(&["ftp", "ssh"]), v(&["http", "mongo"]))
         );
         assert_eq!(buckets(&[]), (v(&[]), v(&[])));
-        assert_eq!(buckets(&[("zzz", "command"), ("aaa", "command"), ("mmm", "connection")]), (v(&["aaa", "zzz"]), v(&["mmm"])));
+        assert_eq!(
+            buckets(&[
+                ("zzz", "command"),
+                ("aaa", "command"),
+                ("mmm", "connection")
+            ]),
+            (v(&["aaa", "zzz"]), v(&["mmm"]))
+        );
         // NIL msgid counts as a scan
         assert_eq!(bucket_services([("ssh", None)]).scanned, v(&["ssh"]));
     }

@@ -23,28 +23,56 @@ pub fn is_infrastructure_decky(decky: &str) -> bool {
 }
 
 /// Event types whose command text is kept (spec §D.3), and the fields it may be in.
-pub const COMMAND_EVENT_TYPES: [&str; 9] =
-    ["command", "exec", "query", "input", "shell_input", "execute", "run", "sql_query", "redis_command"];
+pub const COMMAND_EVENT_TYPES: [&str; 9] = [
+    "command",
+    "exec",
+    "query",
+    "input",
+    "shell_input",
+    "execute",
+    "run",
+    "sql_query",
+    "redis_command",
+];
 pub const COMMAND_FIELDS: [&str; 6] = ["command", "query", "input", "line", "sql", "cmd"];
 
-pub fn command_text<'a>(event_type: Option<&str>, field: impl Fn(&str) -> Option<&'a str>) -> Option<&'a str> {
+pub fn command_text<'a>(
+    event_type: Option<&str>,
+    field: impl Fn(&str) -> Option<&'a str>,
+) -> Option<&'a str> {
     if !COMMAND_EVENT_TYPES.contains(&event_type?) {
         return None;
     }
-    COMMAND_FIELDS.iter().find_map(|k| field(k).filter(|v| !v.is_empty()))
+    COMMAND_FIELDS
+        .iter()
+        .find_map(|k| field(k).filter(|v| !v.is_empty()))
 }
 
 /// Keys that can yield a bounty or credential; lines without any are not examined.
 pub const BOUNTY_KEYS: [&str; 15] = [
-    "secret_b64", "headers", "ja3", "ja4l_rtt_ms", "resumption", "subject_cn", "jarm_hash", "hassh_server_hash",
-    "tcpfp_hash", "icmp_fp_hash", "icmp6_fp_hash", "client_version", "stored_as", "ja4h", "ja4_quic",
+    "secret_b64",
+    "headers",
+    "ja3",
+    "ja4l_rtt_ms",
+    "resumption",
+    "subject_cn",
+    "jarm_hash",
+    "hassh_server_hash",
+    "tcpfp_hash",
+    "icmp_fp_hash",
+    "icmp6_fp_hash",
+    "client_version",
+    "stored_as",
+    "ja4h",
+    "ja4_quic",
 ];
 
 /// Event types that yield a bounty whatever their fields (spec §E.3 #16).
 pub const BOUNTY_EVENT_TYPES: [&str; 2] = ["http2_settings", "http3_settings"];
 
 pub fn may_have_bounty(event_type: Option<&str>, has_key: impl Fn(&str) -> bool) -> bool {
-    BOUNTY_KEYS.iter().any(|k| has_key(k)) || event_type.is_some_and(|t| BOUNTY_EVENT_TYPES.contains(&t))
+    BOUNTY_KEYS.iter().any(|k| has_key(k))
+        || event_type.is_some_and(|t| BOUNTY_EVENT_TYPES.contains(&t))
 }
 
 /// Time span of a group: `ts` may be NULL (unparseable), and then does not count.
@@ -135,7 +163,12 @@ impl BountyDelta {
         self.seen += other.seen;
         self.span.join(other.span);
         if other.first_log_id < self.first_log_id {
-            (self.first_log_id, self.decky, self.service, self.payload) = (other.first_log_id, other.decky, other.service, other.payload);
+            (self.first_log_id, self.decky, self.service, self.payload) = (
+                other.first_log_id,
+                other.decky,
+                other.service,
+                other.payload,
+            );
         }
     }
 }
@@ -154,7 +187,14 @@ impl CredentialDelta {
 }
 
 /// (attacker_ip, decky, service, principal, secret_kind, secret_sha256), as decnet.credentials dedups.
-pub type CredentialKey = (Option<IpAddr>, Option<String>, Option<String>, Option<String>, String, String);
+pub type CredentialKey = (
+    Option<IpAddr>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+);
 
 #[derive(Debug, Default, Clone)]
 pub struct StatementDelta {
@@ -208,7 +248,11 @@ impl StatementDelta {
     /// Adds one stored line (`log_id` is its decnet.logs id).
     pub fn add(&mut self, log_id: i64, p: &ParsedLine<'_>, cfg: &Config, keep_commands: usize) {
         self.rows += 1;
-        self.first_log_id = if self.rows == 1 { log_id } else { self.first_log_id.min(log_id) };
+        self.first_log_id = if self.rows == 1 {
+            log_id
+        } else {
+            self.first_log_id.min(log_id)
+        };
         self.log_ids.push(log_id);
         let owned = |s: Option<&str>| s.map(str::to_owned);
         if let Some(ip) = p.attacker_ip {
@@ -229,7 +273,11 @@ impl StatementDelta {
                 let d = self
                     .deckies
                     .entry((ip, decky.to_owned()))
-                    .or_insert(DeckyDelta { events: 0, first_log_id: log_id, span: Span::default() });
+                    .or_insert(DeckyDelta {
+                        events: 0,
+                        first_log_id: log_id,
+                        span: Span::default(),
+                    });
                 d.events += 1;
                 d.first_log_id = d.first_log_id.min(log_id);
                 d.span.add(p.ts);
@@ -237,7 +285,9 @@ impl StatementDelta {
             if let Some(domain) = p
                 .service
                 .zip(p.event_type)
-                .and_then(|(service, event_type)| crate::smtp::recipient_domain(service, event_type, p.field("value")))
+                .and_then(|(service, event_type)| {
+                    crate::smtp::recipient_domain(service, event_type, p.field("value"))
+                })
             {
                 let t = self.smtp_targets.entry((ip, domain)).or_default();
                 t.recipients += 1;
@@ -246,7 +296,13 @@ impl StatementDelta {
             if let Some(command) = command_text(p.event_type, |k| p.field(k)) {
                 a.commands += 1;
                 let kept = self.commands.entry(ip).or_default();
-                kept.push(CommandRow { log_id, ts: p.ts, service: owned(p.service), decky: owned(p.decky), command: command.to_owned() });
+                kept.push(CommandRow {
+                    log_id,
+                    ts: p.ts,
+                    service: owned(p.service),
+                    decky: owned(p.decky),
+                    command: command.to_owned(),
+                });
                 if kept.len() > 4 * keep_commands.max(1) {
                     trim_commands(kept, keep_commands);
                 }
@@ -256,15 +312,32 @@ impl StatementDelta {
             self.add_bounties(log_id, p, cfg);
         }
         if let (Some(ip), Some(ts)) = (p.attacker_ip, p.ts) {
-            if let Some((probe_type, port, hash)) = crate::identity::probe_observation(p.event_type, |k| p.field(k)) {
-                self.probes.push(ProbeRow { attacker_ip: ip, probe_type, port, hash: hash.into_owned(), ts, log_id });
+            if let Some((probe_type, port, hash)) =
+                crate::identity::probe_observation(p.event_type, |k| p.field(k))
+            {
+                self.probes.push(ProbeRow {
+                    attacker_ip: ip,
+                    probe_type,
+                    port,
+                    hash: hash.into_owned(),
+                    ts,
+                    log_id,
+                });
             }
         }
         if let Some((ip, link_local)) = ipv6_leak(p) {
-            let l = self.ipv6_leaks.entry((ip, link_local)).or_insert(LeakDelta { leaks: 0, span: Span::default(), attacker_v4: BTreeSet::new() });
+            let l = self
+                .ipv6_leaks
+                .entry((ip, link_local))
+                .or_insert(LeakDelta {
+                    leaks: 0,
+                    span: Span::default(),
+                    attacker_v4: BTreeSet::new(),
+                });
             l.leaks += 1;
             l.span.add(p.ts);
-            l.attacker_v4.extend(crate::identity::leak_attacker_v4(p.field("attacker_v4")));
+            l.attacker_v4
+                .extend(crate::identity::leak_attacker_v4(p.field("attacker_v4")));
         }
     }
 
@@ -280,8 +353,14 @@ impl StatementDelta {
             let ip = b.attacker_ip.as_deref().and_then(crate::addr::parse_ip);
             if b.bounty_type == "credential" {
                 let s = |k: &str| b.payload.get(k).and_then(Value::as_str).map(str::to_owned);
-                let key = (ip, p.decky.map(str::to_owned), p.service.map(str::to_owned), s("principal"),
-                    s("secret_kind").unwrap_or_default(), s("secret_sha256").unwrap_or_default());
+                let key = (
+                    ip,
+                    p.decky.map(str::to_owned),
+                    p.service.map(str::to_owned),
+                    s("principal"),
+                    s("secret_kind").unwrap_or_default(),
+                    s("secret_sha256").unwrap_or_default(),
+                );
                 let outcome = s("outcome");
                 let mut span = Span::default();
                 span.add(p.ts);
@@ -329,7 +408,11 @@ impl StatementDelta {
         if other.rows == 0 {
             return;
         }
-        self.first_log_id = if self.rows == 0 { other.first_log_id } else { self.first_log_id.min(other.first_log_id) };
+        self.first_log_id = if self.rows == 0 {
+            other.first_log_id
+        } else {
+            self.first_log_id.min(other.first_log_id)
+        };
         self.rows += other.rows;
         self.log_ids.extend(other.log_ids);
         for (ip, a) in other.attackers {
@@ -347,7 +430,11 @@ impl StatementDelta {
             mine.span.join(s.span);
         }
         for (key, d) in other.deckies {
-            let mine = self.deckies.entry(key).or_insert(DeckyDelta { events: 0, first_log_id: d.first_log_id, span: Span::default() });
+            let mine = self.deckies.entry(key).or_insert(DeckyDelta {
+                events: 0,
+                first_log_id: d.first_log_id,
+                span: Span::default(),
+            });
             mine.events += d.events;
             mine.first_log_id = mine.first_log_id.min(d.first_log_id);
             mine.span.join(d.span);
@@ -380,7 +467,11 @@ impl StatementDelta {
         }
         self.probes.extend(other.probes);
         for (key, l) in other.ipv6_leaks {
-            let mine = self.ipv6_leaks.entry(key).or_insert(LeakDelta { leaks: 0, span: Span::default(), attacker_v4: BTreeSet::new() });
+            let mine = self.ipv6_leaks.entry(key).or_insert(LeakDelta {
+                leaks: 0,
+                span: Span::default(),
+                attacker_v4: BTreeSet::new(),
+            });
             mine.leaks += l.leaks;
             mine.span.join(l.span);
             mine.attacker_v4.extend(l.attacker_v4);
@@ -397,13 +488,18 @@ impl StatementDelta {
         for rows in self.commands.values_mut() {
             trim_commands(rows, keep);
         }
-        self.commands.iter().flat_map(|(ip, rows)| rows.iter().map(move |r| (*ip, r)))
+        self.commands
+            .iter()
+            .flat_map(|(ip, rows)| rows.iter().map(move |r| (*ip, r)))
     }
 }
 
 /// The (attacker, link-local source) of an IPv6 leak line (spec G.6).
 pub fn ipv6_leak(p: &ParsedLine<'_>) -> Option<(IpAddr, IpAddr)> {
-    Some((p.attacker_ip?, crate::identity::leaked_link_local(p.event_type, p.field("src_ip"))?))
+    Some((
+        p.attacker_ip?,
+        crate::identity::leaked_link_local(p.event_type, p.field("src_ip"))?,
+    ))
 }
 
 /// Sorts by (ts, id) and keeps the first and last `keep`.
@@ -450,10 +546,18 @@ mod tests {
             let (mut first, mut second) = (StatementDelta::default(), StatementDelta::default());
             for (i, p) in parsed.iter().enumerate() {
                 whole.add(i as i64 + 1, p, &cfg, 1);
-                if i < split { first.add(i as i64 + 1, p, &cfg, 1) } else { second.add(i as i64 + 1, p, &cfg, 1) }
+                if i < split {
+                    first.add(i as i64 + 1, p, &cfg, 1)
+                } else {
+                    second.add(i as i64 + 1, p, &cfg, 1)
+                }
             }
             first.absorb(second, 1);
-            assert_eq!((first.rows, first.first_log_id), (whole.rows, whole.first_log_id), "split {split}");
+            assert_eq!(
+                (first.rows, first.first_log_id),
+                (whole.rows, whole.first_log_id),
+                "split {split}"
+            );
             assert_eq!(first.attackers, whole.attackers, "split {split}");
             assert_eq!(first.services, whole.services, "split {split}");
             assert_eq!(first.deckies, whole.deckies, "split {split}");
@@ -463,7 +567,8 @@ mod tests {
             assert_eq!(first.ipv6_leaks, whole.ipv6_leaks, "split {split}");
             assert_eq!(first.probes, whole.probes, "split {split}");
             let kept = |d: &mut StatementDelta| {
-                let mut v: Vec<(IpAddr, i64)> = d.kept_commands(1).map(|(ip, c)| (ip, c.log_id)).collect();
+                let mut v: Vec<(IpAddr, i64)> =
+                    d.kept_commands(1).map(|(ip, c)| (ip, c.log_id)).collect();
                 v.sort();
                 v
             };
@@ -476,27 +581,56 @@ mod tests {
     /// bounty per attacker, with the first request's method and path.
     #[test]
     fn a_fingerprint_seen_on_many_requests_is_one_bounty() {
-        let req = |path: &str, port: u16| format!(
+        let req = |path: &str, port: u16| {
+            format!(
             "<134>1 2026-05-01T00:00:0{}Z decky-01 http - request [relay@55555 remote_addr=\"203.0.113.9:{port}\" method=\"GET\" path=\"{path}\" headers=\"{{\\\"User-Agent\\\": \\\"sqlmap/1.7\\\"}}\"]",
-            port % 10);
-        let fp = |path: &str, port: u16| format!(
+            port % 10)
+        };
+        let fp = |path: &str, port: u16| {
+            format!(
             "<134>1 2026-05-01T00:00:0{}Z decky-01 http - http_request_fingerprint [relay@55555 remote_addr=\"203.0.113.9\" remote_port=\"{port}\" method=\"GET\" path=\"{path}\" ja4h=\"ge11nn05enus_abc_def\"]",
-            port % 10);
-        let lines = [req("/.env", 40001), req("/admin", 40002), req("/.env", 40003), fp("/a", 40004), fp("/b", 40005)];
+            port % 10)
+        };
+        let lines = [
+            req("/.env", 40001),
+            req("/admin", 40002),
+            req("/.env", 40003),
+            fp("/a", 40004),
+            fp("/b", 40005),
+        ];
         let d = delta(&lines.iter().map(String::as_str).collect::<Vec<_>>());
         let of = |t: &str| -> Vec<&BountyDelta> {
-            d.bounties.values().filter(|b| b.payload["fingerprint_type"] == t).collect()
+            d.bounties
+                .values()
+                .filter(|b| b.payload["fingerprint_type"] == t)
+                .collect()
         };
         let ua = of("http_useragent");
         assert_eq!(ua.len(), 1);
-        assert_eq!((ua[0].seen, ua[0].first_log_id, ua[0].payload["path"].as_str()), (3, 1, Some("/.env")));
+        assert_eq!(
+            (
+                ua[0].seen,
+                ua[0].first_log_id,
+                ua[0].payload["path"].as_str()
+            ),
+            (3, 1, Some("/.env"))
+        );
         let ja4h = of("ja4h");
         assert_eq!(ja4h.len(), 1);
-        assert_eq!((ja4h[0].seen, ja4h[0].payload["remote_port"].as_str()), (2, Some("40004")));
+        assert_eq!(
+            (ja4h[0].seen, ja4h[0].payload["remote_port"].as_str()),
+            (2, Some("40004"))
+        );
         // the fingerprint itself still tells bounties apart
         let other = req("/x", 40006).replace("sqlmap/1.7", "curl/8.0");
         let d2 = delta(&[lines[0].as_str(), other.as_str()]);
-        assert_eq!(d2.bounties.values().filter(|b| b.payload["fingerprint_type"] == "http_useragent").count(), 2);
+        assert_eq!(
+            d2.bounties
+                .values()
+                .filter(|b| b.payload["fingerprint_type"] == "http_useragent")
+                .count(),
+            2
+        );
     }
 
     #[test]
@@ -508,12 +642,24 @@ mod tests {
         ]);
         let ip: IpAddr = "1.1.1.1".parse().unwrap();
         assert_eq!(d.attackers[&ip].events, 3);
-        assert_eq!(d.services.keys().map(|(_, s)| s.as_str()).collect::<Vec<_>>(), vec!["ssh"]);
+        assert_eq!(
+            d.services
+                .keys()
+                .map(|(_, s)| s.as_str())
+                .collect::<Vec<_>>(),
+            vec!["ssh"]
+        );
         let mut deckies: Vec<_> = d.deckies.keys().map(|(_, s)| s.as_str()).collect();
         deckies.sort();
         assert_eq!(deckies, vec!["decky-01", "decky-02"]);
         assert_eq!(d.bounties.len(), 1);
-        assert_eq!(d.attackers[&ip].span, Span { first: crate::timestamp::parse_iso8601("2026-05-01T00:00:01Z"), last: crate::timestamp::parse_iso8601("2026-05-01T00:00:09Z") });
+        assert_eq!(
+            d.attackers[&ip].span,
+            Span {
+                first: crate::timestamp::parse_iso8601("2026-05-01T00:00:01Z"),
+                last: crate::timestamp::parse_iso8601("2026-05-01T00:00:09Z")
+            }
+        );
     }
 
     #[test]
@@ -525,7 +671,10 @@ mod tests {
         let mut d = delta(&lines.iter().map(String::as_str).collect::<Vec<_>>());
         let kept: Vec<String> = d.kept_commands(2).map(|(_, c)| c.command.clone()).collect();
         assert_eq!(kept, vec!["c1", "c2", "c5", "c6"]);
-        assert_eq!(d.attackers[&"1.1.1.1".parse::<IpAddr>().unwrap()].commands, 6);
+        assert_eq!(
+            d.attackers[&"1.1.1.1".parse::<IpAddr>().unwrap()].commands,
+            6
+        );
     }
 
     #[test]
@@ -537,17 +686,27 @@ mod tests {
         assert_eq!(d.credentials.values().next().unwrap().attempts, 2);
         // http_useragent + http_quirks, each seen twice, first at line 2
         assert_eq!(d.bounties.len(), 2);
-        assert!(d.bounties.values().all(|b| b.seen == 2 && b.first_log_id == 2));
+        assert!(d
+            .bounties
+            .values()
+            .all(|b| b.seen == 2 && b.first_log_id == 2));
     }
 
     #[test]
     fn smtp_recipients_are_counted_once() {
-        let ev = |evt: &str, sd: &str| format!(r#"<134>1 2026-05-01T00:00:01+00:00 mail-relay-01 smtp_relay - {evt} [relay@55555 src="9.9.9.9" {sd}]"#);
+        let ev = |evt: &str, sd: &str| {
+            format!(
+                r#"<134>1 2026-05-01T00:00:01+00:00 mail-relay-01 smtp_relay - {evt} [relay@55555 src="9.9.9.9" {sd}]"#
+            )
+        };
         let lines = [
             ev("rcpt_to", r#"value="<a@one.com>""#),
             ev("rcpt_to", r#"value="<B@ONE.com>""#),
             ev("rcpt_to", r#"value="<c@two.com>""#),
-            ev("message_accepted", r#"mail_from="<x@evil.com>" rcpt_to="<a@one.com>,<B@ONE.com>,<c@two.com>""#),
+            ev(
+                "message_accepted",
+                r#"mail_from="<x@evil.com>" rcpt_to="<a@one.com>,<B@ONE.com>,<c@two.com>""#,
+            ),
         ];
         let d = delta(&lines.iter().map(String::as_str).collect::<Vec<_>>());
         let ip: IpAddr = "9.9.9.9".parse().unwrap();
@@ -566,11 +725,26 @@ mod tests {
             r#"<134>1 2026-05-01T00:00:05+00:00 decky-01 sniffer - ipv6_link_local_leak [relay@55555 src_ip="2001:db8::1" dst_ip="fe80::1"]"#,
         ]);
         assert_eq!(d.probes.len(), 1);
-        assert_eq!((d.probes[0].probe_type, d.probes[0].port, d.probes[0].hash.as_str(), d.probes[0].log_id), ("hassh", 22, "h1", 1));
+        assert_eq!(
+            (
+                d.probes[0].probe_type,
+                d.probes[0].port,
+                d.probes[0].hash.as_str(),
+                d.probes[0].log_id
+            ),
+            ("hassh", 22, "h1", 1)
+        );
         let ll: IpAddr = "fe80::aabb:ccff:fedd:eeff".parse().unwrap();
-        assert_eq!(d.ipv6_leaks.len(), 1, "a global source is not a link-local leak");
+        assert_eq!(
+            d.ipv6_leaks.len(),
+            1,
+            "a global source is not a link-local leak"
+        );
         let l = &d.ipv6_leaks[&(ll, ll)];
-        assert_eq!((l.leaks, l.attacker_v4.iter().collect::<Vec<_>>()), (2, vec![&"10.0.0.9".parse::<IpAddr>().unwrap()]));
+        assert_eq!(
+            (l.leaks, l.attacker_v4.iter().collect::<Vec<_>>()),
+            (2, vec![&"10.0.0.9".parse::<IpAddr>().unwrap()])
+        );
     }
 
     #[test]

@@ -79,7 +79,10 @@ fn is_escape_sequence(d: &str) -> bool {
 }
 
 fn is_arrow(d: &str) -> bool {
-    matches!(d, "\x1b[A" | "\x1b[B" | "\x1b[C" | "\x1b[D" | "\x1bOA" | "\x1bOB" | "\x1bOC" | "\x1bOD")
+    matches!(
+        d,
+        "\x1b[A" | "\x1b[B" | "\x1b[C" | "\x1b[D" | "\x1bOA" | "\x1bOB" | "\x1bOC" | "\x1bOD"
+    )
 }
 
 fn is_paste(d: &str) -> bool {
@@ -88,7 +91,11 @@ fn is_paste(d: &str) -> bool {
 
 /// Keys in a non-paste input event: an escape sequence is one key, otherwise one per character.
 fn keys(d: &str) -> usize {
-    if is_escape_sequence(d) { 1 } else { d.chars().count() }
+    if is_escape_sequence(d) {
+        1
+    } else {
+        d.chars().count()
+    }
 }
 
 pub fn profile(events: &[Event]) -> SessionProfile {
@@ -108,7 +115,10 @@ pub fn profile(events: &[Event]) -> SessionProfile {
     }
 
     // Gaps between consecutive input events (§H.3): every one lands in the pause histogram.
-    let gaps: Vec<f64> = inputs.windows(2).map(|w| (w[1].t - w[0].t).max(0.0)).collect();
+    let gaps: Vec<f64> = inputs
+        .windows(2)
+        .map(|w| (w[1].t - w[0].t).max(0.0))
+        .collect();
     for &g in &gaps {
         match g {
             g if g < PAUSE_BURST_MAX_S => p.pause_burst += 1,
@@ -118,7 +128,12 @@ pub fn profile(events: &[Event]) -> SessionProfile {
     }
     p.max_pause = gaps.iter().copied().reduce(f64::max);
     // Inter-key intervals are the typing gaps (< 1.5 s): one long break would otherwise swamp mean and stdev.
-    let ikis = sorted(gaps.iter().copied().filter(|&g| g < PAUSE_THINK_MAX_S).collect());
+    let ikis = sorted(
+        gaps.iter()
+            .copied()
+            .filter(|&g| g < PAUSE_THINK_MAX_S)
+            .collect(),
+    );
     if !ikis.is_empty() {
         p.iki_mean = Some(ikis.iter().sum::<f64>() / ikis.len() as f64);
     }
@@ -185,7 +200,8 @@ pub fn profile(events: &[Event]) -> SessionProfile {
     }
     let rate = |n: i32| (p.total_keystrokes > 0).then(|| n as f64 / p.total_keystrokes as f64);
     (p.backspace_rate, p.wkill_rate, p.ukill_rate) = (rate(bs), rate(wk), rate(uk));
-    (p.abort_rate, p.eof_rate, p.arrow_rate, p.tab_rate) = (rate(ab), rate(eof), rate(arrow), rate(tab));
+    (p.abort_rate, p.eof_rate, p.arrow_rate, p.tab_rate) =
+        (rate(ab), rate(eof), rate(arrow), rate(tab));
 
     p.top_bigrams = top_bigrams(&inputs);
     p
@@ -212,7 +228,10 @@ fn top_bigrams(inputs: &[&Event]) -> Vec<(String, i64, f64)> {
         }
         prev = Some((e.t, c));
     }
-    let mut top: Vec<(String, i64, f64)> = flights.into_iter().map(|(b, (n, sum))| (b, n, sum / n as f64)).collect();
+    let mut top: Vec<(String, i64, f64)> = flights
+        .into_iter()
+        .map(|(b, (n, sum))| (b, n, sum / n as f64))
+        .collect();
     top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     top.truncate(TOP_BIGRAMS);
     top
@@ -223,7 +242,11 @@ mod tests {
     use super::*;
 
     fn ev(t: f64, input: bool, d: &str) -> Event {
-        Event { t, input, data: d.into() }
+        Event {
+            t,
+            input,
+            data: d.into(),
+        }
     }
 
     fn close(a: Option<f64>, b: f64) -> bool {
@@ -254,14 +277,20 @@ mod tests {
         ];
         let p = profile(&events);
         // gaps: 0.1 0.3 3.1 0.1 0.1 1.8
-        assert_eq!((p.pause_burst, p.pause_think, p.pause_distracted), (3, 1, 2));
+        assert_eq!(
+            (p.pause_burst, p.pause_think, p.pause_distracted),
+            (3, 1, 2)
+        );
         assert!(close(p.max_pause, 3.1));
         assert!(close(p.iki_mean, 0.15)); // 0.1 0.1 0.1 0.3
         assert!(close(p.iki_p50, 0.1));
         assert!(close(p.enter_latency_p50, (0.3 + 1.8) / 2.0));
         // actions: the first key (1.0 s after the prompt) and "p" (3.0 s after the output)
         assert!(close(p.start_of_action_latency, 2.0));
-        assert_eq!((p.total_keystrokes, p.input_events, p.output_events), (7, 7, 2));
+        assert_eq!(
+            (p.total_keystrokes, p.input_events, p.output_events),
+            (7, 7, 2)
+        );
         assert!(close(Some(p.duration_s), 6.5));
         assert_eq!(p.simhash, None); // far too few digraphs
         assert_eq!(p.top_bigrams.len(), 4); // ls s\r pw wd (d\r is 1.8 s, over 1.5)
@@ -282,7 +311,14 @@ mod tests {
         ];
         let p = profile(&events);
         assert_eq!((p.total_keystrokes, p.paste_events), (7, 1));
-        for r in [p.backspace_rate, p.arrow_rate, p.tab_rate, p.wkill_rate, p.abort_rate, p.eof_rate] {
+        for r in [
+            p.backspace_rate,
+            p.arrow_rate,
+            p.tab_rate,
+            p.wkill_rate,
+            p.abort_rate,
+            p.eof_rate,
+        ] {
             assert!(close(r, 1.0 / 7.0));
         }
         assert!(close(p.ukill_rate, 0.0));
@@ -291,7 +327,15 @@ mod tests {
     #[test]
     fn empty_session_has_no_timing() {
         let p = profile(&[]);
-        assert_eq!((p.iki_mean, p.max_pause, p.backspace_rate, p.start_of_action_latency), (None, None, None, None));
+        assert_eq!(
+            (
+                p.iki_mean,
+                p.max_pause,
+                p.backspace_rate,
+                p.start_of_action_latency
+            ),
+            (None, None, None, None)
+        );
         assert_eq!((p.total_keystrokes, p.duration_s), (0, 0.0));
     }
 
@@ -299,7 +343,10 @@ mod tests {
     fn top_bigrams_rank_by_count_then_text_and_cap_at_32() {
         let mut events = Vec::new();
         let mut t = 0.0;
-        for c in "abababcd".chars().chain(('A'..='z').filter(char::is_ascii_alphabetic)) {
+        for c in "abababcd"
+            .chars()
+            .chain(('A'..='z').filter(char::is_ascii_alphabetic))
+        {
             events.push(ev(t, true, &c.to_string()));
             t += 0.1;
         }

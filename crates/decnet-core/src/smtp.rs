@@ -26,11 +26,15 @@ pub fn normalize_smtp_domain(raw: &str) -> Option<String> {
     if raw.is_empty() {
         return None;
     }
-    let addr = ADDR.get_or_init(|| Regex::new(r"<?[^\s<>@]+@([A-Za-z0-9.-]+\.[A-Za-z]{2,})>?").expect("static"));
+    let addr = ADDR.get_or_init(|| {
+        Regex::new(r"<?[^\s<>@]+@([A-Za-z0-9.-]+\.[A-Za-z]{2,})>?").expect("static")
+    });
     let domain = match addr.captures(raw) {
         Some(c) => c.get(1)?.as_str(),
         None if !raw.contains('@') => {
-            let bare = BARE.get_or_init(|| Regex::new(r"^<?([A-Za-z0-9.-]+\.[A-Za-z]{2,})\.?>?$").expect("static"));
+            let bare = BARE.get_or_init(|| {
+                Regex::new(r"^<?([A-Za-z0-9.-]+\.[A-Za-z]{2,})\.?>?$").expect("static")
+            });
             bare.captures(raw)?.get(1)?.as_str()
         }
         None => return None,
@@ -39,7 +43,10 @@ pub fn normalize_smtp_domain(raw: &str) -> Option<String> {
     let domain = domain.trim_matches('.');
     // DNS names are at most 253 characters in labels of at most 63 (RFC 1035):
     // anything longer is no domain, and would not fit an index entry either
-    if domain.is_empty() || domain.len() > MAX_DOMAIN_LEN || domain.split('.').any(|l| l.len() > MAX_LABEL_LEN) {
+    if domain.is_empty()
+        || domain.len() > MAX_DOMAIN_LEN
+        || domain.split('.').any(|l| l.len() > MAX_LABEL_LEN)
+    {
         return None;
     }
     let tld = domain.rsplit('.').next().unwrap_or(domain);
@@ -68,13 +75,22 @@ mod tests {
     #[test]
     fn names_longer_than_dns_allows_are_no_domain() {
         // issue 15: a 6,000-character recipient domain aborted the whole COPY in the index
-        assert_eq!(normalize_smtp_domain(&format!("a@{}.com", "b".repeat(6000))), None);
+        assert_eq!(
+            normalize_smtp_domain(&format!("a@{}.com", "b".repeat(6000))),
+            None
+        );
         let label63 = "c".repeat(63);
-        assert_eq!(normalize_smtp_domain(&format!("a@{label63}.com")), Some(format!("{label63}.com")));
+        assert_eq!(
+            normalize_smtp_domain(&format!("a@{label63}.com")),
+            Some(format!("{label63}.com"))
+        );
         assert_eq!(normalize_smtp_domain(&format!("a@{label63}c.com")), None);
         let long = format!("{label63}.{label63}.{label63}.{}.com", "d".repeat(57)); // 253 characters
         assert_eq!(long.len(), 253);
-        assert_eq!(normalize_smtp_domain(&format!("a@{long}")), Some(long.clone()));
+        assert_eq!(
+            normalize_smtp_domain(&format!("a@{long}")),
+            Some(long.clone())
+        );
         assert_eq!(normalize_smtp_domain(&format!("a@e{long}")), None);
     }
 
@@ -112,9 +128,18 @@ mod tests {
 
     #[test]
     fn bare_domains_for_the_gossip_query() {
-        assert_eq!(normalize_smtp_domain("ACME.com").as_deref(), Some("acme.com"));
-        assert_eq!(normalize_smtp_domain(" acme.com. ").as_deref(), Some("acme.com"));
-        assert_eq!(normalize_smtp_domain("<acme.com>").as_deref(), Some("acme.com"));
+        assert_eq!(
+            normalize_smtp_domain("ACME.com").as_deref(),
+            Some("acme.com")
+        );
+        assert_eq!(
+            normalize_smtp_domain(" acme.com. ").as_deref(),
+            Some("acme.com")
+        );
+        assert_eq!(
+            normalize_smtp_domain("<acme.com>").as_deref(),
+            Some("acme.com")
+        );
         assert_eq!(normalize_smtp_domain("acme.local"), None);
         assert_eq!(normalize_smtp_domain("'; DROP TABLE x; --"), None);
         assert_eq!(normalize_smtp_domain(&"a".repeat(10_000)), None);
@@ -122,11 +147,29 @@ mod tests {
 
     #[test]
     fn which_events_count() {
-        assert_eq!(recipient_domain("smtp", "rcpt_to", Some("<bob@target.com>")).as_deref(), Some("target.com"));
-        assert_eq!(recipient_domain("smtp", "rcpt_denied", Some("<carol@corp.net>")).as_deref(), Some("corp.net"));
-        assert_eq!(recipient_domain("smtp_relay", "rcpt_to", Some("x@y.org")).as_deref(), Some("y.org"));
-        assert_eq!(recipient_domain("ssh", "rcpt_to", Some("<x@wrong.com>")), None);
-        assert_eq!(recipient_domain("smtp", "message_accepted", Some("<a@one.com>")), None);
-        assert_eq!(recipient_domain("smtp", "mail_from", Some("<spam@evil.com>")), None);
+        assert_eq!(
+            recipient_domain("smtp", "rcpt_to", Some("<bob@target.com>")).as_deref(),
+            Some("target.com")
+        );
+        assert_eq!(
+            recipient_domain("smtp", "rcpt_denied", Some("<carol@corp.net>")).as_deref(),
+            Some("corp.net")
+        );
+        assert_eq!(
+            recipient_domain("smtp_relay", "rcpt_to", Some("x@y.org")).as_deref(),
+            Some("y.org")
+        );
+        assert_eq!(
+            recipient_domain("ssh", "rcpt_to", Some("<x@wrong.com>")),
+            None
+        );
+        assert_eq!(
+            recipient_domain("smtp", "message_accepted", Some("<a@one.com>")),
+            None
+        );
+        assert_eq!(
+            recipient_domain("smtp", "mail_from", Some("<spam@evil.com>")),
+            None
+        );
     }
 }

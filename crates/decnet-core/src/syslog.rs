@@ -79,10 +79,27 @@ pub enum Flag {
 impl Flag {
     /// Every flag, for documentation checks.
     pub const ALL: [Flag; 21] = [
-        Flag::Empty, Flag::NotSyslog, Flag::UnsupportedVersion, Flag::TruncatedHeader, Flag::BadPri, Flag::NilTimestamp,
-        Flag::BadTimestamp, Flag::NilHostname, Flag::NilAppname, Flag::MissingSd, Flag::BadSd, Flag::UnterminatedSd,
-        Flag::BadIpField, Flag::Oversized, Flag::LossyText, Flag::LongHeader, Flag::TooManyFields, Flag::JsonNul,
-        Flag::NotAnAttacker, Flag::RawMismatch, Flag::ProfileError,
+        Flag::Empty,
+        Flag::NotSyslog,
+        Flag::UnsupportedVersion,
+        Flag::TruncatedHeader,
+        Flag::BadPri,
+        Flag::NilTimestamp,
+        Flag::BadTimestamp,
+        Flag::NilHostname,
+        Flag::NilAppname,
+        Flag::MissingSd,
+        Flag::BadSd,
+        Flag::UnterminatedSd,
+        Flag::BadIpField,
+        Flag::Oversized,
+        Flag::LossyText,
+        Flag::LongHeader,
+        Flag::TooManyFields,
+        Flag::JsonNul,
+        Flag::NotAnAttacker,
+        Flag::RawMismatch,
+        Flag::ProfileError,
     ];
 
     pub fn code(self) -> &'static str {
@@ -112,7 +129,10 @@ impl Flag {
     }
 
     fn is_fatal(self) -> bool {
-        matches!(self, Flag::Empty | Flag::NotSyslog | Flag::UnsupportedVersion | Flag::TruncatedHeader)
+        matches!(
+            self,
+            Flag::Empty | Flag::NotSyslog | Flag::UnsupportedVersion | Flag::TruncatedHeader
+        )
     }
 }
 
@@ -148,11 +168,20 @@ impl<'a> ParsedLine<'a> {
         if self.flags.is_empty() {
             return None;
         }
-        Some(self.flags.iter().map(|f| f.code()).collect::<Vec<_>>().join(","))
+        Some(
+            self.flags
+                .iter()
+                .map(|f| f.code())
+                .collect::<Vec<_>>()
+                .join(","),
+        )
     }
 
     pub fn field(&self, key: &str) -> Option<&str> {
-        self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_ref())
+        self.fields
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_ref())
     }
 
     /// The fields as a JSON object text, keys in first-seen order.
@@ -454,7 +483,9 @@ fn read_param_value(s: &str) -> Option<(Cow<'_, str>, &str)> {
 fn extract_attacker_ip(out: &mut ParsedLine<'_>) {
     let mut found = None;
     for key in addr::IP_FIELDS {
-        let Some(value) = out.field(key) else { continue };
+        let Some(value) = out.field(key) else {
+            continue;
+        };
         if value.is_empty() {
             continue;
         }
@@ -475,7 +506,12 @@ fn extract_attacker_ip(out: &mut ParsedLine<'_>) {
             }
         }
         // prose such as "listening on 0.0.0.0" names no attacker: no flag
-        None => out.attacker_ip = out.msg.and_then(addr::ip_from_message).filter(|ip| addr::is_attacker_address(*ip)),
+        None => {
+            out.attacker_ip = out
+                .msg
+                .and_then(addr::ip_from_message)
+                .filter(|ip| addr::is_attacker_address(*ip))
+        }
     }
 }
 
@@ -495,7 +531,9 @@ fn rewrite_bash_cmd(out: &mut ParsedLine<'_>) {
     };
     for (step, token) in head.split(is_py_space).enumerate() {
         bound::poll_interrupt(step);
-        let Some((key, value)) = token.split_once('=') else { continue };
+        let Some((key, value)) = token.split_once('=') else {
+            continue;
+        };
         let key = addr::word_suffix(key);
         if !key.is_empty() && !value.is_empty() {
             out.set_default_field(Cow::Borrowed(key), Cow::Borrowed(value));

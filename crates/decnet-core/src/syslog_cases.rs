@@ -12,13 +12,27 @@ fn fmt(svc: &str, host: &str, evt: &str, fields: &[(&str, &str)]) -> &'static st
     Box::leak(fmt_at("2026-04-15T12:00:00+00:00", svc, host, evt, fields, None).into_boxed_str())
 }
 
-fn fmt_at(ts: &str, svc: &str, host: &str, evt: &str, fields: &[(&str, &str)], msg: Option<&str>) -> String {
+fn fmt_at(
+    ts: &str,
+    svc: &str,
+    host: &str,
+    evt: &str,
+    fields: &[(&str, &str)],
+    msg: Option<&str>,
+) -> String {
     let sd = if fields.is_empty() {
         "-".to_string()
     } else {
         let params: Vec<String> = fields
             .iter()
-            .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"").replace(']', "\\]")))
+            .map(|(k, v)| {
+                format!(
+                    "{k}=\"{}\"",
+                    v.replace('\\', "\\\\")
+                        .replace('"', "\\\"")
+                        .replace(']', "\\]")
+                )
+            })
             .collect();
         format!("[relay@55555 {}]", params.join(" "))
     };
@@ -34,8 +48,12 @@ fn ip(p: &ParsedLine) -> Option<String> {
 
 #[test]
 fn blank_and_garbage_are_unparsed_not_dropped() {
-    for (line, flag) in [("", Flag::Empty), ("   ", Flag::Empty), ("this is not a syslog line", Flag::NotSyslog),
-        ("Jan  1 00:00:00 host sshd: blah", Flag::NotSyslog)] {
+    for (line, flag) in [
+        ("", Flag::Empty),
+        ("   ", Flag::Empty),
+        ("this is not a syslog line", Flag::NotSyslog),
+        ("Jan  1 00:00:00 host sshd: blah", Flag::NotSyslog),
+    ] {
         let p = parse_line(line);
         assert_eq!(p.status(), ParseStatus::Unparsed, "{line:?}");
         assert_eq!(p.flags, vec![flag]);
@@ -45,8 +63,16 @@ fn blank_and_garbage_are_unparsed_not_dropped() {
 
 #[test]
 fn header_fields_land_in_place() {
-    let p = parse_line(fmt("ftp", "decky-07", "login_attempt", &[("src_ip", "1.2.3.4")]));
-    assert_eq!((p.decky, p.service, p.event_type), (Some("decky-07"), Some("ftp"), Some("login_attempt")));
+    let p = parse_line(fmt(
+        "ftp",
+        "decky-07",
+        "login_attempt",
+        &[("src_ip", "1.2.3.4")],
+    ));
+    assert_eq!(
+        (p.decky, p.service, p.event_type),
+        (Some("decky-07"), Some("ftp"), Some("login_attempt"))
+    );
     assert_eq!(p.ts, parse_iso8601("2026-04-15T12:00:00+00:00"));
     assert_eq!(p.status(), ParseStatus::Ok);
     assert_eq!(p.reason(), None);
@@ -59,7 +85,10 @@ fn bash_prompt_command_single_wrapped() {
     let p = parse_line(line);
     assert_eq!(p.event_type, Some("command"));
     assert_eq!(ip(&p).as_deref(), Some("31.56.209.39"));
-    assert_eq!(p.field("command"), Some(r#"echo "history -cw; rm -rf *.sh" | sh"#));
+    assert_eq!(
+        p.field("command"),
+        Some(r#"echo "history -cw; rm -rf *.sh" | sh"#)
+    );
     assert_eq!(p.field("uid"), Some("0"));
     assert_eq!(p.field("user"), Some("root"));
     assert_eq!(p.field("pwd"), Some("/root"));
@@ -69,12 +98,43 @@ fn bash_prompt_command_single_wrapped() {
 
 #[test]
 fn ip_field_priority() {
-    assert_eq!(ip(&parse_line(fmt("http", "decky-01", "connection", &[("src_ip", "10.0.0.1")]))).as_deref(), Some("10.0.0.1"));
-    assert_eq!(ip(&parse_line(fmt("mssql", "decky-win", "unknown_packet", &[("src", "192.168.1.5")]))).as_deref(), Some("192.168.1.5"));
-    let both = parse_line(fmt("http", "decky-01", "x", &[("src", "2.2.2.2"), ("src_ip", "1.1.1.1")]));
+    assert_eq!(
+        ip(&parse_line(fmt(
+            "http",
+            "decky-01",
+            "connection",
+            &[("src_ip", "10.0.0.1")]
+        )))
+        .as_deref(),
+        Some("10.0.0.1")
+    );
+    assert_eq!(
+        ip(&parse_line(fmt(
+            "mssql",
+            "decky-win",
+            "unknown_packet",
+            &[("src", "192.168.1.5")]
+        )))
+        .as_deref(),
+        Some("192.168.1.5")
+    );
+    let both = parse_line(fmt(
+        "http",
+        "decky-01",
+        "x",
+        &[("src", "2.2.2.2"), ("src_ip", "1.1.1.1")],
+    ));
     assert_eq!(ip(&both).as_deref(), Some("1.1.1.1"));
-    for (k, v) in [("client_ip", "10.0.0.7"), ("remote_ip", "10.0.0.8"), ("ip", "10.0.0.9"), ("target_ip", "77.91.68.15")] {
-        assert_eq!(ip(&parse_line(fmt("http", "decky-01", "request", &[(k, v)]))).as_deref(), Some(v));
+    for (k, v) in [
+        ("client_ip", "10.0.0.7"),
+        ("remote_ip", "10.0.0.8"),
+        ("ip", "10.0.0.9"),
+        ("target_ip", "77.91.68.15"),
+    ] {
+        assert_eq!(
+            ip(&parse_line(fmt("http", "decky-01", "request", &[(k, v)]))).as_deref(),
+            Some(v)
+        );
     }
 }
 
@@ -89,13 +149,29 @@ fn no_fields_no_ip() {
 
 #[test]
 fn extra_fields_and_escaped_quotes() {
-    let p = parse_line(fmt("ssh", "decky-01", "login", &[("src_ip", "1.2.3.4"), ("username", "root"), ("password", "admin")]));
+    let p = parse_line(fmt(
+        "ssh",
+        "decky-01",
+        "login",
+        &[
+            ("src_ip", "1.2.3.4"),
+            ("username", "root"),
+            ("password", "admin"),
+        ],
+    ));
     assert_eq!(p.field("username"), Some("root"));
     assert_eq!(p.field("password"), Some("admin"));
-    let p = parse_line(fmt("http", "decky-01", "request", &[("path", "/search?q=a\"b")]));
+    let p = parse_line(fmt(
+        "http",
+        "decky-01",
+        "request",
+        &[("path", "/search?q=a\"b")],
+    ));
     assert_eq!(p.field("path"), Some("/search?q=a\"b"));
     // §1.3: backslash-quote on the wire
-    let p = parse_line(r#"<134>1 2024-01-15T12:00:00+00:00 decky-01 http - request [relay@55555 path="/foo\"bar"]"#);
+    let p = parse_line(
+        r#"<134>1 2024-01-15T12:00:00+00:00 decky-01 http - request [relay@55555 path="/foo\"bar"]"#,
+    );
     assert_eq!(p.field("path"), Some("/foo\"bar"));
     // §1.5: one backslash is two on the wire
     let p = parse_line(fmt("http", "decky-01", "request", &[("path", "a\\b")]));
@@ -141,8 +217,13 @@ fn sshd_prose_lines() {
 
 #[test]
 fn mutator_line() {
-    let p = parse_line(r#"<134>1 2026-05-01T04:00:00+00:00 decky-01 mutator - decky_mutated [relay@55555 decky="decky-01" old_services="ssh,http" new_services="rdp" trigger="scheduled"]"#);
-    assert_eq!((p.service, p.event_type), (Some("mutator"), Some("decky_mutated")));
+    let p = parse_line(
+        r#"<134>1 2026-05-01T04:00:00+00:00 decky-01 mutator - decky_mutated [relay@55555 decky="decky-01" old_services="ssh,http" new_services="rdp" trigger="scheduled"]"#,
+    );
+    assert_eq!(
+        (p.service, p.event_type),
+        (Some("mutator"), Some("decky_mutated"))
+    );
     assert_eq!(p.attacker_ip, None);
     assert_eq!(p.field("old_services"), Some("ssh,http"));
 }
@@ -154,7 +235,10 @@ const DOUBLE_WRAPPED: &str = r#"<14>1 2026-05-02T06:22:48.089309+00:00 omega-dec
 #[test]
 fn double_wrapped_bash() {
     let p = parse_line(DOUBLE_WRAPPED);
-    assert_eq!((p.decky, p.service, p.event_type), (Some("SRV-DELTA-77"), Some("bash"), Some("command")));
+    assert_eq!(
+        (p.decky, p.service, p.event_type),
+        (Some("SRV-DELTA-77"), Some("bash"), Some("command"))
+    );
     assert_eq!(ip(&p).as_deref(), Some("192.168.1.5"));
     assert_eq!(p.field("command"), Some("ls /var/www/html"));
     assert!(p.msg.unwrap().contains("cmd=ls /var/www/html"));
@@ -167,11 +251,25 @@ fn double_wrapped_bash() {
 
 #[test]
 fn single_wrapped_lines_are_left_alone() {
-    let p = parse_line(r#"<134>1 2026-05-02T06:00:25.453826+00:00 omega-decky smtp - disconnect [relay@55555 src_ip="192.168.1.5"]"#);
-    assert_eq!((p.event_type, p.decky, p.service), (Some("disconnect"), Some("omega-decky"), Some("smtp")));
+    let p = parse_line(
+        r#"<134>1 2026-05-02T06:00:25.453826+00:00 omega-decky smtp - disconnect [relay@55555 src_ip="192.168.1.5"]"#,
+    );
+    assert_eq!(
+        (p.event_type, p.decky, p.service),
+        (Some("disconnect"), Some("omega-decky"), Some("smtp"))
+    );
     assert_eq!(ip(&p).as_deref(), Some("192.168.1.5"));
-    let p = parse_line(r#"<134>1 2026-05-02T06:00:25.453826+00:00 omega-decky auth-helper - auth_attempt [relay@55555 username="root" src_ip="192.168.1.5"]"#);
-    assert_eq!((p.event_type, p.decky, p.service), (Some("auth_attempt"), Some("omega-decky"), Some("auth-helper")));
+    let p = parse_line(
+        r#"<134>1 2026-05-02T06:00:25.453826+00:00 omega-decky auth-helper - auth_attempt [relay@55555 username="root" src_ip="192.168.1.5"]"#,
+    );
+    assert_eq!(
+        (p.event_type, p.decky, p.service),
+        (
+            Some("auth_attempt"),
+            Some("omega-decky"),
+            Some("auth-helper")
+        )
+    );
     let p = parse_line("<14>1 2026-05-02T06:22:48.000000+00:00 host app - - - Failed password for root from 192.168.1.5 port 42772 ssh2");
     assert_eq!(p.event_type, None);
     assert_eq!(ip(&p).as_deref(), Some("192.168.1.5"));
@@ -179,8 +277,12 @@ fn single_wrapped_lines_are_left_alone() {
 
 #[test]
 fn naive_timestamp_is_utc() {
-    let naive = parse_line(r#"<14>1 2026-05-02T06:22:48.089309 omega-decky smtp - disconnect [relay@55555 src_ip="10.0.0.1"]"#);
-    let aware = parse_line(r#"<14>1 2026-05-02T06:22:48.089309+00:00 omega-decky smtp - disconnect [relay@55555 src_ip="10.0.0.1"]"#);
+    let naive = parse_line(
+        r#"<14>1 2026-05-02T06:22:48.089309 omega-decky smtp - disconnect [relay@55555 src_ip="10.0.0.1"]"#,
+    );
+    let aware = parse_line(
+        r#"<14>1 2026-05-02T06:22:48.089309+00:00 omega-decky smtp - disconnect [relay@55555 src_ip="10.0.0.1"]"#,
+    );
     assert!(naive.ts.is_some());
     assert_eq!(naive.ts, aware.ts);
 }
@@ -195,15 +297,21 @@ fn collector_cases() {
     // We split CMD fields like DECNET's correlation parser (its collector leaves fields empty).
     assert_eq!(p.field("command"), Some("ls -la"));
 
-    let p = parse_line(r#"<134>1 2024-01-15T12:00:00+00:00 decky-01 ssh - login [relay@55555 src_ip="1.2.3.4"] rogue src=9.9.9.9 entry"#);
+    let p = parse_line(
+        r#"<134>1 2024-01-15T12:00:00+00:00 decky-01 ssh - login [relay@55555 src_ip="1.2.3.4"] rogue src=9.9.9.9 entry"#,
+    );
     assert_eq!(ip(&p).as_deref(), Some("1.2.3.4"));
     assert_eq!(p.field("src"), None);
     assert_eq!(p.msg, Some("rogue src=9.9.9.9 entry"));
 
-    let p = parse_line(r#"<134>1 2024-01-15T12:00:00+00:00 decky-01 http - request [relay@55555 remote_addr="192.168.1.5:40838"]"#);
+    let p = parse_line(
+        r#"<134>1 2024-01-15T12:00:00+00:00 decky-01 http - request [relay@55555 remote_addr="192.168.1.5:40838"]"#,
+    );
     assert_eq!(ip(&p).as_deref(), Some("192.168.1.5"));
     assert_eq!(p.field("remote_port"), Some("40838"));
-    let p = parse_line(r#"<134>1 2024-01-15T12:00:00+00:00 decky-01 http - request [relay@55555 remote_addr="192.168.1.5"]"#);
+    let p = parse_line(
+        r#"<134>1 2024-01-15T12:00:00+00:00 decky-01 http - request [relay@55555 remote_addr="192.168.1.5"]"#,
+    );
     assert_eq!(p.field("remote_port"), None);
 
     let p = parse_line("<134>1 2024-01-15T12:00:00+00:00 decky-01 http - request - some message");
@@ -211,7 +319,9 @@ fn collector_cases() {
     let p = parse_line("<134>1 2024-01-15T12:00:00+00:00 decky-01 http - request hello world");
     assert_eq!(p.msg, Some("hello world"));
     assert_eq!(p.flags, vec![Flag::MissingSd]);
-    let p = parse_line(r#"<134>1 2024-01-15T12:00:00+00:00 decky-01 http - request [relay@55555 src_ip="1.2.3.4"] login attempt"#);
+    let p = parse_line(
+        r#"<134>1 2024-01-15T12:00:00+00:00 decky-01 http - request [relay@55555 src_ip="1.2.3.4"] login attempt"#,
+    );
     assert_eq!(p.msg, Some("login attempt"));
 
     let p = parse_line("<134>1 not-a-date decky-01 http - request -");
@@ -232,10 +342,14 @@ fn msgid_command_with_cmd_body_gets_fields() {
 #[test]
 fn correction_escaped_bracket_does_not_truncate_sd() {
     // DECNET: `{}` and no attacker (§A.7.1). Us: every parameter, `]` decoded.
-    let p = parse_line(r#"<134>1 2026-05-01T00:00:00+00:00 decky-01 http - request [relay@55555 path="/a\]b" src_ip="1.1.1.1"]"#);
+    let p = parse_line(
+        r#"<134>1 2026-05-01T00:00:00+00:00 decky-01 http - request [relay@55555 path="/a\]b" src_ip="1.1.1.1"]"#,
+    );
     assert_eq!(p.field("path"), Some("/a]b"));
     assert_eq!(ip(&p).as_deref(), Some("1.1.1.1"));
-    let p = parse_line(r#"<134>1 2026-05-01T00:00:00+00:00 decky-01 http - http_request_fingerprint [relay@55555 remote_addr="[2001:db8::1]:443" headers_ordered="[\"host\", \"accept\"\]" cookie="a=b"]"#);
+    let p = parse_line(
+        r#"<134>1 2026-05-01T00:00:00+00:00 decky-01 http - http_request_fingerprint [relay@55555 remote_addr="[2001:db8::1]:443" headers_ordered="[\"host\", \"accept\"\]" cookie="a=b"]"#,
+    );
     assert_eq!(p.field("headers_ordered"), Some(r#"["host", "accept"]"#));
     assert_eq!(p.field("cookie"), Some("a=b"));
     assert_eq!(ip(&p).as_deref(), Some("2001:db8::1"));
@@ -244,23 +358,31 @@ fn correction_escaped_bracket_does_not_truncate_sd() {
 
 #[test]
 fn correction_raw_ipv6_is_kept() {
-    let p = parse_line(r#"<134>1 2026-05-01T00:00:00+00:00 decky-01 ssh - connection [relay@55555 src_ip="2001:db8::1"]"#);
+    let p = parse_line(
+        r#"<134>1 2026-05-01T00:00:00+00:00 decky-01 ssh - connection [relay@55555 src_ip="2001:db8::1"]"#,
+    );
     assert_eq!(ip(&p).as_deref(), Some("2001:db8::1"));
     assert_eq!(p.field("remote_port"), None);
 }
 
 #[test]
 fn correction_empty_ip_field_falls_through() {
-    let p = parse_line(r#"<134>1 2026-05-01T00:00:00+00:00 decky-01 ssh - connection [relay@55555 src_ip="" src="5.6.7.8"]"#);
+    let p = parse_line(
+        r#"<134>1 2026-05-01T00:00:00+00:00 decky-01 ssh - connection [relay@55555 src_ip="" src="5.6.7.8"]"#,
+    );
     assert_eq!(ip(&p).as_deref(), Some("5.6.7.8"));
-    let p = parse_line(r#"<134>1 2026-05-01T00:00:00+00:00 decky-01 ssh - connection [relay@55555 src_ip="evil.example" src="5.6.7.8"]"#);
+    let p = parse_line(
+        r#"<134>1 2026-05-01T00:00:00+00:00 decky-01 ssh - connection [relay@55555 src_ip="evil.example" src="5.6.7.8"]"#,
+    );
     assert_eq!(ip(&p).as_deref(), Some("5.6.7.8"));
     assert_eq!(p.flags, vec![Flag::BadIpField]);
 }
 
 #[test]
 fn correction_param_names_are_taken_whole() {
-    let p = parse_line(r#"<134>1 2026-05-01T00:00:00+00:00 decky-01 x - y [relay@55555 a-b="1" c.d="2"]"#);
+    let p = parse_line(
+        r#"<134>1 2026-05-01T00:00:00+00:00 decky-01 x - y [relay@55555 a-b="1" c.d="2"]"#,
+    );
     assert_eq!(p.field("a-b"), Some("1"));
     assert_eq!(p.field("c.d"), Some("2"));
     assert_eq!(p.field("b"), None);
@@ -268,31 +390,51 @@ fn correction_param_names_are_taken_whole() {
 
 #[test]
 fn offset_timestamps_are_real_instants() {
-    let p = parse_line(r#"<134>1 2026-05-01T10:00:00+02:00 decky-01 ssh - connection [relay@55555 src_ip="1.2.3.4"]"#);
+    let p = parse_line(
+        r#"<134>1 2026-05-01T10:00:00+02:00 decky-01 ssh - connection [relay@55555 src_ip="1.2.3.4"]"#,
+    );
     assert_eq!(p.ts, parse_iso8601("2026-05-01T08:00:00Z"));
 }
 
 #[test]
 fn broken_sd_keeps_what_came_before() {
-    let p = parse_line(r#"<134>1 2026-05-01T00:00:00+00:00 decky-02 http - request [relay@55555 src_ip="1.2.3.4" path="/unterminated]"#);
+    let p = parse_line(
+        r#"<134>1 2026-05-01T00:00:00+00:00 decky-02 http - request [relay@55555 src_ip="1.2.3.4" path="/unterminated]"#,
+    );
     assert_eq!(ip(&p).as_deref(), Some("1.2.3.4"));
     assert_eq!(p.flags, vec![Flag::UnterminatedSd]);
     assert_eq!(p.status(), ParseStatus::Partial);
-    let p = parse_line(r#"<134>1 2026-05-01T00:00:00+00:00 decky-02 http - request [relay@55555 src_ip="1.2.3.4" junk]"#);
+    let p = parse_line(
+        r#"<134>1 2026-05-01T00:00:00+00:00 decky-02 http - request [relay@55555 src_ip="1.2.3.4" junk]"#,
+    );
     assert_eq!(p.flags, vec![Flag::BadSd]);
     assert_eq!(ip(&p).as_deref(), Some("1.2.3.4"));
-    let p = parse_line(r#"<134>1 2026-05-01T00:00:00+00:00 decky-03 ssh - connection [other@1 src_ip="9.9.9.9"]"#);
-    assert_eq!((p.attacker_ip, p.fields.len(), p.status()), (None, 0, ParseStatus::Ok));
+    let p = parse_line(
+        r#"<134>1 2026-05-01T00:00:00+00:00 decky-03 ssh - connection [other@1 src_ip="9.9.9.9"]"#,
+    );
+    assert_eq!(
+        (p.attacker_ip, p.fields.len(), p.status()),
+        (None, 0, ParseStatus::Ok)
+    );
 }
 
 #[test]
 fn header_failures() {
     let cases = [
-        ("<134>2 2026-05-01T00:00:00+00:00 decky-01 http - request -", Flag::UnsupportedVersion),
-        ("<134>1 2026-05-01T00:00:00+00:00 decky-01", Flag::TruncatedHeader),
+        (
+            "<134>2 2026-05-01T00:00:00+00:00 decky-01 http - request -",
+            Flag::UnsupportedVersion,
+        ),
+        (
+            "<134>1 2026-05-01T00:00:00+00:00 decky-01",
+            Flag::TruncatedHeader,
+        ),
         ("<134>1", Flag::TruncatedHeader),
         ("<>1 2026-05-01T00:00:00+00:00 a b - c -", Flag::NotSyslog),
-        ("<1345>1 2026-05-01T00:00:00+00:00 a b - c -", Flag::NotSyslog),
+        (
+            "<1345>1 2026-05-01T00:00:00+00:00 a b - c -",
+            Flag::NotSyslog,
+        ),
         ("\u{0}\u{1}binary\u{ff}junk", Flag::NotSyslog),
     ];
     for (line, flag) in cases {
@@ -318,7 +460,12 @@ fn python_strip_semantics_and_bom() {
 #[test]
 fn oversized_lines_are_parsed_and_flagged() {
     let big = "A".repeat(1 << 20);
-    let line = fmt("http", "decky-01", "request", &[("src_ip", "1.2.3.4"), ("body", &big)]);
+    let line = fmt(
+        "http",
+        "decky-01",
+        "request",
+        &[("src_ip", "1.2.3.4"), ("body", &big)],
+    );
     let p = parse_line(line);
     assert_eq!(p.field("body").map(str::len), Some(1 << 20));
     assert_eq!(p.flags, vec![Flag::Oversized]);
@@ -334,11 +481,21 @@ fn unicode_values_survive() {
 
 #[test]
 fn a_8_examples() {
-    let p = parse_line(r#"<134>1 2026-05-01T03:52:17.550231+00:00 decnet-prober prober - hassh_fingerprint [relay@55555 target_ip="77.91.68.15" target_port="22" hassh_server_hash="b12d2871a1189eff20364cf5333619ee" ssh_banner="SSH-2.0-OpenSSH_8.4p1 Debian-5+deb11u1"] HASSH 77.91.68.15:22 = b12d2871a1189eff20364cf5333619ee"#);
-    assert_eq!(p.attacker_ip, Some("77.91.68.15".parse::<IpAddr>().unwrap()));
-    assert_eq!(p.field("ssh_banner"), Some("SSH-2.0-OpenSSH_8.4p1 Debian-5+deb11u1"));
+    let p = parse_line(
+        r#"<134>1 2026-05-01T03:52:17.550231+00:00 decnet-prober prober - hassh_fingerprint [relay@55555 target_ip="77.91.68.15" target_port="22" hassh_server_hash="b12d2871a1189eff20364cf5333619ee" ssh_banner="SSH-2.0-OpenSSH_8.4p1 Debian-5+deb11u1"] HASSH 77.91.68.15:22 = b12d2871a1189eff20364cf5333619ee"#,
+    );
+    assert_eq!(
+        p.attacker_ip,
+        Some("77.91.68.15".parse::<IpAddr>().unwrap())
+    );
+    assert_eq!(
+        p.field("ssh_banner"),
+        Some("SSH-2.0-OpenSSH_8.4p1 Debian-5+deb11u1")
+    );
     assert!(p.msg.unwrap().starts_with("HASSH"));
-    let p = parse_line(r#"<132>1 2026-05-01T03:31:40.220981+00:00 mail-relay-01 smtp - rcpt_denied [relay@55555 src="91.92.240.7" value="<Bob@ACME.com>"]"#);
+    let p = parse_line(
+        r#"<132>1 2026-05-01T03:31:40.220981+00:00 mail-relay-01 smtp - rcpt_denied [relay@55555 src="91.92.240.7" value="<Bob@ACME.com>"]"#,
+    );
     assert_eq!((p.pri, ip(&p).as_deref()), (Some(132), Some("91.92.240.7")));
 }
 
@@ -356,7 +513,10 @@ fn mutated_lines_never_panic() {
         r#"<132>1 2026-05-01T03:31:40.220981+00:00 mail-relay-01 smtp_relay - rcpt_to [relay@55555 src="91.92.240.7" value="<Bob@ACME.com>"]"#,
         "<38>1 2026-04-27T03:08:45+00:00 dmz-gateway sshd 940 - - Connection from 157.66.144.16 port 42772 on 10.0.0.2 port 22",
     ];
-    let specials = ['"', '\\', ']', '[', '=', ' ', '<', '>', '@', ':', '\u{0}', '\u{fffd}', 'é', '\n', '\t', '-', '{', '}'];
+    let specials = [
+        '"', '\\', ']', '[', '=', ' ', '<', '>', '@', ':', '\u{0}', '\u{fffd}', 'é', '\n', '\t',
+        '-', '{', '}',
+    ];
     let mut state = 0x2545_f491_4f6c_dd1du64;
     let mut next = move || {
         state ^= state << 13;
@@ -401,13 +561,18 @@ fn many_distinct_parameters_are_capped_and_linear() {
     assert_eq!(p.attacker_ip, Some("45.83.12.9".parse().unwrap()));
     // duplicates of kept keys still overwrite: DECNET's last-value-wins
     let dup = format!("<134>1 2026-05-01T00:00:00+00:00 d ssh - e [relay@55555 src_ip=\"1.2.3.4\"{params} src_ip=\"5.6.7.8\"]");
-    assert_eq!(parse_line(&dup).attacker_ip, Some("5.6.7.8".parse().unwrap()));
+    assert_eq!(
+        parse_line(&dup).attacker_ip,
+        Some("5.6.7.8".parse().unwrap())
+    );
 }
 
 #[test]
 fn many_bash_tokens_are_capped() {
     let head: String = (0..100_000).map(|i| format!("t{i}=x ")).collect();
-    let line = format!("<134>1 2026-05-01T00:00:00+00:00 decky-01 bash - - CMD uid=0 src=45.83.12.9 {head}cmd=id");
+    let line = format!(
+        "<134>1 2026-05-01T00:00:00+00:00 decky-01 bash - - CMD uid=0 src=45.83.12.9 {head}cmd=id"
+    );
     let p = parse_line(&line);
     assert_eq!(p.fields.len(), crate::bound::MAX_FIELDS);
     assert!(p.flags.contains(&Flag::TooManyFields));
@@ -433,12 +598,21 @@ fn json_nul_escape_is_flagged() {
     let line = r#"<134>1 2026-05-01T00:00:00+00:00 decky-01 http - request [relay@55555 src_ip="45.83.12.9" headers="{\"User-Agent\": \"curl/8\u0000evil\"}"]"#;
     let p = parse_line(line);
     assert!(p.flags.contains(&Flag::JsonNul), "{:?}", p.flags);
-    assert!(!parse_line(&line.replace("\\u0000", "\\u0041")).flags.contains(&Flag::JsonNul));
+    assert!(!parse_line(&line.replace("\\u0000", "\\u0041"))
+        .flags
+        .contains(&Flag::JsonNul));
 }
 
 #[test]
 fn unspecified_and_loopback_sources_are_not_attackers() {
-    for src in ["0.0.0.0", "::", "::1", "127.0.0.1", "[::1]:22", "0.0.0.0:443"] {
+    for src in [
+        "0.0.0.0",
+        "::",
+        "::1",
+        "127.0.0.1",
+        "[::1]:22",
+        "0.0.0.0:443",
+    ] {
         let p = parse_line(Box::leak(
             format!("<134>1 2026-05-01T00:00:00+00:00 decky-01 ssh - connection [relay@55555 src_ip=\"{src}\"]").into_boxed_str(),
         ));
@@ -446,7 +620,9 @@ fn unspecified_and_loopback_sources_are_not_attackers() {
         assert!(p.flags.contains(&Flag::NotAnAttacker), "{src}");
     }
     // prose that names 0.0.0.0 is no claim: no attacker and no flag
-    let p = parse_line("<134>1 2026-05-01T00:00:00+00:00 decky-01 sshd - - Server listening on 0.0.0.0 port 22.");
+    let p = parse_line(
+        "<134>1 2026-05-01T00:00:00+00:00 decky-01 sshd - - Server listening on 0.0.0.0 port 22.",
+    );
     assert_eq!(p.attacker_ip, None);
     assert!(!p.flags.contains(&Flag::NotAnAttacker));
 }

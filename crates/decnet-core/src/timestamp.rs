@@ -173,8 +173,17 @@ pub fn iso_utc(us: i64) -> String {
     let rem = us.rem_euclid(86_400_000_000);
     let (y, m, d) = civil_from_days(days);
     let (secs, micros) = (rem / 1_000_000, rem % 1_000_000);
-    let frac = if micros == 0 { String::new() } else { format!(".{micros:06}") };
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{frac}+00:00", secs / 3600, secs / 60 % 60, secs % 60)
+    let frac = if micros == 0 {
+        String::new()
+    } else {
+        format!(".{micros:06}")
+    };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{frac}+00:00",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
 }
 
 fn civil_from_days(z: i64) -> (i64, i64, i64) {
@@ -201,20 +210,35 @@ mod tests {
         assert_eq!(parse_iso8601("2026-05-01T10:00:00Z"), Some(T0));
         assert_eq!(parse_iso8601("2026-05-01 10:00:00"), Some(T0));
         assert_eq!(parse_iso8601("2026-05-01T10:00"), Some(T0));
-        assert_eq!(parse_iso8601("2026-05-01T10:00:00.512334+00:00"), Some(T0 + 512_334));
+        assert_eq!(
+            parse_iso8601("2026-05-01T10:00:00.512334+00:00"),
+            Some(T0 + 512_334)
+        );
     }
 
     #[test]
     fn offsets_are_applied_not_dropped() {
         // DECNET's collector would keep 10:00 wall time; the real instant is 08:00Z.
-        assert_eq!(parse_iso8601("2026-05-01T10:00:00+02:00"), Some(T0 - 7_200_000_000));
-        assert_eq!(parse_iso8601("2026-05-01T10:00:00-0130"), Some(T0 + 5_400_000_000));
-        assert_eq!(parse_iso8601("2026-05-01T10:00:00+02"), Some(T0 - 7_200_000_000));
+        assert_eq!(
+            parse_iso8601("2026-05-01T10:00:00+02:00"),
+            Some(T0 - 7_200_000_000)
+        );
+        assert_eq!(
+            parse_iso8601("2026-05-01T10:00:00-0130"),
+            Some(T0 + 5_400_000_000)
+        );
+        assert_eq!(
+            parse_iso8601("2026-05-01T10:00:00+02"),
+            Some(T0 - 7_200_000_000)
+        );
     }
 
     #[test]
     fn naive_is_utc_and_basic_format_and_date_only() {
-        assert_eq!(parse_iso8601("2026-05-02T06:22:48.089309"), Some(1_777_702_968_089_309));
+        assert_eq!(
+            parse_iso8601("2026-05-02T06:22:48.089309"),
+            Some(1_777_702_968_089_309)
+        );
         assert_eq!(parse_iso8601("20260501T100000Z"), Some(T0));
         assert_eq!(parse_iso8601("2026-05-01"), Some(T0 - 36_000_000_000));
     }
@@ -222,15 +246,27 @@ mod tests {
     #[test]
     fn fractions_truncate_to_micros_and_accept_comma() {
         assert_eq!(parse_iso8601("2026-05-01T10:00:00.1"), Some(T0 + 100_000));
-        assert_eq!(parse_iso8601("2026-05-01T10:00:00,123456789"), Some(T0 + 123_456));
+        assert_eq!(
+            parse_iso8601("2026-05-01T10:00:00,123456789"),
+            Some(T0 + 123_456)
+        );
     }
 
     #[test]
     fn rejects_invalid() {
         for bad in [
-            "not-a-date", "", "-", "2026-13-01T00:00:00", "2026-02-29T00:00:00", "2026-05-01T24:00:00",
-            "2026-05-01T10:60:00", "2026-05-01T10:00:00+25:00", "2026-05-01T10:00:00.", "2026-05-01X10:00",
-            "2026-05-01T10:00:00+00:00junk", "2026-W18-5",
+            "not-a-date",
+            "",
+            "-",
+            "2026-13-01T00:00:00",
+            "2026-02-29T00:00:00",
+            "2026-05-01T24:00:00",
+            "2026-05-01T10:60:00",
+            "2026-05-01T10:00:00+25:00",
+            "2026-05-01T10:00:00.",
+            "2026-05-01X10:00",
+            "2026-05-01T10:00:00+00:00junk",
+            "2026-W18-5",
         ] {
             assert_eq!(parse_iso8601(bad), None, "{bad:?}");
         }
