@@ -56,6 +56,15 @@ IMMUTABLE PARALLEL SAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'behavior_details_wrapper';
 
+CREATE  FUNCTION "campaign_handoff_rule"() RETURNS TABLE (
+	"leaving" TEXT[],  /* Vec < & '_ str > */
+	"arriving" TEXT[],  /* Vec < & '_ str > */
+	"window_s" double precision  /* f64 */
+)
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'campaign_handoff_rule_wrapper';
+
 CREATE  FUNCTION "family_buckets"(
 	"programs" TEXT[], /* Vec < Option < String > > */
 	"buckets" TEXT[] /* Vec < Option < String > > */
@@ -333,6 +342,155 @@ BEGIN
     INSERT INTO decnet.identity_runs (started_at, duration_ms, mode, attackers, edges, identities, merges)
     VALUES (started, extract(epoch FROM clock_timestamp() - started) * 1000, 'full', cardinality(everyone), n_edges, n_ids, n_merges);
     RETURN QUERY SELECT cardinality(everyone), n_edges, n_ids, n_merges,
+                        (extract(epoch FROM clock_timestamp() - started) * 1000)::double precision;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION @extschema@.cluster_campaigns()
+RETURNS TABLE (identities integer, edges integer, campaigns integer, duration_ms double precision)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET jit = off SET client_min_messages = warning
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    started timestamptz := clock_timestamp();
+    g_a text[];
+    g_b text[];
+    n_identities integer;
+    n_edges integer;
+    n_campaigns integer;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext('decnet.rollup'));
+    DROP TABLE IF EXISTS pg_temp.decnet_phases, pg_temp.decnet_views, pg_temp.decnet_chunks, pg_temp.decnet_infra, pg_temp.decnet_components,
+                         pg_temp.decnet_kept, pg_temp.decnet_winners;
+    -- first and last kill-chain phase per (identity, decky), from the members' kept commands
+    CREATE TEMP TABLE decnet_phases ON COMMIT DROP AS
+        WITH phased AS MATERIALIZED (  -- the phase once per command (inlined, it would run in WHERE and in both aggregates)
+            SELECT m.identity_id, c.decky, c.ts, c.log_id, decnet.command_phase(c.command) AS phase
+            FROM decnet.identity_members m
+            JOIN decnet.attacker_commands c ON c.attacker_ip = m.attacker_ip
+            WHERE c.decky IS NOT NULL AND c.ts IS NOT NULL
+        )
+        SELECT x.identity_id, x.decky,
+               (array_agg(x.phase ORDER BY x.ts, x.log_id))[1] AS first_phase,
+               extract(epoch FROM min(x.ts))::float8 AS first_ts,
+               (array_agg(x.phase ORDER BY x.ts DESC, x.log_id DESC))[1] AS last_phase,
+               extract(epoch FROM max(x.ts))::float8 AS last_ts
+        FROM phased x
+        WHERE x.phase IS NOT NULL
+        GROUP BY x.identity_id, x.decky;
+    -- what campaign_similarity() compares, per live identity (grouped joins, one pass each)
+    CREATE TEMP TABLE decnet_views ON COMMIT DROP AS
+        WITH live AS MATERIALIZED (
+            SELECT i.uuid, i.kd_digraph_simhash FROM decnet.attacker_identities i
+            WHERE i.merged_into IS NULL AND i.member_count > 0
+        ), phases AS (
+            SELECT p.identity_id, jsonb_object_agg(p.decky, jsonb_build_array(p.first_phase, p.first_ts)) AS first,
+                   jsonb_object_agg(p.decky, jsonb_build_array(p.last_phase, p.last_ts)) AS last
+            FROM decnet_phases p GROUP BY p.identity_id
+        ), windows AS (
+            SELECT m.identity_id, jsonb_agg(jsonb_build_array(extract(epoch FROM a.first_seen), extract(epoch FROM a.last_seen))) AS w
+            FROM live l JOIN decnet.identity_members m ON m.identity_id = l.uuid JOIN decnet.attackers a ON a.ip = m.attacker_ip
+            WHERE a.first_seen IS NOT NULL GROUP BY m.identity_id
+        ), infra AS (
+            SELECT m.identity_id, jsonb_agg(DISTINCT s.kind || ':' || s.value) AS i
+            FROM live l JOIN decnet.identity_members m ON m.identity_id = l.uuid
+            JOIN decnet.identity_signals s ON s.attacker_ip = m.attacker_ip AND s.kind IN ('payload', 'c2')
+            GROUP BY m.identity_id
+        ), cohort AS (
+            SELECT m.identity_id, jsonb_agg(DISTINCT c.x) AS c
+            FROM live l JOIN decnet.identity_members m ON m.identity_id = l.uuid
+            JOIN decnet.attackers a ON a.ip = m.attacker_ip
+            LEFT JOIN decnet.attacker_behavior b ON b.attacker_ip = m.attacker_ip
+            CROSS JOIN LATERAL (SELECT 'asn:' || a.asn WHERE a.asn IS NOT NULL
+                                UNION ALL SELECT 'decky:' || d FROM unnest(a.deckies) d
+                                UNION ALL SELECT 'tool:' || t FROM unnest(b.tool_guesses) t) AS c(x)
+            GROUP BY m.identity_id
+        )
+        SELECT l.uuid, encode(l.kd_digraph_simhash, 'hex') AS kd,
+               jsonb_build_object('first', ph.first, 'last', ph.last, 'windows', w.w, 'cohort', co.c,
+                                  'infrastructure', inf.i, 'kd', encode(l.kd_digraph_simhash, 'hex')) AS features
+        FROM live l
+        LEFT JOIN infra inf ON inf.identity_id = l.uuid
+        LEFT JOIN phases ph ON ph.identity_id = l.uuid
+        LEFT JOIN windows w ON w.identity_id = l.uuid
+        LEFT JOIN cohort co ON co.identity_id = l.uuid;
+    CREATE INDEX ON decnet_views (uuid);
+    CREATE INDEX ON decnet_phases (decky, first_ts);
+    -- the keystroke centroids as four 16-bit chunks: candidates share one
+    CREATE TEMP TABLE decnet_chunks ON COMMIT DROP AS
+        SELECT v.uuid, n, substr(v.kd, n * 4 + 1, 4) AS chunk FROM decnet_views v CROSS JOIN generate_series(0, 3) AS n
+        WHERE v.kd IS NOT NULL;
+    -- infrastructure items (payload hashes, C2 servers) per identity, those few identities share
+    CREATE TEMP TABLE decnet_infra ON COMMIT DROP AS
+        SELECT DISTINCT m.identity_id, s.kind || ':' || s.value AS item
+        FROM decnet.identity_members m JOIN decnet.identity_signals s ON s.attacker_ip = m.attacker_ip
+        WHERE s.kind IN ('payload', 'c2')
+          AND (s.kind, s.value) IN (SELECT kind, value FROM decnet.identity_signals WHERE kind IN ('payload', 'c2')
+                                    GROUP BY kind, value HAVING count(*) <= decnet.identity_signal_max_attackers());
+    ANALYZE decnet_phases, decnet_views, decnet_chunks, decnet_infra;
+    n_identities := (SELECT count(*) FROM decnet_views);
+
+    WITH candidates AS (
+        SELECT DISTINCT least(x.identity_id, y.identity_id) AS a, greatest(x.identity_id, y.identity_id) AS b
+        FROM decnet_phases x JOIN decnet_phases y ON y.decky = x.decky AND y.identity_id <> x.identity_id
+        CROSS JOIN decnet.campaign_handoff_rule() h  -- the rule's phases and window, stated in Rust
+        WHERE x.last_phase = ANY (h.leaving) AND y.first_phase = ANY (h.arriving)
+          AND y.first_ts BETWEEN x.last_ts AND x.last_ts + h.window_s
+        UNION
+        SELECT DISTINCT x.uuid, y.uuid
+        FROM decnet_chunks x JOIN decnet_chunks y ON y.n = x.n AND y.chunk = x.chunk AND y.uuid > x.uuid
+        UNION
+        SELECT DISTINCT least(x.identity_id, y.identity_id), greatest(x.identity_id, y.identity_id)
+        FROM decnet_infra x JOIN decnet_infra y ON y.item = x.item AND y.identity_id <> x.identity_id
+    ), edges AS (
+        SELECT c.a, c.b FROM candidates c
+        JOIN decnet_views va ON va.uuid = c.a JOIN decnet_views vb ON vb.uuid = c.b
+        WHERE decnet.campaign_edge(va.features, vb.features)
+    )
+    SELECT array_agg(a::text), array_agg(b::text), count(*) INTO g_a, g_b, n_edges FROM edges;
+
+    CREATE TEMP TABLE decnet_components ON COMMIT DROP AS
+        SELECT c.node::uuid AS identity_id, c.component FROM decnet.connected_components(g_a, g_b) c;
+    CREATE TEMP TABLE decnet_kept ON COMMIT DROP AS
+        SELECT k.previous::uuid AS previous, k.component, k.kept
+        FROM (SELECT array_agg(c.component) AS comps, array_agg(i.campaign_id::text) AS prevs
+              FROM decnet_components c JOIN decnet.attacker_identities i ON i.uuid = c.identity_id
+              WHERE i.campaign_id IS NOT NULL) x
+        CROSS JOIN LATERAL decnet.keep_previous_groups(x.comps, x.prevs) k;
+    CREATE TEMP TABLE decnet_winners ON COMMIT DROP AS
+        SELECT c.component, coalesce(k.previous, gen_random_uuid()) AS winner
+        FROM (SELECT DISTINCT component FROM decnet_components) c
+        LEFT JOIN decnet_kept k ON k.component = c.component AND k.kept;
+    INSERT INTO decnet.campaigns (uuid) SELECT winner FROM decnet_winners ORDER BY 1 ON CONFLICT DO NOTHING;
+    UPDATE decnet.campaigns c SET merged_into = w.winner, identity_count = 0, updated_at = now()
+    FROM decnet_kept k JOIN decnet_winners w ON w.component = k.component
+    WHERE c.uuid = k.previous AND NOT k.kept;
+
+    -- membership: identities in a component, none for the rest
+    UPDATE decnet.attacker_identities i SET campaign_id = x.winner
+    FROM (SELECT i2.uuid, w.winner FROM decnet.attacker_identities i2
+          LEFT JOIN decnet_components c ON c.identity_id = i2.uuid
+          LEFT JOIN decnet_winners w ON w.component = c.component) x
+    WHERE i.uuid = x.uuid AND i.campaign_id IS DISTINCT FROM x.winner;
+
+    UPDATE decnet.campaigns c SET identity_count = s.n, first_seen = s.first_seen, last_seen = s.last_seen,
+           ja3_hashes = s.ja3, hassh_hashes = s.hassh, tls_cert_sha256 = s.certs, updated_at = now()
+    FROM (SELECT w.winner,
+                 count(*)::integer AS n, min(i.first_seen) AS first_seen, max(i.last_seen) AS last_seen,
+                 nullif(ARRAY(SELECT DISTINCT v FROM decnet.attacker_identities j, unnest(j.ja3_hashes) v
+                              WHERE j.campaign_id = w.winner ORDER BY v), '{}') AS ja3,
+                 nullif(ARRAY(SELECT DISTINCT v FROM decnet.attacker_identities j, unnest(j.hassh_hashes) v
+                              WHERE j.campaign_id = w.winner ORDER BY v), '{}') AS hassh,
+                 nullif(ARRAY(SELECT DISTINCT v FROM decnet.attacker_identities j, unnest(j.tls_cert_sha256) v
+                              WHERE j.campaign_id = w.winner ORDER BY v), '{}') AS certs
+          FROM decnet_winners w JOIN decnet.attacker_identities i ON i.campaign_id = w.winner
+          GROUP BY w.winner) s
+    WHERE c.uuid = s.winner;
+    n_campaigns := (SELECT count(*) FROM decnet_winners);
+
+    INSERT INTO decnet.identity_runs (started_at, duration_ms, mode, attackers, edges, identities, merges)
+    VALUES (started, extract(epoch FROM clock_timestamp() - started) * 1000, 'campaigns', n_identities, coalesce(n_edges, 0), n_campaigns, 0);
+    RETURN QUERY SELECT n_identities, coalesce(n_edges, 0)::integer, n_campaigns,
                         (extract(epoch FROM clock_timestamp() - started) * 1000)::double precision;
 END
 $fn$;
@@ -701,11 +859,13 @@ COMMENT ON FUNCTION @extschema@.identity_links(uuid) IS 'The links inside an ide
 
 COMMENT ON FUNCTION @extschema@.identity_edge_pairs(text[], text[], text[], jsonb[]) IS 'Internal (identity_edges): the candidate pairs (a[i], b[i]) whose observations reach the edge threshold, each attacker''s observation (ips[k], observations[k]) read once.';
 
+COMMENT ON FUNCTION @extschema@.campaign_handoff_rule() IS 'The campaign hand-off rule as Rust states it: the phases an identity leaves a decky in (leaving), those the next one starts there with (arriving), and the window in seconds. cluster_campaigns pre-filters candidate pairs with it.';
+
 DO $upgrade$
 BEGIN
-    REVOKE EXECUTE ON FUNCTION @extschema@.stats, @extschema@.behavior_details, @extschema@.family_buckets, @extschema@.identity_edge_pairs, @extschema@.identity_link_reasons, @extschema@.service_families, @extschema@.store_identity_links, @extschema@.identity_links FROM PUBLIC;
+    REVOKE EXECUTE ON FUNCTION @extschema@.stats, @extschema@.behavior_details, @extschema@.campaign_handoff_rule, @extschema@.family_buckets, @extschema@.identity_edge_pairs, @extschema@.identity_link_reasons, @extschema@.service_families, @extschema@.store_identity_links, @extschema@.identity_links FROM PUBLIC;
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'decnet_analyst') THEN
-        GRANT EXECUTE ON FUNCTION @extschema@.stats, @extschema@.behavior_details, @extschema@.family_buckets, @extschema@.identity_edge_pairs, @extschema@.identity_link_reasons, @extschema@.service_families, @extschema@.identity_links TO decnet_analyst;
+        GRANT EXECUTE ON FUNCTION @extschema@.stats, @extschema@.behavior_details, @extschema@.campaign_handoff_rule, @extschema@.family_buckets, @extschema@.identity_edge_pairs, @extschema@.identity_link_reasons, @extschema@.service_families, @extschema@.identity_links TO decnet_analyst;
     END IF;
 END
 $upgrade$;

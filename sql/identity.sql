@@ -712,8 +712,9 @@ BEGIN
     WITH candidates AS (
         SELECT DISTINCT least(x.identity_id, y.identity_id) AS a, greatest(x.identity_id, y.identity_id) AS b
         FROM decnet_phases x JOIN decnet_phases y ON y.decky = x.decky AND y.identity_id <> x.identity_id
-        WHERE x.last_phase IN ('command_and_control', 'persistence') AND y.first_phase IN ('discovery', 'lateral_movement')
-          AND y.first_ts BETWEEN x.last_ts AND x.last_ts + 86400
+        CROSS JOIN decnet.campaign_handoff_rule() h  -- the rule's phases and window, stated in Rust
+        WHERE x.last_phase = ANY (h.leaving) AND y.first_phase = ANY (h.arriving)
+          AND y.first_ts BETWEEN x.last_ts AND x.last_ts + h.window_s
         UNION
         SELECT DISTINCT x.uuid, y.uuid
         FROM decnet_chunks x JOIN decnet_chunks y ON y.n = x.n AND y.chunk = x.chunk AND y.uuid > x.uuid

@@ -214,6 +214,24 @@ fn identity_edge(a: JsonB, b: JsonB) -> bool {
     identity_similarity(a, b) >= identity::EDGE_THRESHOLD
 }
 
+/// The campaign hand-off rule's phases and window (decnet_core::identity), for
+/// cluster_campaigns' candidate pre-filter: leaving, arriving, window in seconds.
+#[pg_extern(immutable, parallel_safe)]
+fn campaign_handoff_rule() -> TableIterator<
+    'static,
+    (
+        name!(leaving, Vec<&'static str>),
+        name!(arriving, Vec<&'static str>),
+        name!(window_s, f64),
+    ),
+> {
+    TableIterator::once((
+        identity::HANDOFF_LEAVING_PHASES.to_vec(),
+        identity::HANDOFF_ARRIVING_PHASES.to_vec(),
+        identity::HANDOFF_WINDOW_S,
+    ))
+}
+
 /// Whether two identities belong to one campaign (campaign_similarity >= 1.0).
 #[pg_extern(immutable, strict, parallel_safe)]
 fn campaign_edge(a: JsonB, b: JsonB) -> bool {

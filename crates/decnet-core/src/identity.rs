@@ -386,7 +386,7 @@ pub fn link_reasons(a: &Observation, b: &Observation) -> Vec<LinkReason> {
 // ---- campaign similarity (G.5) ---------------------------------------------------
 
 pub const CAMPAIGN_EDGE_THRESHOLD: f64 = 1.0;
-const HANDOFF_WINDOW_S: f64 = 86_400.0;
+pub const HANDOFF_WINDOW_S: f64 = 86_400.0;
 
 /// What one identity brings to campaign clustering. Per decky: the first and
 /// last kill-chain phase seen there, with their times (epoch seconds).
@@ -434,11 +434,16 @@ impl CampaignView {
     }
 }
 
+/// The phases a hand-off leaves a decky in, and those the next identity
+/// starts there with (cluster_campaigns' SQL pre-filter reads these too).
+pub const HANDOFF_LEAVING_PHASES: [&str; 2] = ["command_and_control", "persistence"];
+pub const HANDOFF_ARRIVING_PHASES: [&str; 2] = ["discovery", "lateral_movement"];
+
 fn handoff_one_way(a: &CampaignView, b: &CampaignView) -> bool {
     a.last_phase.iter().any(|(decky, (phase, t_last))| {
-        matches!(phase.as_str(), "command_and_control" | "persistence")
+        HANDOFF_LEAVING_PHASES.contains(&phase.as_str())
             && b.first_phase.get(decky).is_some_and(|(p, t_first)| {
-                matches!(p.as_str(), "discovery" | "lateral_movement")
+                HANDOFF_ARRIVING_PHASES.contains(&p.as_str())
                     && (0.0..=HANDOFF_WINDOW_S).contains(&(t_first - t_last))
             })
     })
