@@ -515,3 +515,92 @@ fn a_stalled_database_holds_tcp_senders_back_and_loses_nothing() {
     );
     assert_eq!(count(&mut admin, "SELECT count(*) FROM decnet.verify()"), 0);
 }
+
+/// Hostile senders (issue 15's rule for the network): an absurd octet count,
+/// a line of 3 MiB without a newline, a connection that sends nothing, and a
+/// maximal UDP datagram of garbage neither take the listener down nor hold
+/// back an honest sender. Each piece of the long line is stored, bounded.
+#[test]
+fn hostile_senders_neither_stop_nor_stall_the_listener() {
+    use std::net::{TcpStream, UdpSocket};
+    let db = "it_listen_hostile";
+    let mut admin = migrated_db(db);
+    let mut l = listen(db, &mut admin);
+    let tcp = ("127.0.0.1", l.tcp);
+
+    // a connection that opens and says nothing, kept open throughout
+    let idle = TcpStream::connect(tcp).unwrap();
+    // an octet count of 100 GB: the listener ends that connection
+    let mut huge = TcpStream::connect(tcp).unwrap();
+    huge.write_all(b"99999999999 <13>1 - - - - - - x").unwrap();
+    huge.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    let closed = matches!(std::io::Read::read(&mut huge, &mut buf), Ok(0) | Err(_));
+    assert!(closed, "the connection with a bad octet count is closed");
+    // 3 MiB without a newline, then one: three pieces of the longest message
+    let max = decnet_core::syslog_frame::MAX_MESSAGE_BYTES;
+    let mut long = TcpStream::connect(tcp).unwrap();
+    long.write_all(&vec![b'A'; 3 * max]).unwrap();
+    long.write_all(b"\n").unwrap();
+    drop(long);
+    // a datagram as large as UDP carries, of bytes that are no syslog
+    let garbage: Vec<u8> = (0..65_507u32).map(|i| (i * 7 % 251) as u8 | 1).collect();
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .send_to(&garbage, ("127.0.0.1", l.udp))
+        .unwrap();
+    // the honest sender still gets through, whole and once
+    let honest: Vec<String> = (0..100)
+        .map(|i| format!("honest message {i} from 198.51.100.9"))
+        .collect();
+    logger(
+        &[
+            "--rfc5424",
+            "-T",
+            "-n",
+            "127.0.0.1",
+            "-P",
+            &l.tcp.to_string(),
+        ],
+        &honest,
+    );
+    wait_for(&mut admin, "SELECT count(*) FROM decnet.logs", 104);
+    assert!(
+        l.child.try_wait().unwrap().is_none(),
+        "the listener is still up"
+    );
+    drop(idle);
+    let out = l.stop();
+    assert!(out.contains("stopped: 104 messages stored"), "{out}");
+    assert_eq!(
+        count(
+            &mut admin,
+            &format!("SELECT count(*) FROM decnet.logs WHERE raw_line ~ '^A+$' AND length(raw_line) = {max}")
+        ),
+        3
+    );
+    assert_eq!(
+        count(
+            &mut admin,
+            "SELECT count(*) FROM decnet.logs WHERE msg LIKE 'honest message %'"
+        ),
+        100
+    );
+    assert_eq!(
+        count(
+            &mut admin,
+            "SELECT count(DISTINCT msg) FROM decnet.logs WHERE msg LIKE 'honest message %'"
+        ),
+        100
+    );
+    assert_eq!(
+        count(
+            &mut admin,
+            "SELECT count(*) FROM decnet.logs WHERE parse_status = 'unparsed'"
+        ),
+        4,
+        "the three pieces and the datagram are stored, flagged"
+    );
+    assert_eq!(count(&mut admin, "SELECT count(*) FROM decnet.verify()"), 0);
+}
