@@ -44,17 +44,15 @@ BEGIN
 END
 $fn$;
 
-DROP FUNCTION @extschema@.behavior_details;
-
-CREATE  FUNCTION "behavior_details"(
-	"events" jsonb, /* Option < JsonB > */
+CREATE  FUNCTION "behavior_details_of"(
+	"events" json, /* Option < pgrx :: datum :: Json > */
 	"mean_iat_s" double precision, /* Option < f64 > */
 	"cv" double precision, /* Option < f64 > */
 	"signatures" TEXT DEFAULT NULL /* Option < & str > */
 ) RETURNS jsonb /* JsonB */
 IMMUTABLE PARALLEL SAFE
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'behavior_details_wrapper';
+AS 'MODULE_PATHNAME', 'behavior_details_of_wrapper';
 
 CREATE  FUNCTION "campaign_handoff_rule"() RETURNS TABLE (
 	"leaving" TEXT[],  /* Vec < & '_ str > */
@@ -747,34 +745,39 @@ DECLARE
     signature_text text := signatures::text;  -- printed once, not once per attacker
 BEGIN
     -- MATERIALIZED: computed once per attacker; inlined, the planner re-runs the
-    -- functions (and their subqueries) for every column that reads a result
-    WITH computed AS MATERIALIZED (
-        SELECT t.ip, s.n, s.stats,
-               decnet.behavior_class((s.stats->>'event_count')::bigint, (s.stats->>'mean_iat_s')::float8,
-                                     (s.stats->>'cv')::float8, sv.services::int) AS class
+    -- functions (and their subqueries) for every column that reads a result.
+    -- One read of each attacker's latest lines serves both the timing and the
+    -- details: timing over its own lines among them (sensor observations, the
+    -- sniffer's and prober's, duplicate them; lines at one instant are one
+    -- action told by several programs, the PAM hook's auth_attempt and sshd's
+    -- own line for one password: correction #57), details over all of them.
+    WITH sampled AS MATERIALIZED (
+        SELECT t.ip, r.all_lines, r.own_lines, r.stats, r.events
         FROM unnest(batch) AS t(ip)
-        -- the attacker's own events: sensor observations (sniffer, prober) duplicate them,
-        -- and lines at one instant are one action told by several programs (the
-        -- PAM hook's auth_attempt and sshd's own line for one password; correction #57)
-        CROSS JOIN LATERAL (SELECT count(*) AS sampled, decnet.timing_stats(coalesce(array_agg(DISTINCT r.ts), '{}')) AS stats
-                            FROM (SELECT l.ts FROM decnet.logs l
-                                  WHERE l.attacker_ip = t.ip AND (l.service IS NULL OR NOT decnet.is_sensor_service(l.service))
-                                  ORDER BY l.id DESC LIMIT max_lines) r) w
-        -- all of them are counted; only an attacker the sample did not hold whole is read again
-        CROSS JOIN LATERAL (SELECT w.stats, CASE WHEN w.sampled < max_lines THEN w.sampled
-                                                 ELSE (SELECT count(*) FROM decnet.logs l
-                                                       WHERE l.attacker_ip = t.ip AND (l.service IS NULL OR NOT decnet.is_sensor_service(l.service)))
-                                            END AS n) s
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS all_lines, count(*) FILTER (WHERE x.own) AS own_lines,
+                   decnet.timing_stats(coalesce(array_agg(DISTINCT x.ts) FILTER (WHERE x.own), '{}')) AS stats,
+                   json_agg(json_build_object('e', x.event_type, 's', x.service,
+                                              't', (extract(epoch FROM x.ts) * 1000000)::bigint, 'f', x.fields) ORDER BY x.id) AS events
+            FROM (SELECT l.id, l.event_type, l.service, l.ts, l.fields,
+                         (l.service IS NULL OR NOT decnet.is_sensor_service(l.service)) AS own
+                  FROM decnet.logs l WHERE l.attacker_ip = t.ip ORDER BY l.id DESC LIMIT max_lines) x
+        ) r
+    ), computed AS MATERIALIZED (
+        SELECT w.ip, w.events, w.stats,
+               -- its own lines are all counted; only an attacker the sample did not hold whole is read again
+               CASE WHEN w.all_lines < max_lines THEN w.own_lines
+                    ELSE (SELECT count(*) FROM decnet.logs l
+                          WHERE l.attacker_ip = w.ip AND (l.service IS NULL OR NOT decnet.is_sensor_service(l.service)))
+               END AS n,
+               decnet.behavior_class((w.stats->>'event_count')::bigint, (w.stats->>'mean_iat_s')::float8,
+                                     (w.stats->>'cv')::float8, sv.services::int) AS class
+        FROM sampled w
         CROSS JOIN LATERAL (SELECT cardinality(decnet.service_families(coalesce(array_agg(a.service), '{}'))) AS services
-                            FROM decnet.attacker_services a WHERE a.attacker_ip = t.ip) sv
+                            FROM decnet.attacker_services a WHERE a.attacker_ip = w.ip) sv
     ), detailed AS MATERIALIZED (
-        -- the attacker's latest lines, sensors included, in id order (the sniffer/prober rollup needs them)
-        SELECT c.*, decnet.behavior_details(
-                   (SELECT jsonb_agg(jsonb_build_object('e', r.event_type, 's', r.service,
-                                                        't', (extract(epoch FROM r.ts) * 1000000)::bigint, 'f', r.fields) ORDER BY r.id)
-                    FROM (SELECT l.id, l.event_type, l.service, l.ts, l.fields FROM decnet.logs l
-                          WHERE l.attacker_ip = c.ip ORDER BY l.id DESC LIMIT max_lines) r),
-                   (c.stats->>'mean_iat_s')::float8, (c.stats->>'cv')::float8, signature_text) AS d
+        SELECT c.ip, c.n, c.stats, c.class,
+               decnet.behavior_details_of(c.events, (c.stats->>'mean_iat_s')::float8, (c.stats->>'cv')::float8, signature_text) AS d
         FROM computed c
     ), up AS (
         INSERT INTO decnet.attacker_behavior AS b
@@ -836,8 +839,11 @@ $fn$;
 -- new statement (check it is safe to run on an existing install)
 REVOKE EXECUTE ON PROCEDURE @extschema@.rollup_backlog(integer, integer) FROM PUBLIC;
 
-COMMENT ON FUNCTION @extschema@.behavior_details(jsonb, double precision, double precision, text) IS
+COMMENT ON FUNCTION @extschema@.behavior_details_of(json, double precision, double precision, text) IS
 'Per-attacker behaviour details (spec D.9-D.11) from its lines [{e, s, t, f}] in id order, its timing mean/cv and the OS signatures (decnet.os_signature_set()): os_guess, hop_distance, tcp_fingerprint, retransmit_count, kex_order_raw, ssh_client_banners, phase_sequence, tool_guesses.';
+
+COMMENT ON FUNCTION @extschema@.behavior_details(jsonb, double precision, double precision, jsonb) IS
+'behavior_details_of with jsonb arguments, as releases up to 0.5.0 call it: kept so their SQL works with a newer library until ALTER EXTENSION decnet UPDATE.';
 
 COMMENT ON FUNCTION @extschema@.stats() IS 'One row for operators: lines ingested and flagged, attackers, live identities, dirty and PTR backlogs, how long the oldest dirty attacker has waited, last rollup time and duration, time of the last line and idle time since, stale enrichment data, attackers whose rollup failed, pg_cron jobs missing for this database.';
 
@@ -863,9 +869,9 @@ COMMENT ON FUNCTION @extschema@.campaign_handoff_rule() IS 'The campaign hand-of
 
 DO $upgrade$
 BEGIN
-    REVOKE EXECUTE ON FUNCTION @extschema@.stats, @extschema@.behavior_details, @extschema@.campaign_handoff_rule, @extschema@.family_buckets, @extschema@.identity_edge_pairs, @extschema@.identity_link_reasons, @extschema@.service_families, @extschema@.store_identity_links, @extschema@.identity_links FROM PUBLIC;
+    REVOKE EXECUTE ON FUNCTION @extschema@.stats, @extschema@.behavior_details_of, @extschema@.campaign_handoff_rule, @extschema@.family_buckets, @extschema@.identity_edge_pairs, @extschema@.identity_link_reasons, @extschema@.service_families, @extschema@.store_identity_links, @extschema@.identity_links FROM PUBLIC;
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'decnet_analyst') THEN
-        GRANT EXECUTE ON FUNCTION @extschema@.stats, @extschema@.behavior_details, @extschema@.campaign_handoff_rule, @extschema@.family_buckets, @extschema@.identity_edge_pairs, @extschema@.identity_link_reasons, @extschema@.service_families, @extschema@.identity_links TO decnet_analyst;
+        GRANT EXECUTE ON FUNCTION @extschema@.stats, @extschema@.behavior_details_of, @extschema@.campaign_handoff_rule, @extschema@.family_buckets, @extschema@.identity_edge_pairs, @extschema@.identity_link_reasons, @extschema@.service_families, @extschema@.identity_links TO decnet_analyst;
     END IF;
 END
 $upgrade$;

@@ -72,18 +72,43 @@ fn jitter_pct(cv: f64) -> f64 {
 }
 
 /// The per-attacker details of the behaviour record (spec §D.9–§D.11) from its
-/// lines in id order, given as a jsonb array of `{"e": event_type, "s": service,
+/// lines in id order, given as a json array of `{"e": event_type, "s": service,
 /// "t": microseconds since the epoch, "f": fields}`, its timing summary, and the
-/// text of decnet.os_signature_set().
+/// text of decnet.os_signature_set(). json, not jsonb: the rollup builds one per
+/// attacker, and json is built as text and read once, where jsonb is built in
+/// its binary form and printed again to be read.
+#[pg_extern(immutable, parallel_safe)]
+fn behavior_details_of(
+    events: Option<pgrx::datum::Json>,
+    mean_iat_s: Option<f64>,
+    cv: Option<f64>,
+    signatures: default!(Option<&str>, "NULL"),
+) -> JsonB {
+    details_of(events.map(|e| e.0), mean_iat_s, cv, signatures)
+}
+
+/// The same with jsonb arguments: the signature releases up to 0.5.0 call
+/// from their rollup, kept so that their SQL works with this library until
+/// `ALTER EXTENSION decnet UPDATE` replaces it. The rollup calls
+/// behavior_details_of.
 #[pg_extern(immutable, parallel_safe)]
 fn behavior_details(
     events: Option<JsonB>,
     mean_iat_s: Option<f64>,
     cv: Option<f64>,
-    signatures: default!(Option<&str>, "NULL"),
+    signatures: default!(Option<JsonB>, "NULL"),
+) -> JsonB {
+    let signatures = signatures.map(|JsonB(v)| v.to_string());
+    details_of(events.map(|e| e.0), mean_iat_s, cv, signatures.as_deref())
+}
+
+fn details_of(
+    events: Option<serde_json::Value>,
+    mean_iat_s: Option<f64>,
+    cv: Option<f64>,
+    signatures: Option<&str>,
 ) -> JsonB {
     let empty = Vec::new();
-    let events = events.map(|e| e.0);
     let list = events.as_ref().and_then(|v| v.as_array()).unwrap_or(&empty);
     let no_fields = serde_json::Map::new();
     let rows: Vec<behavior::EventRow<'_>> = list

@@ -70,6 +70,7 @@ extension_sql_file!(
         cadence_tools,
         jitter_pct,
         behavior_details,
+        behavior_details_of,
         os_signature_match,
         p0f_signatures
     ]
