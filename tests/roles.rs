@@ -346,6 +346,19 @@ fn the_catalogue_follows_the_security_document() {
            AND NOT (r = 'decnet_ingest' AND p.proname = 'merge_event_needed')",
     );
     assert!(extra.is_empty(), "{extra:?}");
+    // procedures (the scheduled rollup) are the owner's and pg_cron's alone
+    let procedures: Vec<String> = column(
+        &mut admin,
+        "SELECT r || ' ' || p.oid::regprocedure::text FROM pg_proc p
+         CROSS JOIN unnest(ARRAY['decnet_analyst', 'decnet_ingest', 'decnet_gossip', 'public']) r
+         WHERE p.pronamespace = 'decnet'::regnamespace AND p.prokind = 'p' AND has_function_privilege(r, p.oid, 'EXECUTE')",
+    );
+    assert!(procedures.is_empty(), "{procedures:?}");
+    assert_eq!(
+        count(&mut admin, "SELECT count(*) FROM pg_proc WHERE pronamespace = 'decnet'::regnamespace AND prokind = 'p'"),
+        1,
+        "rollup_backlog"
+    );
 }
 
 /// Issue 15: what analysts, sensors and anyone who can connect cannot do:
