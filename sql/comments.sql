@@ -194,7 +194,7 @@ COMMENT ON FUNCTION @extschema@.resolve_identity(uuid) IS 'The live identity an 
 COMMENT ON FUNCTION @extschema@.identity_of(inet) IS 'The identity of an attacker address, or NULL before a rollup resolved it.';
 COMMENT ON FUNCTION @extschema@.cluster_campaigns() IS 'Groups live identities into campaigns (spec G.5) from scratch, keeping campaign ids stable. Scheduled every 10 minutes by pg_cron (decnet-campaigns).';
 -- operations (issue 9)
-COMMENT ON FUNCTION @extschema@.stats() IS 'One row for operators: lines ingested and flagged, attackers, live identities, dirty and PTR backlogs, how long the oldest dirty attacker has waited, last rollup time and duration, time of the last line and idle time since, stale enrichment data, attackers whose rollup failed, pg_cron jobs missing for this database.';
+COMMENT ON FUNCTION @extschema@.stats() IS 'One row for operators: lines ingested and flagged, attackers, live identities, dirty and PTR backlogs, how long the oldest dirty attacker has waited, lines waiting in the merge queue (decnet.merge_behind_ms), last rollup time and duration, time of the last line and idle time since, stale enrichment data, attackers whose rollup failed, pg_cron jobs missing for this database.';
 COMMENT ON FUNCTION @extschema@.require_migrated() IS 'Raises object_not_in_prerequisite_state, with a hint to run decnet migrate, when the tables of the migrations are missing.';
 COMMENT ON FUNCTION @extschema@.cron_jobs() IS 'The pg_cron jobs decnet needs: name, schedule, command.';
 COMMENT ON FUNCTION @extschema@.missing_cron_jobs() IS 'The jobs of cron_jobs() pg_cron does not run for this database (all of them where pg_cron is not installed).';

@@ -14,7 +14,8 @@ DROP FUNCTION @extschema@.stats;
 
 CREATE FUNCTION @extschema@.stats()
 RETURNS TABLE (lines_ingested bigint, lines_flagged bigint, attackers bigint, identities bigint,
-               dirty_backlog bigint, oldest_dirty_age interval, ptr_backlog bigint, last_rollup_at timestamptz,
+               dirty_backlog bigint, oldest_dirty_age interval, merge_queue_lines bigint, ptr_backlog bigint,
+               last_rollup_at timestamptz,
                last_rollup_ms double precision,
                last_line_at timestamptz, ingest_idle interval, enrichment_stale boolean,
                rollup_failures bigint, missing_jobs text[])
@@ -35,6 +36,7 @@ BEGIN
         (SELECT count(*) FROM decnet.attacker_identities i WHERE i.merged_into IS NULL AND i.member_count > 0),
         (SELECT count(*) FROM decnet.dirty_attackers),
         now() - (SELECT min(d.marked_at) FROM decnet.dirty_attackers d),
+        (SELECT coalesce(sum(cardinality(q.log_ids)), 0)::bigint FROM decnet.merge_queue q),
         (SELECT count(*) FROM decnet.attackers a WHERE a.ptr_attempted_at IS NULL),
         last_run.started_at, last_run.duration_ms,
         last_line, now() - last_line,
@@ -845,7 +847,7 @@ COMMENT ON FUNCTION @extschema@.behavior_details_of(json, double precision, doub
 COMMENT ON FUNCTION @extschema@.behavior_details(jsonb, double precision, double precision, jsonb) IS
 'behavior_details_of with jsonb arguments, as releases up to 0.5.0 call it: kept so their SQL works with a newer library until ALTER EXTENSION decnet UPDATE.';
 
-COMMENT ON FUNCTION @extschema@.stats() IS 'One row for operators: lines ingested and flagged, attackers, live identities, dirty and PTR backlogs, how long the oldest dirty attacker has waited, last rollup time and duration, time of the last line and idle time since, stale enrichment data, attackers whose rollup failed, pg_cron jobs missing for this database.';
+COMMENT ON FUNCTION @extschema@.stats() IS 'One row for operators: lines ingested and flagged, attackers, live identities, dirty and PTR backlogs, how long the oldest dirty attacker has waited, lines waiting in the merge queue (decnet.merge_behind_ms), last rollup time and duration, time of the last line and idle time since, stale enrichment data, attackers whose rollup failed, pg_cron jobs missing for this database.';
 
 COMMENT ON FUNCTION @extschema@.service_families(text[]) IS
 'One attacker''s services from its programs (APP-NAMEs): sshd is ssh, login and telnetd telnet, smtp_relay smtp; auth-helper, sessrec, bash, sudo, su and systemd-journal join the attacker''s one login service (ssh or telnet), ssh otherwise. Sorted, distinct (correction #55).';

@@ -86,7 +86,8 @@ $fn$;
 -- whole table (about a second per 10M lines); the rest are index probes.
 CREATE FUNCTION @extschema@.stats()
 RETURNS TABLE (lines_ingested bigint, lines_flagged bigint, attackers bigint, identities bigint,
-               dirty_backlog bigint, oldest_dirty_age interval, ptr_backlog bigint, last_rollup_at timestamptz,
+               dirty_backlog bigint, oldest_dirty_age interval, merge_queue_lines bigint, ptr_backlog bigint,
+               last_rollup_at timestamptz,
                last_rollup_ms double precision,
                last_line_at timestamptz, ingest_idle interval, enrichment_stale boolean,
                rollup_failures bigint, missing_jobs text[])
@@ -107,6 +108,7 @@ BEGIN
         (SELECT count(*) FROM decnet.attacker_identities i WHERE i.merged_into IS NULL AND i.member_count > 0),
         (SELECT count(*) FROM decnet.dirty_attackers),
         now() - (SELECT min(d.marked_at) FROM decnet.dirty_attackers d),
+        (SELECT coalesce(sum(cardinality(q.log_ids)), 0)::bigint FROM decnet.merge_queue q),
         (SELECT count(*) FROM decnet.attackers a WHERE a.ptr_attempted_at IS NULL),
         last_run.started_at, last_run.duration_ms,
         last_line, now() - last_line,

@@ -45,6 +45,11 @@ fn single_row_commits_inside_the_window_are_queued_and_merged_once() {
         queued, 499,
         "every commit after the first one inside the window is queued"
     );
+    assert_eq!(
+        count(&mut c, "SELECT merge_queue_lines FROM decnet.stats()"),
+        499,
+        "operators see the queue"
+    );
     assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.logs"), 500);
     assert!(
         count(&mut c, "SELECT count(*) FROM decnet.verify()") > 0,
@@ -61,6 +66,10 @@ fn single_row_commits_inside_the_window_are_queued_and_merged_once() {
 
     assert_eq!(count(&mut c, "SELECT decnet.merge_queued()"), 499);
     assert_eq!(queued_lines(&mut c), 0);
+    assert_eq!(
+        count(&mut c, "SELECT merge_queue_lines FROM decnet.stats()"),
+        0
+    );
     assert_eq!(count(&mut c, "SELECT count(*) FROM decnet.verify()"), 0);
     assert_eq!(
         count(&mut c, "SELECT decnet.merge_queued()"),

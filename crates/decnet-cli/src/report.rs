@@ -182,7 +182,7 @@ pub fn stats_report(client: &mut Client) -> Result<String, CliError> {
     let r = &q(
         client,
         "SELECT lines_ingested, lines_flagged, attackers, identities, dirty_backlog, ptr_backlog,
-                coalesce(extract(epoch FROM oldest_dirty_age), 0)::float8,
+                coalesce(extract(epoch FROM oldest_dirty_age), 0)::float8, merge_queue_lines,
                 coalesce(to_char(last_rollup_at, 'YYYY-MM-DD HH24:MI:SS TZ'), 'never'), coalesce(last_rollup_ms, 0),
                 coalesce(extract(epoch FROM ingest_idle), 0)::float8, enrichment_stale, rollup_failures,
                 coalesce(nullif(array_to_string(missing_jobs, ', '), ''), 'none')
@@ -190,7 +190,7 @@ pub fn stats_report(client: &mut Client) -> Result<String, CliError> {
     )?[0];
     Ok(format!(
         "\ndecnet.stats(): {} lines ({} flagged), {} attackers, {} identities; backlog: {} dirty, {} PTR; \
-         oldest dirty {:.0} s; last rollup {} ({:.0} ms); last line {:.0} s ago; enrichment stale: {}; failed rollups: {}; missing pg_cron jobs: {}\n",
+         oldest dirty {:.0} s, {} queued lines; last rollup {} ({:.0} ms); last line {:.0} s ago; enrichment stale: {}; failed rollups: {}; missing pg_cron jobs: {}\n",
         r.get::<_, i64>(0),
         r.get::<_, i64>(1),
         r.get::<_, i64>(2),
@@ -198,11 +198,12 @@ pub fn stats_report(client: &mut Client) -> Result<String, CliError> {
         r.get::<_, i64>(4),
         r.get::<_, i64>(5),
         r.get::<_, f64>(6),
-        r.get::<_, String>(7),
-        r.get::<_, f64>(8),
+        r.get::<_, i64>(7),
+        r.get::<_, String>(8),
         r.get::<_, f64>(9),
-        r.get::<_, bool>(10),
-        r.get::<_, i64>(11),
-        r.get::<_, String>(12),
+        r.get::<_, f64>(10),
+        r.get::<_, bool>(11),
+        r.get::<_, i64>(12),
+        r.get::<_, String>(13),
     ))
 }
