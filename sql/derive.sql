@@ -644,11 +644,11 @@ BEGIN
                     ELSE (SELECT count(*) FROM decnet.logs l
                           WHERE l.attacker_ip = w.ip AND (l.service IS NULL OR NOT decnet.is_sensor_service(l.service)))
                END AS n,
+               -- the services are the profile's service families, counted by the merge
                decnet.behavior_class((w.stats->>'event_count')::bigint, (w.stats->>'mean_iat_s')::float8,
-                                     (w.stats->>'cv')::float8, sv.services::int) AS class
+                                     (w.stats->>'cv')::float8, coalesce(a.service_count, 0)) AS class
         FROM sampled w
-        CROSS JOIN LATERAL (SELECT cardinality(decnet.service_families(coalesce(array_agg(a.service), '{}'))) AS services
-                            FROM decnet.attacker_services a WHERE a.attacker_ip = w.ip) sv
+        LEFT JOIN decnet.attackers a ON a.ip = w.ip
     ), detailed AS MATERIALIZED (
         SELECT c.ip, c.n, c.stats, c.class,
                decnet.behavior_details_of(c.events, (c.stats->>'mean_iat_s')::float8, (c.stats->>'cv')::float8, signature_text) AS d

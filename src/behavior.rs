@@ -144,8 +144,8 @@ thread_local! {
     static SIGNATURES: std::cell::RefCell<(String, Vec<os_signature::Signature>)> = Default::default();
 }
 
-/// Runs `f` over the signatures of a jsonb array of decnet.os_signatures rows
-/// (rows whose pattern does not compile are skipped; the table's CHECK keeps them out).
+/// Runs `f` over the signatures of a JSON array (as text) of decnet.os_signatures
+/// rows (rows whose pattern does not compile are skipped; the table's CHECK keeps them out).
 /// Takes the set as text: a rollup calls behavior_details once per attacker,
 /// and a jsonb argument would be printed and parsed again on every call.
 fn with_signatures<T>(
