@@ -41,6 +41,13 @@ fn follow(dsn: &str, path: &Path) -> Child {
         .unwrap()
 }
 
+/// The database's clock, to tell a new connection from older ones.
+fn now(c: &mut Client) -> String {
+    c.query_one("SELECT clock_timestamp()::text", &[])
+        .unwrap()
+        .get(0)
+}
+
 fn signal(child: &Child, sig: libc::c_int) {
     // SAFETY: a plain kill(2) of our own child.
     assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
@@ -284,6 +291,7 @@ fn follow_survives_rotation_and_sigkill_with_every_line_once() {
 
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let mut kills = 0;
+    let mut spawned_at = now(&mut c);
     let mut child = follow(&dsn, &path);
     while !writer.is_finished() {
         seed ^= seed << 13;
@@ -293,10 +301,25 @@ fn follow_survives_rotation_and_sigkill_with_every_line_once() {
         signal(&child, libc::SIGKILL);
         child.wait().unwrap();
         kills += 1;
+        spawned_at = now(&mut c);
         child = follow(&dsn, &path);
     }
     writer.join().unwrap();
     wait_for_lines(&mut c, lines.len() as i64, 120);
+    // The last follower may have been started a moment ago: stop it only once
+    // it is connected, so the SIGTERM tests the clean stop, not the start-up.
+    let connected = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = '{db}' \
+         AND application_name = 'decnet' AND backend_start >= '{spawned_at}'"
+    );
+    let start = Instant::now();
+    while count(&mut c, &connected) == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the follower never connected"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     signal(&child, libc::SIGTERM);
     let out = child.wait_with_output().unwrap();
     assert!(

@@ -2,8 +2,8 @@
 
 use clap::{Parser, Subcommand};
 use decnet_cli::{
-    backlog_bench, bench, db, enrich, follow, identity_bench, ingest, listen, live_bench, report,
-    rollup_bench, sessions, CliError,
+    backlog_bench, bench, daemon, db, enrich, follow, identity_bench, ingest, listen, live_bench,
+    report, rollup_bench, sessions, CliError,
 };
 use std::process::ExitCode;
 
@@ -157,6 +157,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Listen { .. } | Command::Ingest { follow: true, .. }
     );
     let mut client = if long_running {
+        // Before the first connection: a stop that arrives while connecting
+        // must end the loader cleanly, not kill it.
+        daemon::install_stop_handlers();
         db::connect_patiently(&dsn)?
     } else {
         db::connect(&dsn)?
