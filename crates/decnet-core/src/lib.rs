@@ -19,6 +19,7 @@ pub mod p0f;
 pub mod profile;
 pub mod relp;
 pub mod session_profile;
+pub mod sharing;
 pub mod smtp;
 pub mod syslog;
 pub mod syslog_frame;
