@@ -65,6 +65,13 @@ IMMUTABLE STRICT PARALLEL SAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'campaign_handoff_rule_wrapper';
 
+CREATE  FUNCTION "csv_line"(
+	"fields" TEXT[] /* Array < & str > */
+) RETURNS TEXT /* String */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'csv_line_wrapper';
+
 CREATE  FUNCTION "family_buckets"(
 	"programs" TEXT[], /* Vec < Option < String > > */
 	"buckets" TEXT[] /* Vec < Option < String > > */
@@ -101,6 +108,14 @@ CREATE  FUNCTION "identity_link_reasons"(
 IMMUTABLE STRICT PARALLEL SAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'identity_link_reasons_wrapper';
+
+CREATE  FUNCTION "misp_event"(
+	"facts" jsonb, /* JsonB */
+	"scope" TEXT /* & str */
+) RETURNS jsonb /* JsonB */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'misp_event_wrapper';
 
 CREATE  FUNCTION "service_families"(
 	"programs" TEXT[] /* Vec < Option < String > > */
@@ -339,6 +354,10 @@ BEGIN
     ANALYZE decnet.identity_members, decnet.attacker_identities;
 
     PERFORM decnet.refresh_identities(ARRAY(SELECT winner FROM decnet_winners ORDER BY 1));
+    -- identities this pass joined raise their alerts now, not at their members' next rollup
+    PERFORM decnet.raise_alerts(ARRAY(
+        SELECT m.attacker_ip FROM decnet.identity_members m
+        JOIN decnet.attacker_identities i ON i.uuid = m.identity_id AND i.member_count > 1 ORDER BY 1));
     INSERT INTO decnet.identity_runs (started_at, duration_ms, mode, attackers, edges, identities, merges)
     VALUES (started, extract(epoch FROM clock_timestamp() - started) * 1000, 'full', cardinality(everyone), n_edges, n_ids, n_merges);
     RETURN QUERY SELECT cardinality(everyone), n_edges, n_ids, n_merges,
@@ -494,6 +513,13 @@ BEGIN
                         (extract(epoch FROM clock_timestamp() - started) * 1000)::double precision;
 END
 $fn$;
+
+CREATE  FUNCTION "stix_bundle"(
+	"facts" jsonb /* JsonB */
+) RETURNS jsonb /* JsonB */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'stix_bundle_wrapper';
 
 CREATE OR REPLACE FUNCTION @extschema@.mark_dirty(ips inet[]) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
@@ -813,6 +839,71 @@ BEGIN
 END
 $fn$;
 
+CREATE OR REPLACE FUNCTION @extschema@.rollup(max_attackers integer DEFAULT 1000)
+RETURNS TABLE (attackers integer, events bigint, remaining bigint, duration_ms double precision)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    started timestamptz := clock_timestamp();
+    batch inet[];
+    failed inet[] := '{}';
+    one inet;
+    seen bigint := 0;
+    signatures jsonb;
+    err_state text;
+    err_message text;
+BEGIN
+    PERFORM decnet.require_migrated();
+    IF NOT pg_try_advisory_xact_lock(hashtext('decnet.rollup')) THEN
+        RETURN QUERY SELECT 0, 0::bigint, (SELECT count(*) FROM decnet.dirty_attackers), 0::double precision;
+        RETURN;
+    END IF;
+    -- lines a burst of small transactions left queued (decnet.merge_behind_ms)
+    PERFORM decnet.merge_queued();
+    signatures := decnet.os_signature_set();
+    WITH taken AS (
+        DELETE FROM decnet.dirty_attackers
+        WHERE ip IN (SELECT d.ip FROM decnet.dirty_attackers d ORDER BY d.ip LIMIT max_attackers
+                     FOR UPDATE SKIP LOCKED)  -- a writer still in its transaction: next time
+        RETURNING ip
+    )
+    SELECT coalesce(array_agg(ip ORDER BY ip), '{}') INTO batch FROM taken;
+
+    BEGIN
+        seen := decnet.rollup_attackers(batch, signatures);
+    EXCEPTION WHEN OTHERS THEN
+        -- one by one, each in its own subtransaction
+        seen := 0;
+        FOREACH one IN ARRAY batch LOOP
+            BEGIN
+                seen := seen + decnet.rollup_attackers(ARRAY[one], signatures);
+            EXCEPTION WHEN OTHERS THEN
+                GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT;
+                failed := failed || one;
+                INSERT INTO decnet.rollup_failures AS f (ip, sqlstate, message)
+                VALUES (one, err_state, left(err_message, 1000))
+                ON CONFLICT (ip) DO UPDATE SET failures = f.failures + 1, last_failed_at = now(),
+                                               sqlstate = excluded.sqlstate, message = excluded.message;
+            END;
+        END LOOP;
+    END;
+    -- an attacker that rolls up again is no longer failing
+    DELETE FROM decnet.rollup_failures f WHERE f.ip = ANY (batch) AND NOT f.ip = ANY (failed);
+    -- alerts of the drained attackers, in this transaction (docs/sharing.md)
+    PERFORM decnet.raise_alerts(ARRAY(SELECT x FROM unnest(batch) AS x WHERE NOT x = ANY (failed)));
+
+    IF cardinality(batch) > 0 THEN
+        INSERT INTO decnet.rollup_runs (started_at, duration_ms, attackers, events, remaining)
+        VALUES (started, extract(epoch FROM clock_timestamp() - started) * 1000, cardinality(batch), seen,
+                (SELECT count(*) FROM decnet.dirty_attackers));
+    END IF;
+    -- the notification outbox keeps a week
+    DELETE FROM decnet.notifications n WHERE n.created_at < now() - interval '7 days';
+    RETURN QUERY SELECT cardinality(batch), seen, (SELECT count(*) FROM decnet.dirty_attackers),
+                        (extract(epoch FROM clock_timestamp() - started) * 1000)::double precision;
+END
+$fn$;
+
 -- new statement (check it is safe to run on an existing install)
 CREATE PROCEDURE @extschema@.rollup_backlog(budget_ms integer DEFAULT 50000, batch_size integer DEFAULT 1000)
 LANGUAGE plpgsql
@@ -840,6 +931,200 @@ $fn$;
 
 -- new statement (check it is safe to run on an existing install)
 REVOKE EXECUTE ON PROCEDURE @extschema@.rollup_backlog(integer, integer) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.rfc3339(ts timestamptz) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $fn$ SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') $fn$;
+
+CREATE FUNCTION @extschema@.export_facts(since timestamptz DEFAULT NULL, until timestamptz DEFAULT NULL,
+                                         addresses inet[] DEFAULT NULL)
+RETURNS TABLE (attacker_ip inet, facts jsonb)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT a.ip, jsonb_build_object(
+        'ip', host(a.ip),
+        'first_seen', decnet.rfc3339(coalesce(a.first_seen, a.created_at)),
+        'last_seen', decnet.rfc3339(coalesce(a.last_seen, a.first_seen, a.created_at)),
+        'event_count', a.event_count,
+        'services', to_jsonb(a.services),
+        'deckies', to_jsonb(a.deckies),
+        'behavior_class', b.behavior_class,
+        'country_code', a.country_code,
+        'asn', a.asn,
+        'fingerprints', jsonb_strip_nulls(jsonb_build_object(
+            'ja3', fp.summary -> 'ja3_hashes', 'ja4', fp.summary -> 'ja4_hashes',
+            'hassh', fp.summary -> 'hassh_hashes', 'tls_cert', fp.summary -> 'tls_cert_sha256')),
+        'identity', i.uuid)
+    FROM decnet.attackers a
+    LEFT JOIN decnet.attacker_behavior b ON b.attacker_ip = a.ip
+    LEFT JOIN decnet.identity_members m ON m.attacker_ip = a.ip
+    LEFT JOIN decnet.attacker_identities i ON i.uuid = m.identity_id AND i.member_count > 1
+    CROSS JOIN LATERAL (
+        SELECT decnet.fingerprint_summary(coalesce(jsonb_agg(x.payload), '[]')) AS summary
+        FROM decnet.bounties x WHERE x.attacker_ip = a.ip AND x.bounty_type = 'fingerprint') fp
+    WHERE (since IS NULL OR coalesce(a.last_seen, a.first_seen, a.created_at) >= since)
+      AND (until IS NULL OR coalesce(a.first_seen, a.created_at) < until)
+      AND (addresses IS NULL OR a.ip = ANY (addresses))
+    ORDER BY a.ip
+$fn$;
+
+CREATE FUNCTION @extschema@.export_scope(since timestamptz, until timestamptz, addresses inet[]) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT coalesce(nullif(concat_ws(' ',
+        'since ' || decnet.rfc3339(since), 'until ' || decnet.rfc3339(until),
+        'addresses ' || (SELECT string_agg(host(x), ',' ORDER BY x) FROM unnest(addresses) AS x)), ''), 'all attackers')
+$fn$;
+
+CREATE FUNCTION @extschema@.export_stix(since timestamptz DEFAULT NULL, until timestamptz DEFAULT NULL,
+                                        addresses inet[] DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT decnet.stix_bundle(coalesce(jsonb_agg(f.facts ORDER BY f.attacker_ip), '[]'))
+    FROM decnet.export_facts(since, until, addresses) f
+$fn$;
+
+CREATE FUNCTION @extschema@.export_misp(since timestamptz DEFAULT NULL, until timestamptz DEFAULT NULL,
+                                        addresses inet[] DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT decnet.misp_event(coalesce(jsonb_agg(f.facts ORDER BY f.attacker_ip), '[]'),
+                             decnet.export_scope(since, until, addresses))
+    FROM decnet.export_facts(since, until, addresses) f
+$fn$;
+
+CREATE FUNCTION @extschema@.raise_alerts(batch inet[]) RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    raised integer;
+BEGIN
+    -- nothing to check; or the extension is newer than the tables (a migration
+    -- before V20 that rolls up, during decnet migrate)
+    IF cardinality(batch) IS NULL OR cardinality(batch) = 0 OR to_regclass('decnet.alert_rules') IS NULL THEN
+        RETURN 0;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM decnet.alert_rules WHERE enabled) THEN
+        RETURN 0;
+    END IF;
+    WITH facts AS (
+        SELECT f.attacker_ip, f.facts FROM decnet.export_facts(NULL, NULL, batch) f
+    ), matches AS (
+        SELECT r.id AS rule_id, r.kind, host(f.attacker_ip) AS match_key, f.attacker_ip,
+               jsonb_build_object('attacker', f.facts, 'interacted', sb.interacted) AS detail
+        FROM decnet.alert_rules r
+        JOIN facts f ON true
+        JOIN decnet.service_buckets sb ON sb.attacker_ip = f.attacker_ip
+        WHERE r.enabled AND r.kind = 'interacted' AND cardinality(sb.interacted) > 0
+        UNION ALL
+        SELECT r.id, r.kind, host(f.attacker_ip), f.attacker_ip,
+               jsonb_build_object('attacker', f.facts, 'decky_count', a.decky_count, 'traversal_path', a.traversal_path)
+        FROM decnet.alert_rules r
+        JOIN facts f ON true
+        JOIN decnet.attackers a ON a.ip = f.attacker_ip
+        WHERE r.enabled AND r.kind = 'traversal' AND a.decky_count >= r.threshold
+        UNION ALL
+        SELECT r.id, r.kind,
+               decnet.index_key(concat_ws('|', host(x.attacker_ip), x.probe_type, x.port, x.new_hash, decnet.rfc3339(x.rotated_at))),
+               f.attacker_ip,
+               jsonb_build_object('attacker', f.facts, 'rotation', jsonb_build_object(
+                   'probe_type', x.probe_type, 'port', x.port, 'old_hash', x.old_hash, 'new_hash', x.new_hash,
+                   'rotated_at', decnet.rfc3339(x.rotated_at)))
+        FROM decnet.alert_rules r
+        JOIN facts f ON true
+        JOIN decnet.fingerprint_rotations x ON x.attacker_ip = f.attacker_ip
+        WHERE r.enabled AND r.kind = 'rotation'
+        UNION ALL
+        SELECT r.id, r.kind, decnet.index_key(host(f.attacker_ip) || '|' || lower(t.domain)), f.attacker_ip,
+               jsonb_build_object('attacker', f.facts, 'domain', lower(t.domain), 'messages', t.count)
+        FROM decnet.alert_rules r
+        JOIN facts f ON true
+        JOIN decnet.smtp_targets t ON t.attacker_ip = f.attacker_ip
+        WHERE r.enabled AND r.kind = 'smtp_domain' AND lower(t.domain) = ANY (r.watch)
+        UNION ALL
+        SELECT DISTINCT ON (r.id, i.uuid) r.id, r.kind, i.uuid::text, f.attacker_ip,
+               jsonb_build_object('attacker', f.facts, 'identity', i.uuid, 'member_count', i.member_count,
+                                  'addresses', (SELECT to_jsonb(array_agg(host(o.attacker_ip) ORDER BY o.attacker_ip))
+                                                FROM decnet.identity_members o WHERE o.identity_id = i.uuid))
+        FROM decnet.alert_rules r
+        JOIN facts f ON true
+        JOIN decnet.identity_members m ON m.attacker_ip = f.attacker_ip
+        JOIN decnet.attacker_identities i ON i.uuid = m.identity_id
+        WHERE r.enabled AND r.kind = 'identity' AND i.merged_into IS NULL AND i.member_count >= r.threshold
+    ), fresh AS (
+        INSERT INTO decnet.alerts (rule_id, kind, match_key, attacker_ip, detail)
+        SELECT rule_id, kind, match_key, attacker_ip, detail FROM matches ORDER BY rule_id, match_key
+        ON CONFLICT (rule_id, match_key) DO NOTHING
+        RETURNING id
+    ), queued AS (
+        INSERT INTO decnet.alert_outbox (alert_id, webhook)
+        SELECT fresh.id, w.name FROM fresh CROSS JOIN decnet.alert_webhooks w WHERE w.enabled
+        ORDER BY 1, 2
+    )
+    SELECT count(*) INTO raised FROM fresh;
+    RETURN raised;
+END
+$fn$;
+
+CREATE FUNCTION @extschema@.export_csv(what text) RETURNS SETOF text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    CASE what
+    WHEN 'attackers' THEN
+        RETURN NEXT 'ip,first_seen,last_seen,event_count,services,deckies,traversal_path,behavior_class,'
+                    'country_code,asn,as_name,ptr_record,credential_count,command_count,identity';
+        RETURN QUERY
+        SELECT decnet.csv_line(ARRAY[host(a.ip), decnet.rfc3339(a.first_seen), decnet.rfc3339(a.last_seen),
+                                     a.event_count::text, array_to_string(a.services, ' '),
+                                     array_to_string(a.deckies, ' '), a.traversal_path, b.behavior_class,
+                                     a.country_code, a.asn::text, a.as_name, a.ptr_record,
+                                     a.credential_count::text, a.command_count::text, m.identity_id::text])
+        FROM decnet.attackers a
+        LEFT JOIN decnet.attacker_behavior b ON b.attacker_ip = a.ip
+        LEFT JOIN decnet.identity_members m ON m.attacker_ip = a.ip
+        ORDER BY a.ip;
+    WHEN 'credentials' THEN
+        RETURN NEXT 'attacker_ip,decky,service,principal,secret_kind,secret_sha256,outcome,attempt_count,first_seen,last_seen';
+        RETURN QUERY
+        SELECT decnet.csv_line(ARRAY[host(c.attacker_ip), c.decky, c.service, c.principal, c.secret_kind,
+                                     c.secret_sha256, c.outcome, c.attempt_count::text,
+                                     decnet.rfc3339(c.first_seen), decnet.rfc3339(c.last_seen)])
+        FROM decnet.credentials c
+        ORDER BY c.attacker_ip, c.id;
+    WHEN 'smtp_domains' THEN
+        RETURN NEXT 'domain,attacker_ip,messages,first_seen,last_seen';
+        RETURN QUERY
+        SELECT decnet.csv_line(ARRAY[t.domain, host(t.attacker_ip), t.count::text,
+                                     decnet.rfc3339(t.first_seen), decnet.rfc3339(t.last_seen)])
+        FROM decnet.smtp_targets t
+        ORDER BY t.domain, t.attacker_ip;
+    ELSE
+        RAISE EXCEPTION 'export_csv(%): no such export', what
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Export attackers, credentials or smtp_domains; any table as JSON Lines with export_jsonl().';
+    END CASE;
+END
+$fn$;
+
+CREATE FUNCTION @extschema@.export_jsonl(relation text) RETURNS SETOF text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    rel regclass;
+BEGIN
+    SELECT c.oid INTO rel FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = 'decnet' AND c.relname = relation AND c.relkind IN ('r', 'p', 'v', 'm');
+    IF rel IS NULL THEN
+        RAISE EXCEPTION 'export_jsonl(%): schema decnet has no such table or view', relation
+            USING ERRCODE = 'undefined_table',
+                  HINT = 'Name a table or view of schema decnet, such as attackers, credentials or alerts.';
+    END IF;
+    RETURN QUERY EXECUTE format('SELECT to_jsonb(t)::text FROM %s t', rel);
+END
+$fn$;
 
 COMMENT ON FUNCTION @extschema@.behavior_details_of(json, double precision, double precision, text) IS
 'Per-attacker behaviour details (spec D.9-D.11) from its lines [{e, s, t, f}] in id order, its timing mean/cv and the OS signatures (decnet.os_signature_set()): os_guess, hop_distance, tcp_fingerprint, retransmit_count, kex_order_raw, ssh_client_banners, phase_sequence, tool_guesses.';
@@ -869,11 +1154,33 @@ COMMENT ON FUNCTION @extschema@.identity_edge_pairs(text[], text[], text[], json
 
 COMMENT ON FUNCTION @extschema@.campaign_handoff_rule() IS 'The campaign hand-off rule as Rust states it: the phases an identity leaves a decky in (leaving), those the next one starts there with (arriving), and the window in seconds. cluster_campaigns pre-filters candidate pairs with it.';
 
+COMMENT ON FUNCTION @extschema@.rfc3339(timestamptz) IS 'A time as RFC 3339 UTC with milliseconds (2026-05-01T00:00:01.000Z), as STIX and MISP want it.';
+
+COMMENT ON FUNCTION @extschema@.export_facts(timestamptz, timestamptz, inet[]) IS 'What the exports share of each attacker active in [since, until) (or of the listed addresses): address, times, totals, services, deckies, behaviour, country, AS, fingerprints and a multi-address identity. One JSON object per attacker.';
+
+COMMENT ON FUNCTION @extschema@.export_scope(timestamptz, timestamptz, inet[]) IS 'Names an export (window and addresses) independently of the session time zone; a MISP event''s uuid is made from it.';
+
+COMMENT ON FUNCTION @extschema@.export_stix(timestamptz, timestamptz, inet[]) IS 'A STIX 2.1 bundle of the attackers active in [since, until) or of the listed addresses: addresses, indicators, observed-data, fingerprint indicators, identities as infrastructure. Ids are UUIDv5: exporting twice gives the same ids. docs/sharing.md.';
+
+COMMENT ON FUNCTION @extschema@.export_misp(timestamptz, timestamptz, inet[]) IS 'A MISP event (PyMISP / MISP import JSON) of the same attackers: ip-src, ja3-fingerprint-md5, hassh-md5, x509-fingerprint-sha256 and JA4 text attributes, with tags. docs/sharing.md.';
+
+COMMENT ON FUNCTION @extschema@.export_csv(text) IS 'CSV lines, header first, of attackers, credentials (hashes, never secrets) or smtp_domains; attacker-written fields are defused against spreadsheet formulas.';
+
+COMMENT ON FUNCTION @extschema@.export_jsonl(text) IS 'A table or view of schema decnet as JSON Lines (one object per row), read with the caller''s rights.';
+
+COMMENT ON FUNCTION @extschema@.raise_alerts(inet[]) IS 'Internal (rollup, identity pass): checks these attackers against every enabled decnet.alert_rules row; each new match goes to decnet.alerts once per rule and key and to decnet.alert_outbox for every enabled webhook. Returns the alerts raised.';
+
+COMMENT ON FUNCTION @extschema@.stix_bundle(jsonb) IS 'Internal (export_stix): the STIX 2.1 bundle of a JSON array of export_facts objects.';
+
+COMMENT ON FUNCTION @extschema@.misp_event(jsonb, text) IS 'Internal (export_misp): the MISP event of a JSON array of export_facts objects; the scope text fixes its uuid.';
+
+COMMENT ON FUNCTION @extschema@.csv_line(text[]) IS 'One CSV line of the fields (NULL: empty), quoted as RFC 4180 says; a field that starts like a formula gets a leading quote.';
+
 DO $upgrade$
 BEGIN
-    REVOKE EXECUTE ON FUNCTION @extschema@.stats, @extschema@.behavior_details_of, @extschema@.campaign_handoff_rule, @extschema@.family_buckets, @extschema@.identity_edge_pairs, @extschema@.identity_link_reasons, @extschema@.service_families, @extschema@.store_identity_links, @extschema@.identity_links FROM PUBLIC;
+    REVOKE EXECUTE ON FUNCTION @extschema@.stats, @extschema@.behavior_details_of, @extschema@.campaign_handoff_rule, @extschema@.csv_line, @extschema@.family_buckets, @extschema@.identity_edge_pairs, @extschema@.identity_link_reasons, @extschema@.misp_event, @extschema@.service_families, @extschema@.store_identity_links, @extschema@.identity_links, @extschema@.stix_bundle, @extschema@.rfc3339, @extschema@.export_facts, @extschema@.export_scope, @extschema@.export_stix, @extschema@.export_misp, @extschema@.raise_alerts, @extschema@.export_csv, @extschema@.export_jsonl FROM PUBLIC;
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'decnet_analyst') THEN
-        GRANT EXECUTE ON FUNCTION @extschema@.stats, @extschema@.behavior_details_of, @extschema@.campaign_handoff_rule, @extschema@.family_buckets, @extschema@.identity_edge_pairs, @extschema@.identity_link_reasons, @extschema@.service_families, @extschema@.identity_links TO decnet_analyst;
+        GRANT EXECUTE ON FUNCTION @extschema@.stats, @extschema@.behavior_details_of, @extschema@.campaign_handoff_rule, @extschema@.csv_line, @extschema@.family_buckets, @extschema@.identity_edge_pairs, @extschema@.identity_link_reasons, @extschema@.misp_event, @extschema@.service_families, @extschema@.identity_links, @extschema@.stix_bundle, @extschema@.rfc3339, @extschema@.export_facts, @extschema@.export_scope, @extschema@.export_stix, @extschema@.export_misp, @extschema@.export_csv, @extschema@.export_jsonl TO decnet_analyst;
     END IF;
 END
 $upgrade$;

@@ -742,6 +742,8 @@ BEGIN
     END;
     -- an attacker that rolls up again is no longer failing
     DELETE FROM decnet.rollup_failures f WHERE f.ip = ANY (batch) AND NOT f.ip = ANY (failed);
+    -- alerts of the drained attackers, in this transaction (docs/sharing.md)
+    PERFORM decnet.raise_alerts(ARRAY(SELECT x FROM unnest(batch) AS x WHERE NOT x = ANY (failed)));
 
     IF cardinality(batch) > 0 THEN
         INSERT INTO decnet.rollup_runs (started_at, duration_ms, attackers, events, remaining)

@@ -586,6 +586,10 @@ BEGIN
     ANALYZE decnet.identity_members, decnet.attacker_identities;
 
     PERFORM decnet.refresh_identities(ARRAY(SELECT winner FROM decnet_winners ORDER BY 1));
+    -- identities this pass joined raise their alerts now, not at their members' next rollup
+    PERFORM decnet.raise_alerts(ARRAY(
+        SELECT m.attacker_ip FROM decnet.identity_members m
+        JOIN decnet.attacker_identities i ON i.uuid = m.identity_id AND i.member_count > 1 ORDER BY 1));
     INSERT INTO decnet.identity_runs (started_at, duration_ms, mode, attackers, edges, identities, merges)
     VALUES (started, extract(epoch FROM clock_timestamp() - started) * 1000, 'full', cardinality(everyone), n_edges, n_ids, n_merges);
     RETURN QUERY SELECT cardinality(everyone), n_edges, n_ids, n_merges,

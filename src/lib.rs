@@ -19,6 +19,7 @@ mod keystroke;
 mod merge_queue;
 mod pending;
 mod ptr;
+mod sharing;
 mod statement;
 
 ::pgrx::pg_module_magic!(name, version);
@@ -100,6 +101,11 @@ extension_sql_file!(
     "../sql/sessions.sql",
     name = "sessions",
     requires = [keystroke_profile, kd_chunk_neighbors, kd_hamming]
+);
+extension_sql_file!(
+    "../sql/sharing.sql",
+    name = "sharing",
+    requires = ["derive", "identity", stix_bundle, misp_event, csv_line]
 );
 extension_sql_file!("../sql/operations.sql", name = "operations");
 extension_sql_file!("../sql/comments.sql", name = "comments", finalize);

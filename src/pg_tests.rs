@@ -23,6 +23,7 @@ const MIGRATIONS: [(&str, &str); 19] = [
     ("V17", include_str!("../migrations/V17__service_families.sql")),
     ("V18", include_str!("../migrations/V18__identity_links.sql")),
     ("V19", include_str!("../migrations/V19__column_comments.sql")),
+    ("V20", include_str!("../migrations/V20__alerts.sql")),
 ];
 
 /// Applies every migration, as `decnet migrate` does.
@@ -853,4 +854,13 @@ fn every_column_of_schema_decnet_has_a_comment() {
          WHERE c.relnamespace = 'decnet'::regnamespace AND c.relkind IN ('r', 'p', 'v') AND NOT c.relispartition",
     );
     assert!(columns.unwrap() > 400, "the query sees the schema: {columns:?}");
+}
+
+#[pg_test]
+fn csv_line_sql() {
+    // NULL is an empty field; a formula is defused; a comma is quoted
+    assert_eq!(
+        one::<String>("SELECT decnet.csv_line(ARRAY['a', NULL, '=1+1', 'x,y'])"),
+        Some("a,,'=1+1,\"x,y\"".into())
+    );
 }
