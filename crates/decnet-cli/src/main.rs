@@ -2,8 +2,8 @@
 
 use clap::{Parser, Subcommand};
 use decnet_cli::{
-    backlog_bench, bench, daemon, db, enrich, follow, identity_bench, ingest, listen, live_bench,
-    report, rollup_bench, sessions, CliError,
+    backlog_bench, bench, daemon, db, enrich, export, follow, identity_bench, ingest, listen,
+    live_bench, notify, report, rollup_bench, sessions, CliError,
 };
 use std::process::ExitCode;
 
@@ -27,6 +27,48 @@ struct Cli {
 enum Command {
     /// CREATE EXTENSION decnet (or update it) and apply pending migrations.
     Migrate,
+    /// Share what decnet knows: a STIX 2.1 bundle or a MISP event of the attackers active in
+    /// a window (or of listed addresses), or a table as CSV or JSON Lines (docs/sharing.md).
+    Export {
+        #[arg(value_enum)]
+        format: export::Format,
+        /// csv: attackers, credentials or smtp_domains; jsonl: a table or view of schema decnet.
+        what: Option<String>,
+        /// stix/misp: attackers active at or after this time (any PostgreSQL timestamptz).
+        #[arg(long)]
+        since: Option<String>,
+        /// stix/misp: attackers active before this time.
+        #[arg(long)]
+        until: Option<String>,
+        /// stix/misp: only these addresses (repeatable).
+        #[arg(long = "ip")]
+        addresses: Vec<String>,
+        /// Write here instead of standard output.
+        #[arg(long, short)]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Deliver queued alerts (decnet.alert_outbox) to their webhooks until SIGTERM, at least
+    /// once each, retrying with backoff. Connect as a member of decnet_notifier.
+    Notify {
+        /// Stop once nothing is due instead of waiting for more.
+        #[arg(long)]
+        once: bool,
+        /// Give up on one request after this many milliseconds (connect to last byte).
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
+        timeout_ms: u64,
+        /// A claimed delivery is not given to another notifier for this many seconds.
+        #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        lease_s: u64,
+        /// The wait after a first failure; doubled per attempt.
+        #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+        backoff_ms: u64,
+        /// The longest wait between attempts.
+        #[arg(long, default_value_t = 300_000, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
+        backoff_max_ms: u64,
+        /// Wait this long when nothing is due.
+        #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
+        poll_ms: u64,
+    },
     /// COPY raw log lines from files (`-` for stdin) into decnet.logs. A file's position is
     /// stored with its lines: loading it again adds only what was appended since.
     Ingest {
@@ -154,7 +196,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
     let dsn = cli.dsn.unwrap_or_default();
     let long_running = matches!(
         cli.command,
-        Command::Listen { .. } | Command::Ingest { follow: true, .. }
+        Command::Listen { .. }
+            | Command::Ingest { follow: true, .. }
+            | Command::Notify { once: false, .. }
     );
     let mut client = if long_running {
         // Before the first connection: a stop that arrives while connecting
@@ -173,6 +217,71 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 list(&applied)
             );
             warn_unscheduled(&mut client)?;
+        }
+        Command::Export {
+            format,
+            what,
+            since,
+            until,
+            addresses,
+            output,
+        } => {
+            let opts = export::ExportOptions {
+                format,
+                what,
+                since,
+                until,
+                addresses,
+            };
+            match output {
+                Some(path) => {
+                    let file = std::fs::File::create(&path).map_err(|e| {
+                        CliError::new(
+                            format!("cannot create {}: {e}", path.display()),
+                            "check the path",
+                        )
+                    })?;
+                    let mut out = std::io::BufWriter::new(file);
+                    let n = export::export(&mut client, &opts, &mut out)?;
+                    std::io::Write::flush(&mut out).map_err(|e| {
+                        CliError::new(
+                            format!("cannot write {}: {e}", path.display()),
+                            "check free space",
+                        )
+                    })?;
+                    eprintln!("exported {n} line(s) to {}", path.display());
+                }
+                None => {
+                    let stdout = std::io::stdout();
+                    let mut out = std::io::BufWriter::new(stdout.lock());
+                    export::export(&mut client, &opts, &mut out)?;
+                    let _ = std::io::Write::flush(&mut out);
+                }
+            }
+        }
+        Command::Notify {
+            once,
+            timeout_ms,
+            lease_s,
+            backoff_ms,
+            backoff_max_ms,
+            poll_ms,
+        } => {
+            use std::time::Duration;
+            let opts = notify::NotifyOptions {
+                once,
+                timeout: Duration::from_millis(timeout_ms),
+                lease: Duration::from_secs(lease_s),
+                backoff: Duration::from_millis(backoff_ms),
+                backoff_max: Duration::from_millis(backoff_max_ms),
+                batch: 20,
+                poll: Duration::from_millis(poll_ms),
+            };
+            let n = notify::run(&mut client, &opts)?;
+            println!(
+                "stopped: {} delivered, {} failed attempts",
+                n.delivered, n.failed
+            );
         }
         Command::Ingest {
             files,
