@@ -331,16 +331,37 @@ fn the_catalogue_follows_the_security_document() {
         "analyst EXECUTE differs from the rule: {wrong:?}"
     );
     // every table and view is readable by analysts (probe_observations, identity_signals, recomputed_* included)
+    // but the webhooks, whose URLs and Authorization values are secrets
     let unreadable: Vec<String> = column(
         &mut admin,
         "SELECT c.relname::text FROM pg_class c WHERE c.relnamespace = 'decnet'::regnamespace
            AND c.relkind IN ('r', 'p', 'v') AND NOT c.relispartition AND NOT has_table_privilege('decnet_analyst', c.oid, 'SELECT')",
     );
-    assert!(unreadable.is_empty(), "{unreadable:?}");
+    assert_eq!(unreadable, ["alert_webhooks"]);
+    // the notifier reads the alerts and works off the outbox, nothing else
+    let notifier: Vec<String> = column(
+        &mut admin,
+        "SELECT c.relname::text || ' ' || p.privilege FROM pg_class c
+         CROSS JOIN unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) AS p(privilege)
+         WHERE c.relnamespace = 'decnet'::regnamespace AND c.relkind IN ('r', 'p', 'v')
+           AND has_table_privilege('decnet_notifier', c.oid, p.privilege) ORDER BY 1",
+    );
+    assert_eq!(
+        notifier,
+        [
+            "alert_deliveries INSERT",
+            "alert_outbox DELETE",
+            "alert_outbox SELECT",
+            "alert_outbox UPDATE",
+            "alert_rules SELECT",
+            "alert_webhooks SELECT",
+            "alerts SELECT"
+        ]
+    );
     // ingest and gossip execute nothing but what the doc names
     let extra: Vec<String> = column(
         &mut admin,
-        "SELECT r || ' ' || p.oid::regprocedure::text FROM pg_proc p CROSS JOIN unnest(ARRAY['decnet_ingest', 'decnet_gossip', 'public']) r
+        "SELECT r || ' ' || p.oid::regprocedure::text FROM pg_proc p CROSS JOIN unnest(ARRAY['decnet_ingest', 'decnet_gossip', 'decnet_notifier', 'public']) r
          WHERE p.pronamespace = 'decnet'::regnamespace AND has_function_privilege(r, p.oid, 'EXECUTE')
            AND NOT (r = 'decnet_gossip' AND p.proname = 'smtp_target_seen')
            AND NOT (r = 'decnet_ingest' AND p.proname = 'merge_event_needed')",
@@ -350,7 +371,7 @@ fn the_catalogue_follows_the_security_document() {
     let procedures: Vec<String> = column(
         &mut admin,
         "SELECT r || ' ' || p.oid::regprocedure::text FROM pg_proc p
-         CROSS JOIN unnest(ARRAY['decnet_analyst', 'decnet_ingest', 'decnet_gossip', 'public']) r
+         CROSS JOIN unnest(ARRAY['decnet_analyst', 'decnet_ingest', 'decnet_gossip', 'decnet_notifier', 'public']) r
          WHERE p.pronamespace = 'decnet'::regnamespace AND p.prokind = 'p' AND has_function_privilege(r, p.oid, 'EXECUTE')",
     );
     assert!(procedures.is_empty(), "{procedures:?}");
