@@ -232,3 +232,5 @@ COMMENT ON FUNCTION @extschema@.raise_alerts(inet[]) IS 'Internal (rollup, ident
 COMMENT ON FUNCTION @extschema@.stix_bundle(jsonb) IS 'Internal (export_stix): the STIX 2.1 bundle of a JSON array of export_facts objects.';
 COMMENT ON FUNCTION @extschema@.misp_event(jsonb, text) IS 'Internal (export_misp): the MISP event of a JSON array of export_facts objects; the scope text fixes its uuid.';
 COMMENT ON FUNCTION @extschema@.csv_line(text[]) IS 'One CSV line of the fields (NULL: empty), quoted as RFC 4180 says; a field that starts like a formula gets a leading quote.';
+COMMENT ON FUNCTION @extschema@.export_navigator(timestamptz, timestamptz, inet[]) IS 'An ATT&CK Navigator layer (4.5, Enterprise) of the attackers active in [since, until) or of the listed addresses: per technique, how many attackers showed it in their kept commands, credentials or scans. docs/sharing.md.';
+COMMENT ON FUNCTION @extschema@.navigator_layer(jsonb, text) IS 'Internal (export_navigator): the Navigator layer of a JSON array of attacker activity (commands, credentials, scanned).';

@@ -117,6 +117,14 @@ IMMUTABLE STRICT PARALLEL SAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'misp_event_wrapper';
 
+CREATE  FUNCTION "navigator_layer"(
+	"activity" jsonb, /* JsonB */
+	"scope" TEXT /* & str */
+) RETURNS jsonb /* JsonB */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'navigator_layer_wrapper';
+
 CREATE  FUNCTION "service_families"(
 	"programs" TEXT[] /* Vec < Option < String > > */
 ) RETURNS TEXT[] /* Vec < String > */
@@ -995,6 +1003,22 @@ AS $fn$
     FROM decnet.export_facts(since, until, addresses) f
 $fn$;
 
+CREATE FUNCTION @extschema@.export_navigator(since timestamptz DEFAULT NULL, until timestamptz DEFAULT NULL,
+                                             addresses inet[] DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT decnet.navigator_layer(coalesce(jsonb_agg(jsonb_build_object(
+               'commands', (SELECT coalesce(jsonb_agg(c.command), '[]') FROM decnet.attacker_commands c
+                            WHERE c.attacker_ip = f.attacker_ip),
+               'credentials', a.credential_count,
+               'scanned', coalesce(cardinality(sb.scanned) > 0, false))), '[]'),
+           decnet.export_scope(since, until, addresses))
+    FROM decnet.export_facts(since, until, addresses) f
+    JOIN decnet.attackers a ON a.ip = f.attacker_ip
+    LEFT JOIN decnet.service_buckets sb ON sb.attacker_ip = f.attacker_ip
+$fn$;
+
 CREATE FUNCTION @extschema@.raise_alerts(batch inet[]) RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -1176,11 +1200,15 @@ COMMENT ON FUNCTION @extschema@.misp_event(jsonb, text) IS 'Internal (export_mis
 
 COMMENT ON FUNCTION @extschema@.csv_line(text[]) IS 'One CSV line of the fields (NULL: empty), quoted as RFC 4180 says; a field that starts like a formula gets a leading quote.';
 
+COMMENT ON FUNCTION @extschema@.export_navigator(timestamptz, timestamptz, inet[]) IS 'An ATT&CK Navigator layer (4.5, Enterprise) of the attackers active in [since, until) or of the listed addresses: per technique, how many attackers showed it in their kept commands, credentials or scans. docs/sharing.md.';
+
+COMMENT ON FUNCTION @extschema@.navigator_layer(jsonb, text) IS 'Internal (export_navigator): the Navigator layer of a JSON array of attacker activity (commands, credentials, scanned).';
+
 DO $upgrade$
 BEGIN
-    REVOKE EXECUTE ON FUNCTION @extschema@.stats, @extschema@.behavior_details_of, @extschema@.campaign_handoff_rule, @extschema@.csv_line, @extschema@.family_buckets, @extschema@.identity_edge_pairs, @extschema@.identity_link_reasons, @extschema@.misp_event, @extschema@.service_families, @extschema@.store_identity_links, @extschema@.identity_links, @extschema@.stix_bundle, @extschema@.rfc3339, @extschema@.export_facts, @extschema@.export_scope, @extschema@.export_stix, @extschema@.export_misp, @extschema@.raise_alerts, @extschema@.export_csv, @extschema@.export_jsonl FROM PUBLIC;
+    REVOKE EXECUTE ON FUNCTION @extschema@.stats, @extschema@.behavior_details_of, @extschema@.campaign_handoff_rule, @extschema@.csv_line, @extschema@.family_buckets, @extschema@.identity_edge_pairs, @extschema@.identity_link_reasons, @extschema@.misp_event, @extschema@.navigator_layer, @extschema@.service_families, @extschema@.store_identity_links, @extschema@.identity_links, @extschema@.stix_bundle, @extschema@.rfc3339, @extschema@.export_facts, @extschema@.export_scope, @extschema@.export_stix, @extschema@.export_misp, @extschema@.export_navigator, @extschema@.raise_alerts, @extschema@.export_csv, @extschema@.export_jsonl FROM PUBLIC;
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'decnet_analyst') THEN
-        GRANT EXECUTE ON FUNCTION @extschema@.stats, @extschema@.behavior_details_of, @extschema@.campaign_handoff_rule, @extschema@.csv_line, @extschema@.family_buckets, @extschema@.identity_edge_pairs, @extschema@.identity_link_reasons, @extschema@.misp_event, @extschema@.service_families, @extschema@.identity_links, @extschema@.stix_bundle, @extschema@.rfc3339, @extschema@.export_facts, @extschema@.export_scope, @extschema@.export_stix, @extschema@.export_misp, @extschema@.export_csv, @extschema@.export_jsonl TO decnet_analyst;
+        GRANT EXECUTE ON FUNCTION @extschema@.stats, @extschema@.behavior_details_of, @extschema@.campaign_handoff_rule, @extschema@.csv_line, @extschema@.family_buckets, @extschema@.identity_edge_pairs, @extschema@.identity_link_reasons, @extschema@.misp_event, @extschema@.navigator_layer, @extschema@.service_families, @extschema@.identity_links, @extschema@.stix_bundle, @extschema@.rfc3339, @extschema@.export_facts, @extschema@.export_scope, @extschema@.export_stix, @extschema@.export_misp, @extschema@.export_navigator, @extschema@.export_csv, @extschema@.export_jsonl TO decnet_analyst;
     END IF;
 END
 $upgrade$;

@@ -76,6 +76,24 @@ AS $fn$
     FROM decnet.export_facts(since, until, addresses) f
 $fn$;
 
+-- An ATT&CK Navigator layer of the same attackers: techniques from their kept
+-- commands, credentials and scans (decnet_core::sharing::navigator_layer).
+CREATE FUNCTION @extschema@.export_navigator(since timestamptz DEFAULT NULL, until timestamptz DEFAULT NULL,
+                                             addresses inet[] DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT decnet.navigator_layer(coalesce(jsonb_agg(jsonb_build_object(
+               'commands', (SELECT coalesce(jsonb_agg(c.command), '[]') FROM decnet.attacker_commands c
+                            WHERE c.attacker_ip = f.attacker_ip),
+               'credentials', a.credential_count,
+               'scanned', coalesce(cardinality(sb.scanned) > 0, false))), '[]'),
+           decnet.export_scope(since, until, addresses))
+    FROM decnet.export_facts(since, until, addresses) f
+    JOIN decnet.attackers a ON a.ip = f.attacker_ip
+    LEFT JOIN decnet.service_buckets sb ON sb.attacker_ip = f.attacker_ip
+$fn$;
+
 -- Checks the attackers of a rollup batch against every enabled rule. Each
 -- match is written once per (rule, match key) to decnet.alerts and queued in
 -- decnet.alert_outbox for every enabled webhook, in the caller's transaction.

@@ -105,7 +105,14 @@ extension_sql_file!(
 extension_sql_file!(
     "../sql/sharing.sql",
     name = "sharing",
-    requires = ["derive", "identity", stix_bundle, misp_event, csv_line]
+    requires = [
+        "derive",
+        "identity",
+        stix_bundle,
+        misp_event,
+        navigator_layer,
+        csv_line
+    ]
 );
 extension_sql_file!("../sql/operations.sql", name = "operations");
 extension_sql_file!("../sql/comments.sql", name = "comments", finalize);

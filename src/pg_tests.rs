@@ -3,7 +3,7 @@
 use pgrx::prelude::*;
 
 /// The migrations, in order.
-const MIGRATIONS: [(&str, &str); 19] = [
+const MIGRATIONS: &[(&str, &str)] = &[
     ("V1", include_str!("../migrations/V1__logs.sql")),
     ("V2", include_str!("../migrations/V2__attackers.sql")),
     ("V3", include_str!("../migrations/V3__smtp_targets_and_roles.sql")),

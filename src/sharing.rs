@@ -1,11 +1,12 @@
 //! Exports for other tools (issue 21): the formats are built by
 //! `decnet_core::sharing` from the facts `decnet.export_facts()` gathers.
 
-use decnet_core::sharing::{self, AttackerFacts};
+use decnet_core::sharing::{self, AttackerActivity, AttackerFacts};
 use pgrx::datum::JsonB;
 use pgrx::prelude::*;
+use serde::de::DeserializeOwned;
 
-fn facts_of(facts: JsonB, function: &'static str) -> Vec<AttackerFacts> {
+fn facts_of<T: DeserializeOwned>(facts: JsonB, function: &'static str) -> Vec<T> {
     match serde_json::from_value(facts.0) {
         Ok(f) => f,
         Err(e) => {
@@ -14,7 +15,9 @@ fn facts_of(facts: JsonB, function: &'static str) -> Vec<AttackerFacts> {
                 format!("{function}: the attacker facts do not parse: {e}"),
                 function,
             )
-            .set_hint("Pass the facts decnet.export_facts() returns, aggregated with jsonb_agg.")
+            .set_hint(
+                "Pass what decnet.export_stix(), export_misp() or export_navigator() aggregate.",
+            )
             .report(PgLogLevel::ERROR);
             unreachable!()
         }
@@ -25,16 +28,15 @@ fn facts_of(facts: JsonB, function: &'static str) -> Vec<AttackerFacts> {
 /// fingerprint indicators and identities as infrastructure; stable ids.
 #[pg_extern(immutable, strict, parallel_safe)]
 fn stix_bundle(facts: JsonB) -> JsonB {
-    JsonB(sharing::stix_bundle(&facts_of(facts, "decnet.stix_bundle")))
+    let facts: Vec<AttackerFacts> = facts_of(facts, "decnet.stix_bundle");
+    JsonB(sharing::stix_bundle(&facts))
 }
 
 /// A MISP event of the attackers; `scope` names the export and fixes the event uuid.
 #[pg_extern(immutable, strict, parallel_safe)]
 fn misp_event(facts: JsonB, scope: &str) -> JsonB {
-    JsonB(sharing::misp_event(
-        &facts_of(facts, "decnet.misp_event"),
-        scope,
-    ))
+    let facts: Vec<AttackerFacts> = facts_of(facts, "decnet.misp_event");
+    JsonB(sharing::misp_event(&facts, scope))
 }
 
 /// One CSV line of `fields` (NULL as an empty field), each quoted and defused
@@ -46,4 +48,11 @@ fn csv_line(fields: Array<&str>) -> String {
         .map(|f| f.map(sharing::csv_field).unwrap_or_default())
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// An ATT&CK Navigator layer of the attackers' activity; `scope` names it.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn navigator_layer(activity: JsonB, scope: &str) -> JsonB {
+    let activity: Vec<AttackerActivity> = facts_of(activity, "decnet.navigator_layer");
+    JsonB(sharing::navigator_layer(&activity, scope))
 }

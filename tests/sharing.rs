@@ -148,6 +148,37 @@ fn exports_load_in_stix2_and_pymisp_with_stable_ids() {
     assert_eq!(n(&seen["misp"]["ip-src"]), attackers);
     assert!(n(&seen["misp"]["hassh-md5"]) + n(&seen["misp"]["ja3-fingerprint-md5"]) > 0);
 
+    // ATT&CK Navigator: attackers per technique
+    let layer: serde_json::Value = serde_json::from_str(&ok(decnet(&dsn)
+        .args(["export", "navigator"])
+        .output()
+        .unwrap()))
+    .unwrap();
+    assert_eq!(layer["domain"], "enterprise-attack");
+    let score = |t: &str| {
+        layer["techniques"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["techniqueID"] == t)
+            .and_then(|x| x["score"].as_i64())
+    };
+    assert_eq!(
+        score("T1110.001"),
+        Some(count(
+            &mut c,
+            "SELECT count(*) FROM decnet.attackers WHERE credential_count > 0"
+        ))
+    );
+    // an independent reading of one rule: uname, hostname, lscpu… are system information discovery
+    let discovery = count(
+        &mut c,
+        "SELECT count(DISTINCT attacker_ip) FROM decnet.attacker_commands
+         WHERE lower(command) ~ '(uname|hostname|/proc/cpuinfo|lscpu|nproc|uptime|free -|df -|cat /etc/os-release)'",
+    );
+    assert!(discovery > 0);
+    assert_eq!(score("T1082"), Some(discovery));
+
     // a window and a list of addresses narrow the export
     let one: serde_json::Value = serde_json::from_str(&ok(decnet(&dsn)
         .args(["export", "stix", "--ip", "203.0.113.77"])

@@ -10,6 +10,8 @@ use std::io::Write;
 pub enum Format {
     Stix,
     Misp,
+    /// an ATT&CK Navigator layer
+    Navigator,
     Csv,
     Jsonl,
 }
@@ -40,17 +42,17 @@ pub fn export(
     };
     let addresses = (!opts.addresses.is_empty()).then_some(&opts.addresses);
     match opts.format {
-        Format::Stix | Format::Misp => {
+        Format::Stix | Format::Misp | Format::Navigator => {
             if opts.what.is_some() {
                 return Err(CliError::new(
-                    "stix and misp export attackers; they take no table name",
+                    "stix, misp and navigator export attackers; they take no table name",
                     "choose attackers with --since, --until and --ip",
                 ));
             }
-            let function = if opts.format == Format::Stix {
-                "export_stix"
-            } else {
-                "export_misp"
+            let function = match opts.format {
+                Format::Stix => "export_stix",
+                Format::Misp => "export_misp",
+                _ => "export_navigator",
             };
             let sql = format!(
                 "SELECT decnet.{function}($1::text::timestamptz, $2::text::timestamptz, $3::text[]::inet[])::text"

