@@ -7,18 +7,11 @@ use postgres::Client;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-fn decnet(dsn: &str) -> Command {
-    let bin = std::env::var("DECNET_BIN").expect("DECNET_BIN is not set: run through `./x test`");
-    let mut cmd = Command::new(bin);
-    cmd.env_remove("DECNET_DSN").args(["--dsn", dsn]);
-    cmd
-}
-
 fn ingest(dsn: &str, args: &[&str]) {
-    let out = decnet(dsn)
+    let out = decnet_command(dsn)
         .arg("ingest")
         .arg("--quiet")
         .args(args)
@@ -32,7 +25,7 @@ fn ingest(dsn: &str, args: &[&str]) {
 }
 
 fn follow(dsn: &str, path: &Path) -> Child {
-    decnet(dsn)
+    decnet_command(dsn)
         .args(["ingest", "--follow", "--quiet"])
         .arg(path)
         .stdout(Stdio::piped())

@@ -10,6 +10,14 @@ pub fn base_dsn() -> String {
         .expect("DECNET_TEST_DSN is not set: run the integration tests through `./x test`")
 }
 
+/// The `decnet` binary `./x test` built, connecting to `dsn` (not to $DECNET_DSN).
+pub fn decnet_command(dsn: &str) -> std::process::Command {
+    let bin = std::env::var("DECNET_BIN").expect("DECNET_BIN is not set: run through `./x test`");
+    let mut cmd = std::process::Command::new(bin);
+    cmd.env_remove("DECNET_DSN").args(["--dsn", dsn]);
+    cmd
+}
+
 /// The DSN of database `name` on the test cluster.
 pub fn dsn_for(name: &str) -> String {
     let base = base_dsn();

@@ -11,13 +11,6 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn decnet(dsn: &str) -> Command {
-    let bin = std::env::var("DECNET_BIN").expect("DECNET_BIN is not set: run through `./x test`");
-    let mut cmd = Command::new(bin);
-    cmd.env_remove("DECNET_DSN").args(["--dsn", dsn]);
-    cmd
-}
-
 fn ok(out: Output) -> String {
     assert!(
         out.status.success(),
@@ -115,7 +108,7 @@ fn exports_load_in_stix2_and_pymisp_with_stable_ids() {
     let dir = scratch_dir("sharing");
     let export = |format: &str, file: &str| {
         let path = dir.join(file);
-        ok(decnet(&dsn)
+        ok(decnet_command(&dsn)
             .args(["export", format, "-o"])
             .arg(&path)
             .output()
@@ -149,7 +142,7 @@ fn exports_load_in_stix2_and_pymisp_with_stable_ids() {
     assert!(n(&seen["misp"]["hassh-md5"]) + n(&seen["misp"]["ja3-fingerprint-md5"]) > 0);
 
     // ATT&CK Navigator: attackers per technique
-    let layer: serde_json::Value = serde_json::from_str(&ok(decnet(&dsn)
+    let layer: serde_json::Value = serde_json::from_str(&ok(decnet_command(&dsn)
         .args(["export", "navigator"])
         .output()
         .unwrap()))
@@ -180,7 +173,7 @@ fn exports_load_in_stix2_and_pymisp_with_stable_ids() {
     assert_eq!(score("T1082"), Some(discovery));
 
     // a window and a list of addresses narrow the export
-    let one: serde_json::Value = serde_json::from_str(&ok(decnet(&dsn)
+    let one: serde_json::Value = serde_json::from_str(&ok(decnet_command(&dsn)
         .args(["export", "stix", "--ip", "203.0.113.77"])
         .output()
         .unwrap()))
@@ -193,7 +186,7 @@ fn exports_load_in_stix2_and_pymisp_with_stable_ids() {
         .map(|o| o["value"].as_str().unwrap())
         .collect();
     assert_eq!(addrs, ["203.0.113.77"]);
-    let none: serde_json::Value = serde_json::from_str(&ok(decnet(&dsn)
+    let none: serde_json::Value = serde_json::from_str(&ok(decnet_command(&dsn)
         .args(["export", "misp", "--since", "2100-01-01"])
         .output()
         .unwrap()))
@@ -201,12 +194,12 @@ fn exports_load_in_stix2_and_pymisp_with_stable_ids() {
     assert_eq!(none["Event"]["Attribute"].as_array().unwrap().len(), 0);
 
     // CSV: one line per row plus the header, formulas defused
-    let csv = ok(decnet(&dsn)
+    let csv = ok(decnet_command(&dsn)
         .args(["export", "csv", "attackers"])
         .output()
         .unwrap());
     assert_eq!(csv.lines().count() as i64, attackers + 1);
-    let creds = ok(decnet(&dsn)
+    let creds = ok(decnet_command(&dsn)
         .args(["export", "csv", "credentials"])
         .output()
         .unwrap());
@@ -218,7 +211,7 @@ fn exports_load_in_stix2_and_pymisp_with_stable_ids() {
     assert!(!creds
         .lines()
         .any(|l| l.split(',').any(|f| f.starts_with('='))));
-    let smtp = ok(decnet(&dsn)
+    let smtp = ok(decnet_command(&dsn)
         .args(["export", "csv", "smtp_domains"])
         .output()
         .unwrap());
@@ -228,7 +221,7 @@ fn exports_load_in_stix2_and_pymisp_with_stable_ids() {
         "{smtp}"
     );
     // JSON Lines of any table, and a clear error for what is not one
-    let jsonl = ok(decnet(&dsn)
+    let jsonl = ok(decnet_command(&dsn)
         .args(["export", "jsonl", "attacker_behavior"])
         .output()
         .unwrap());
@@ -240,7 +233,7 @@ fn exports_load_in_stix2_and_pymisp_with_stable_ids() {
         let row: serde_json::Value = serde_json::from_str(l).unwrap();
         assert!(row["behavior_class"].is_string());
     }
-    let bad = decnet(&dsn)
+    let bad = decnet_command(&dsn)
         .args(["export", "jsonl", "pg_authid"])
         .output()
         .unwrap();
@@ -329,7 +322,7 @@ fn serve(mut s: TcpStream, n: u64, seen: &Mutex<Seen>) {
 
 /// The notifier, its complaints going to `log` (a pipe nobody reads could fill up).
 fn notifier(dsn: &str, log: &Path) -> Child {
-    decnet(dsn)
+    decnet_command(dsn)
         .args([
             "notify",
             "--timeout-ms",

@@ -189,6 +189,23 @@ fn describe(a: &AttackerFacts) -> String {
     parts.join("; ")
 }
 
+/// A STIX indicator of malicious activity, valid from its first time.
+fn stix_indicator(
+    id: &str,
+    (first, last): (&str, &str),
+    name: &str,
+    description: &str,
+    pattern: &str,
+) -> Value {
+    json!({
+        "type": "indicator", "spec_version": "2.1", "id": id,
+        "created": first, "modified": last,
+        "name": name, "description": description,
+        "indicator_types": ["malicious-activity"],
+        "pattern": pattern, "pattern_type": "stix", "valid_from": first,
+    })
+}
+
 fn relationship(kind: &str, source: &str, target: &str, created: &str, modified: &str) -> Value {
     json!({
         "type": "relationship", "spec_version": "2.1",
@@ -232,15 +249,13 @@ pub fn stix_bundle(attackers: &[AttackerFacts]) -> Value {
         let indicator = stix_id("indicator", &format!("ip|{}", a.ip));
         objects.insert(
             indicator.clone(),
-            json!({
-                "type": "indicator", "spec_version": "2.1", "id": indicator,
-                "created": first, "modified": last,
-                "name": format!("decnet attacker {}", a.ip),
-                "description": describe(a),
-                "indicator_types": ["malicious-activity"],
-                "pattern": format!("[{}:value = '{}']", sco_type(&a.ip), a.ip),
-                "pattern_type": "stix", "valid_from": first,
-            }),
+            stix_indicator(
+                &indicator,
+                (first, last),
+                &format!("decnet attacker {}", a.ip),
+                &describe(a),
+                &format!("[{}:value = '{}']", sco_type(&a.ip), a.ip),
+            ),
         );
         let rel = relationship("based-on", &indicator, &observed, first, last);
         objects.insert(rel["id"].as_str().unwrap_or_default().to_owned(), rel);
@@ -269,15 +284,17 @@ pub fn stix_bundle(attackers: &[AttackerFacts]) -> Value {
         let indicator = stix_id("indicator", &format!("{kind}|{value}"));
         objects.insert(
             indicator.clone(),
-            json!({
-                "type": "indicator", "spec_version": "2.1", "id": indicator,
-                "created": first, "modified": last,
-                "name": format!("{} {value}", k.label),
-                "description": format!("{} fingerprint of {} decnet attacker(s)", k.label, observed.len()),
-                "indicator_types": ["malicious-activity"],
-                "pattern": format!("[{} = '{value}']", k.stix_path),
-                "pattern_type": "stix", "valid_from": first,
-            }),
+            stix_indicator(
+                &indicator,
+                (first, last),
+                &format!("{} {value}", k.label),
+                &format!(
+                    "{} fingerprint of {} decnet attacker(s)",
+                    k.label,
+                    observed.len()
+                ),
+                &format!("[{} = '{value}']", k.stix_path),
+            ),
         );
         for o in observed {
             let rel = relationship("based-on", &indicator, o, first, last);
