@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
-"""Draft an extension upgrade script from two generated install scripts.
+"""Make an extension upgrade script from two generated install scripts.
 
-    cargo pgrx schema pg15 -o new.sql        # this version
-    tools/upgrade-script.py OLD.sql new.sql > sql/decnet--OLD--NEW.sql
+    tools/upgrade-script.py sql/releases/decnet--OLD.sql NEW.sql > decnet--OLD--NEW.sql
+
+./x runs it on every install for the unreleased version (NEW.sql is the
+install script cargo pgrx install has just written; docs/operations.md); at a
+release its output is read and frozen in sql/.
 
 Functions and aggregates are matched by name (decnet overloads none). New ones
 are created, changed ones replaced (dropped first when their result type or
 arguments changed), removed ones dropped; comments that changed are
 re-applied; new functions get a fresh install's privileges (analysts may call
-what is not VOLATILE). Read the
-draft before committing it: tests/upgrade.rs then proves that an upgraded
-database has exactly the catalogue of a fresh install.
+what is not VOLATILE). tests/upgrade.rs proves that an upgraded database has
+exactly the catalogue of a fresh install.
 """
 import re
 import sys
