@@ -90,7 +90,8 @@ RETURNS TABLE (lines_ingested bigint, lines_flagged bigint, attackers bigint, id
                last_rollup_at timestamptz,
                last_rollup_ms double precision,
                last_line_at timestamptz, ingest_idle interval, enrichment_stale boolean,
-               rollup_failures bigint, missing_jobs text[])
+               rollup_failures bigint, missing_jobs text[],
+               alerts_queued bigint, oldest_queued_alert_age interval)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $fn$
 #variable_conflict use_column
@@ -114,7 +115,9 @@ BEGIN
         last_line, now() - last_line,
         coalesce((SELECT bool_or(e.stale) FROM decnet.enrichment_status e), false),
         (SELECT count(*) FROM decnet.rollup_failures),
-        decnet.missing_cron_jobs();
+        decnet.missing_cron_jobs(),
+        (SELECT count(*) FROM decnet.alert_outbox),
+        now() - (SELECT min(o.queued_at) FROM decnet.alert_outbox o);
 END
 $fn$;
 

@@ -252,9 +252,7 @@ struct Seen {
 
 /// A webhook on loopback that answers 500 to about a quarter of the requests
 /// and hangs (no answer for 3 s, then a closed connection) on about a sixth.
-fn flaky_webhook(seen: Arc<Mutex<Seen>>) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
+fn flaky_webhook(listener: TcpListener, seen: Arc<Mutex<Seen>>) {
     std::thread::spawn(move || {
         let mut n = 0u64;
         for stream in listener.incoming() {
@@ -264,7 +262,6 @@ fn flaky_webhook(seen: Arc<Mutex<Seen>>) -> u16 {
             std::thread::spawn(move || serve(stream, n, &seen));
         }
     });
-    port
 }
 
 fn serve(mut s: TcpStream, n: u64, seen: &Mutex<Seen>) {
@@ -352,11 +349,20 @@ fn alerts_reach_a_flaky_webhook_once_each_across_a_crash() {
     ))
     .unwrap();
     let seen = Arc::new(Mutex::new(Seen::default()));
-    let port = flaky_webhook(seen.clone());
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    flaky_webhook(listener, seen.clone());
+    // a third endpoint nobody listens on until the notifier has been killed
+    let late_port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     c.batch_execute(&format!(
         "INSERT INTO decnet.alert_webhooks (name, url, format) VALUES
              ('soc', 'http://127.0.0.1:{port}/soc', 'json'),
-             ('chat', 'http://127.0.0.1:{port}/chat', 'slack');
+             ('chat', 'http://127.0.0.1:{port}/chat', 'slack'),
+             ('late', 'http://127.0.0.1:{late_port}/late', 'misp');
          UPDATE decnet.alert_rules SET watch = '{{acme-watch.com}}' WHERE kind = 'smtp_domain';"
     ))
     .unwrap();
@@ -379,7 +385,11 @@ fn alerts_reach_a_flaky_webhook_once_each_across_a_crash() {
     let n = alerts.len() as i64;
     assert_eq!(
         count(&mut c, "SELECT count(*) FROM decnet.alert_outbox"),
-        2 * n
+        3 * n
+    );
+    assert_eq!(
+        count(&mut c, "SELECT alerts_queued FROM decnet.stats()"),
+        3 * n
     );
     // a second look at the same attackers raises nothing new
     assert_eq!(
@@ -394,10 +404,31 @@ fn alerts_reach_a_flaky_webhook_once_each_across_a_crash() {
     let dsn = dsn_for(db).replace("user=postgres", &format!("user={user}"));
     let log = scratch_dir("notify").join("notify.log");
     let child = notifier(&dsn, &log);
-    std::thread::sleep(Duration::from_millis(1500));
+    // it runs until every delivery to the unreachable endpoint has been tried
+    // and refused (they all wait, none dropped), then dies mid-work
+    let start = Instant::now();
+    while count(
+        &mut c,
+        "SELECT count(*) FROM decnet.alert_outbox WHERE webhook = 'late' AND last_error IS NOT NULL",
+    ) < n
+    {
+        assert!(start.elapsed() < Duration::from_secs(120), "late never tried");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     // SAFETY: kill(2) of our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
     let _ = child.wait_with_output();
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM decnet.alert_outbox WHERE webhook = 'late'"
+        ),
+        n
+    );
+    flaky_webhook(
+        TcpListener::bind(("127.0.0.1", late_port)).unwrap(),
+        seen.clone(),
+    );
     let mut child = notifier(&dsn, &log);
     let start = Instant::now();
     while count(&mut c, "SELECT count(*) FROM decnet.alert_outbox") > 0 {
@@ -419,7 +450,7 @@ fn alerts_reach_a_flaky_webhook_once_each_across_a_crash() {
     assert!(out.status.success());
 
     let seen = seen.lock().unwrap();
-    for path in ["/soc", "/chat"] {
+    for path in ["/soc", "/chat", "/late"] {
         let acked: BTreeSet<&str> = seen
             .acknowledged
             .iter()
@@ -446,6 +477,24 @@ fn alerts_reach_a_flaky_webhook_once_each_across_a_crash() {
         }
     }
     assert!(bodies.values().all(|b| b.len() == 1));
+    // the misp webhook got MISP events PyMISP loads, each named after its alert
+    let misp_bodies: Vec<&(String, String, String)> = seen
+        .requests
+        .iter()
+        .filter(|(p, _, _)| p == "/late")
+        .collect();
+    for (_, key, body) in &misp_bodies {
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert!(v["Event"]["info"].as_str().unwrap().contains(key.as_str()));
+    }
+    let sample = scratch_dir("notify").join("misp-alert.json");
+    std::fs::write(&sample, &misp_bodies[0].2).unwrap();
+    let loaded = python(
+        "import sys\nfrom pymisp import MISPEvent\ne = MISPEvent()\ne.load_file(sys.argv[1])\n\
+         print(\",\".join(sorted({a.type for a in e.attributes})))",
+        &[&sample],
+    );
+    assert!(loaded.trim().split(',').any(|t| t == "ip-src"), "{loaded}");
     assert!(
         seen.requests.len() > seen.acknowledged.len(),
         "the webhook failed some requests ({} requests)",
@@ -466,7 +515,12 @@ fn alerts_reach_a_flaky_webhook_once_each_across_a_crash() {
         .contains("smtp_domain 203.0.113.78"));
     assert_eq!(
         count(&mut c, "SELECT count(*) FROM decnet.alert_deliveries"),
-        2 * n
+        3 * n
+    );
+    // stats(): nothing queued, so no age either
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM decnet.stats() WHERE alerts_queued = 0 AND oldest_queued_alert_age IS NULL"),
+        1
     );
     let _ = Client::close(c);
 }
