@@ -6,11 +6,16 @@
 -- with backoff, so a crash or an unreachable endpoint delays an alert and
 -- never loses one.
 
--- Roles are cluster-wide: databases migrating at once take turns here, so the
--- second one sees the role the first one created once that one commits.
+-- Roles are cluster-wide, and so must be the turn databases migrating at once
+-- take here (an advisory lock is per database): this lock on the shared role
+-- catalog makes a second migration wait until the first has committed the
+-- role, then see it. Without it the second one's CREATE ROLE failed on the
+-- first's commit, and its GRANTs below still missed the role now and then.
+-- Logins are not blocked (they read the catalog); role changes wait for this
+-- transaction.
+LOCK TABLE pg_catalog.pg_authid IN SHARE ROW EXCLUSIVE MODE;
 DO $$
 BEGIN
-    PERFORM pg_advisory_xact_lock(hashtext('decnet roles'));
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'decnet_notifier') THEN
         BEGIN
             CREATE ROLE decnet_notifier NOLOGIN;
