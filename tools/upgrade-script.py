@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Make an extension upgrade script from two generated install scripts.
 
-    tools/upgrade-script.py sql/releases/decnet--OLD.sql NEW.sql > decnet--OLD--NEW.sql
+    tools/upgrade-script.py sql/install/decnet--OLD.sql NEW.sql > decnet--OLD--NEW.sql
 
 ./x runs it on every install for the unreleased version (NEW.sql is the
 install script cargo pgrx install has just written; docs/operations.md); at a
-release its output is read and frozen in sql/.
+release its output is read and frozen in sql/upgrade/.
 
 Functions and aggregates are matched by name (decnet overloads none). New ones
 are created, changed ones replaced (dropped first when their result type or
