@@ -206,13 +206,19 @@ fn stix_indicator(
     })
 }
 
-fn relationship(kind: &str, source: &str, target: &str, created: &str, modified: &str) -> Value {
-    json!({
-        "type": "relationship", "spec_version": "2.1",
-        "id": stix_id("relationship", &format!("{source}|{kind}|{target}")),
+/// Adds the relationship `source kind target` to the bundle's objects, by its id.
+fn add_relationship(
+    objects: &mut BTreeMap<String, Value>,
+    (kind, source, target): (&str, &str, &str),
+    (created, modified): (&str, &str),
+) {
+    let id = stix_id("relationship", &format!("{source}|{kind}|{target}"));
+    let rel = json!({
+        "type": "relationship", "spec_version": "2.1", "id": id,
         "created": created, "modified": modified,
         "relationship_type": kind, "source_ref": source, "target_ref": target,
-    })
+    });
+    objects.insert(id, rel);
 }
 
 /// A STIX 2.1 bundle: per attacker its address, an indicator and the
@@ -257,8 +263,11 @@ pub fn stix_bundle(attackers: &[AttackerFacts]) -> Value {
                 &format!("[{}:value = '{}']", sco_type(&a.ip), a.ip),
             ),
         );
-        let rel = relationship("based-on", &indicator, &observed, first, last);
-        objects.insert(rel["id"].as_str().unwrap_or_default().to_owned(), rel);
+        add_relationship(
+            &mut objects,
+            ("based-on", &indicator, &observed),
+            (first, last),
+        );
         for (k, v) in fingerprints_of(a) {
             let e = fp_seen
                 .entry((k.kind, v))
@@ -297,8 +306,7 @@ pub fn stix_bundle(attackers: &[AttackerFacts]) -> Value {
             ),
         );
         for o in observed {
-            let rel = relationship("based-on", &indicator, o, first, last);
-            objects.insert(rel["id"].as_str().unwrap_or_default().to_owned(), rel);
+            add_relationship(&mut objects, ("based-on", &indicator, o), (first, last));
         }
     }
     for (identity, (first, last, addresses, indicators)) in &identities {
@@ -318,12 +326,10 @@ pub fn stix_bundle(attackers: &[AttackerFacts]) -> Value {
             }),
         );
         for target in addresses {
-            let rel = relationship("consists-of", &infra, target, first, last);
-            objects.insert(rel["id"].as_str().unwrap_or_default().to_owned(), rel);
+            add_relationship(&mut objects, ("consists-of", &infra, target), (first, last));
         }
         for source in indicators {
-            let rel = relationship("indicates", source, &infra, first, last);
-            objects.insert(rel["id"].as_str().unwrap_or_default().to_owned(), rel);
+            add_relationship(&mut objects, ("indicates", source, &infra), (first, last));
         }
     }
     let ids: Vec<&str> = objects.keys().map(String::as_str).collect();
