@@ -53,6 +53,8 @@ pub fn backoff_after(attempts: i32, first: Duration, max: Duration) -> Duration 
     first.saturating_mul(1u32 << doublings).min(max)
 }
 
+// raised_at is formatted as decnet.rfc3339() does, spelled out: the notifier
+// role executes no decnet function (docs/security.md).
 const CLAIM: &str = "
 WITH due AS (
     SELECT o.alert_id, o.webhook FROM decnet.alert_outbox o
