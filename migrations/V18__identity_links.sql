@@ -19,37 +19,7 @@ GRANT SELECT ON decnet.identity_link_signals TO decnet_analyst;
 COMMENT ON TABLE decnet.identity_link_signals IS
 'Why identity edges hold: per linked address pair (a < b), each shared signal (kind, value, bounded like every key), its tier and the tier''s weight. Replaced for the attackers each rollup drains and wholly by the hourly full pass.';
 
--- identity_summary gains linked_by: per signal kind, how many of its edges share one
-CREATE OR REPLACE VIEW decnet.identity_summary AS
-SELECT i.uuid AS identity_id, i.member_count,
-       m.member_ips, i.first_seen, i.last_seen,
-       i.ja3_hashes, i.ja4_hashes, i.hassh_hashes, i.tls_cert_sha256, i.ja4h_hashes, i.ja4_quic_hashes,
-       i.ipv6_link_local_iids, i.kd_digraph_simhash,
-       m.countries, m.asns, m.as_names, m.rotation_count,
-       i.campaign_id, i.updated_at,
-       coalesce(k.linked_by, '{}') AS linked_by
-FROM decnet.attacker_identities i
-CROSS JOIN LATERAL (
-    SELECT array_agg(a.ip ORDER BY a.ip) AS member_ips,
-           array_agg(DISTINCT a.country_code ORDER BY a.country_code) FILTER (WHERE a.country_code IS NOT NULL) AS countries,
-           array_agg(DISTINCT a.asn ORDER BY a.asn) FILTER (WHERE a.asn IS NOT NULL) AS asns,
-           array_agg(DISTINCT a.as_name ORDER BY a.as_name) FILTER (WHERE a.as_name IS NOT NULL) AS as_names,
-           coalesce(sum(a.rotation_count), 0)::bigint AS rotation_count
-    FROM decnet.identity_members im JOIN decnet.attackers a ON a.ip = im.attacker_ip
-    WHERE im.identity_id = i.uuid
-) m
-CROSS JOIN LATERAL (
-    SELECT jsonb_object_agg(x.kind, x.edges) AS linked_by
-    FROM (SELECT l.kind, count(DISTINCT (l.a, l.b)) AS edges
-          FROM decnet.identity_members ma
-          JOIN decnet.identity_link_signals l ON l.a = ma.attacker_ip
-          JOIN decnet.identity_members mb ON mb.attacker_ip = l.b AND mb.identity_id = ma.identity_id
-          WHERE ma.identity_id = i.uuid
-          GROUP BY l.kind) x
-) k
-WHERE i.merged_into IS NULL;
-COMMENT ON COLUMN decnet.identity_summary.linked_by IS
-'Per signal kind (hassh, ja3, c2, payload_hash, commands:<phase>, credentials, asn, kd_simhash, …), how many of the identity''s edges share one; decnet.identity_links(identity_id) lists them.';
+-- identity_summary's linked_by column is in its live definition (migrations/live/summaries.sql).
 
 -- Identities made before this version: their links come from a full pass now.
 DO $$

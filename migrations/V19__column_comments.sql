@@ -1,7 +1,7 @@
 -- Every column says what it is (issue 18): \d+ and the web console read these.
--- Tables first; then views whose columns repeat a table's take that comment
--- (a recomputed_* view's column is what verify() compares with the table's).
--- pg::every_column_of_schema_decnet_has_a_comment keeps it complete.
+-- The tables' columns; the views' comments are in their live definitions
+-- (migrations/live/). pg::every_column_of_schema_decnet_has_a_comment keeps
+-- it complete.
 
 -- logs
 COMMENT ON COLUMN decnet.logs.id IS 'Order of storage: the statement''s lines in the order they were given.';
@@ -321,82 +321,4 @@ BEGIN
 END
 $$;
 
--- views of their own
-COMMENT ON COLUMN decnet.service_buckets.attacker_ip IS 'The attacker.';
-COMMENT ON COLUMN decnet.service_buckets.interacted IS 'Service families it interacted with (a command, a mail, a file, …).';
-COMMENT ON COLUMN decnet.service_buckets.scanned IS 'Service families it only scanned (connected, tried to log in).';
-COMMENT ON COLUMN decnet.identity_summary.identity_id IS 'Identity id.';
-COMMENT ON COLUMN decnet.identity_summary.member_ips IS 'Its addresses, sorted.';
-COMMENT ON COLUMN decnet.identity_summary.countries IS 'Countries of its addresses.';
-COMMENT ON COLUMN decnet.identity_summary.asns IS 'Autonomous systems of its addresses.';
-COMMENT ON COLUMN decnet.identity_summary.as_names IS 'Their names.';
-COMMENT ON COLUMN decnet.identity_summary.rotation_count IS 'Fingerprint rotations of its addresses.';
-COMMENT ON COLUMN decnet.campaign_summary.identities IS 'Its identities.';
-COMMENT ON COLUMN decnet.campaign_summary.member_ips IS 'Addresses of its identities.';
-COMMENT ON COLUMN decnet.campaign_summary.countries IS 'Countries of those addresses.';
-COMMENT ON COLUMN decnet.campaign_summary.asns IS 'Autonomous systems of those addresses.';
-COMMENT ON COLUMN decnet.campaign_summary.campaign_id IS 'Campaign id.';
-COMMENT ON COLUMN decnet.enrichment_status.stale IS 'Loaded more than 30 days ago.';
-COMMENT ON COLUMN decnet.ingest_sources.idle_for IS 'Time since lines from it were last stored.';
-COMMENT ON COLUMN decnet.probe_observations.log_id IS 'logs.id of the observation.';
-COMMENT ON COLUMN decnet.probe_observations.attacker_ip IS 'The attacker observed.';
-COMMENT ON COLUMN decnet.probe_observations.probe_type IS 'jarm, hassh, tcpfp or ja3.';
-COMMENT ON COLUMN decnet.probe_observations.port IS 'Port.';
-COMMENT ON COLUMN decnet.probe_observations.hash IS 'The observed hash.';
-COMMENT ON COLUMN decnet.probe_observations.ts IS 'Event time.';
-COMMENT ON VIEW decnet.recomputed_log_bounties IS 'Every bounty and credential each stored line yields (decnet.log_bounties), one row per line and bounty: what the recomputed_bounties and recomputed_credentials views group.';
-COMMENT ON COLUMN decnet.recomputed_log_bounties.id IS 'logs.id of the line.';
-COMMENT ON COLUMN decnet.recomputed_log_bounties.ts IS 'Event time of the line.';
-COMMENT ON COLUMN decnet.recomputed_log_bounties.decky IS 'Decky of the line.';
-COMMENT ON COLUMN decnet.recomputed_log_bounties.service IS 'Program of the line.';
-COMMENT ON COLUMN decnet.recomputed_log_bounties.bounty_type IS 'fingerprint, ip_leak, artifact or credential.';
-COMMENT ON COLUMN decnet.recomputed_log_bounties.attacker_ip IS 'The attacker it belongs to.';
-COMMENT ON COLUMN decnet.recomputed_log_bounties.payload IS 'What the line yields (for credentials, the credential fields).';
-
-COMMENT ON VIEW decnet.enrichment_status IS 'Each enrichment source: when it was loaded, how many ranges, whether it is stale.';
-COMMENT ON VIEW decnet.probe_observations IS 'Every stored line that observes a rotation-tracked hash (prober JARM, HASSH, TCP; sniffer client JA3 per port).';
 COMMENT ON TABLE decnet.identity_signals IS 'What identity resolution compares, per attacker: strong fingerprints, infrastructure and candidate keys for the weaker tiers; refreshed for the attackers each rollup drains.';
-
--- Views whose columns repeat a table's: the table's comment. A recomputed_*
--- view recomputes its table from decnet.logs (verify() compares the two).
-DO $$
-DECLARE
-    r record;
-BEGIN
-    FOR r IN
-        SELECT v.relname AS view_name, a.attname AS column_name,
-               CASE WHEN v.relname LIKE 'recomputed\_%' THEN 'Recomputed from decnet.logs: ' ELSE '' END || d.description AS comment
-        FROM pg_class v
-        JOIN pg_attribute a ON a.attrelid = v.oid AND a.attnum > 0 AND NOT a.attisdropped
-        JOIN pg_class t ON t.relnamespace = v.relnamespace AND t.relname = CASE
-                 WHEN v.relname LIKE 'recomputed\_%' THEN substr(v.relname, 12)
-                 WHEN v.relname = 'identity_summary' THEN 'attacker_identities'
-                 WHEN v.relname = 'campaign_summary' THEN 'campaigns'
-                 WHEN v.relname = 'enrichment_status' THEN 'enrichment_loads'
-                 WHEN v.relname = 'ingest_sources' THEN 'ingest_positions' END
-        JOIN pg_attribute ta ON ta.attrelid = t.oid AND ta.attname = a.attname
-        JOIN pg_description d ON d.objoid = t.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = ta.attnum
-        WHERE v.relnamespace = 'decnet'::regnamespace AND v.relkind = 'v'
-          AND NOT EXISTS (SELECT 1 FROM pg_description vd WHERE vd.objoid = v.oid AND vd.classoid = 'pg_class'::regclass
-                                                          AND vd.objsubid = a.attnum)
-        ORDER BY 1, 2
-    LOOP
-        EXECUTE format('COMMENT ON COLUMN decnet.%I.%I IS %L', r.view_name, r.column_name, r.comment);
-    END LOOP;
-END
-$$;
-
--- A recomputed_* view: what its table holds, from decnet.logs alone.
-DO $$
-DECLARE
-    v text;
-BEGIN
-    FOR v IN SELECT c.relname FROM pg_class c
-             WHERE c.relnamespace = 'decnet'::regnamespace AND c.relkind = 'v' AND c.relname LIKE 'recomputed\_%'
-               AND obj_description(c.oid, 'pg_class') IS NULL ORDER BY 1
-    LOOP
-        EXECUTE format('COMMENT ON VIEW decnet.%I IS %L', v,
-                       format('decnet.%s recomputed from decnet.logs alone: verify() compares the two, rebuild() copies it.', substr(v, 12)));
-    END LOOP;
-END
-$$;

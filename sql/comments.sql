@@ -12,13 +12,13 @@ COMMENT ON FUNCTION @extschema@.logs_parse_trigger() IS
 'BEFORE INSERT row trigger of decnet.logs: parses raw_line once into ts, decky, service, event_type, attacker_ip, fields, msg, parse_status and parse_reason. Never raises for a bad line; lines with raw_bytes set are flagged lossy_text.';
 
 COMMENT ON FUNCTION @extschema@.log_bounties(text, text, inet, jsonb) IS
-'Bounties (fingerprints, ip_leak, artifacts; spec E.3) and credentials (bounty_type credential; spec E.2) of one stored line. Reads decnet.trusted_proxies.';
+'Bounties (fingerprints, ip_leak, artifacts; DECNET decnet/web/ingester.py) and credentials (bounty_type credential; DECNET decnet/web/ingester.py) of one stored line. Reads decnet.trusted_proxies.';
 COMMENT ON FUNCTION @extschema@.is_sensor_service(text) IS
 'True for sensors that observe attackers (sniffer, prober): they are not services the attacker used.';
 COMMENT ON FUNCTION @extschema@.is_infrastructure_decky(text) IS
 'True for DECNET infrastructure hosts (decnet-*), which are never deckies of an attacker.';
 COMMENT ON FUNCTION @extschema@.command_event_types() IS
-'Event types whose command text is kept (spec D.3).';
+'Event types whose command text is kept (DECNET decnet/profiler/worker.py).';
 COMMENT ON FUNCTION @extschema@.bounty_keys() IS
 'SD parameter names that can yield a bounty or credential.';
 COMMENT ON FUNCTION @extschema@.bounty_event_types() IS
@@ -70,34 +70,36 @@ COMMENT ON FUNCTION @extschema@.rebuild() IS
 
 COMMENT ON FUNCTION @extschema@.statement_smtp_targets() IS 'Internal: per-(attacker, domain) recipients of the taken statement delta.';
 COMMENT ON FUNCTION @extschema@.normalize_smtp_domain(text) IS
-'Victim domain of a recipient address or bare domain, DECNET rules (spec D.4): lower-cased, dots trimmed, .invalid/.test/.localhost/.local/.example refused; NULL when none.';
+'Victim domain of a recipient address or bare domain, DECNET''s rules (decnet/profiler/worker.py): lower-cased, dots trimmed, .invalid/.test/.localhost/.local/.example refused; NULL when none.';
 COMMENT ON FUNCTION @extschema@.recipient_domain(text, text, jsonb) IS
 'Domain one stored line adds to decnet.smtp_targets: the value of an smtp/smtp_relay rcpt_to or rcpt_denied; NULL otherwise.';
+COMMENT ON FUNCTION @extschema@.recipient_event_types() IS
+'The event types that name one recipient (rcpt_to, rcpt_denied): the ones recipient_domain reads.';
 COMMENT ON FUNCTION @extschema@.smtp_target_seen(text) IS
 'Privacy-safe gossip query: (seen, count of recipients, first_seen, last_seen) over all attackers for a victim domain; (false, 0, NULL, NULL) when unknown or not a domain. Reveals no attacker detail.';
 
 COMMENT ON FUNCTION @extschema@.kd_simhash(text, text) IS
-'Digraph keystroke SimHash (spec H.4/H.5, bit-exact with DECNET) of the input events of a sessrec JSONL shard, optionally of one sid; 8 bytes big-endian, NULL below 8 digraphs or 20 samples. Malformed lines are skipped.';
+'Digraph keystroke SimHash (DECNET decnet/profiler/behave_shell/_features/motor.py and decnet/util/simhash.py, bit-exact with DECNET) of the input events of a sessrec JSONL shard, optionally of one sid; 8 bytes big-endian, NULL below 8 digraphs or 20 samples. Malformed lines are skipped.';
 COMMENT ON FUNCTION @extschema@.kd_hamming(bytea, bytea) IS
 'Hamming distance between two 8-byte keystroke SimHashes (SQLSTATE 22023 for other lengths).';
 COMMENT ON FUNCTION @extschema@.kd_centroid_final(bytea[]) IS 'Internal: final function of the kd_centroid aggregate.';
 
 COMMENT ON FUNCTION @extschema@.seq_class(bigint[]) IS
-'IP-ID/ISN sequence class (spec G.1): unknown (< 4 samples), zero, constant, incremental (every step 1..4096), else random.';
-COMMENT ON FUNCTION @extschema@.initial_ttl(integer) IS 'Initial TTL the sender used: the first of 32, 64, 128, 255 not below the seen TTL (spec G.2).';
-COMMENT ON FUNCTION @extschema@.hop_distance(integer) IS 'initial_ttl(ttl) - ttl, clamped to 0..64 (spec G.2).';
+'IP-ID/ISN sequence class (DECNET decnet/sniffer/seq_class.py): unknown (< 4 samples), zero, constant, incremental (every step 1..4096), else random.';
+COMMENT ON FUNCTION @extschema@.initial_ttl(integer) IS 'Initial TTL the sender used: the first of 32, 64, 128, 255 not below the seen TTL (DECNET decnet/sniffer/p0f.py).';
+COMMENT ON FUNCTION @extschema@.hop_distance(integer) IS 'initial_ttl(ttl) - ttl, clamped to 0..64 (DECNET decnet/sniffer/p0f.py).';
 COMMENT ON FUNCTION @extschema@.timing_stats(timestamp with time zone[]) IS
-'DECNET timing_stats (spec D.7) as jsonb: event_count, duration_s, mean/median/stdev/min/max inter-arrival seconds (population stdev, Python rounding), cv.';
+'DECNET''s timing_stats (decnet/profiler/timing.py) as jsonb: event_count, duration_s, mean/median/stdev/min/max inter-arrival seconds (population stdev, Python rounding), cv.';
 COMMENT ON FUNCTION @extschema@.behavior_class(bigint, double precision, double precision, integer) IS
-'DECNET classify_behavior (spec D.8, the code''s rule order): unknown, slow_scan, scanning, brute_force, beaconing, interactive or mixed.';
+'DECNET''s classify_behavior (decnet/profiler/classify.py, the code''s rule order): unknown, slow_scan, scanning, brute_force, beaconing, interactive or mixed.';
 COMMENT ON FUNCTION @extschema@.cadence_tools(double precision, double precision) IS
-'C2 frameworks (cobalt_strike, sliver, havoc, mythic) whose beacon interval and jitter match a mean inter-arrival and cv (spec D.9).';
+'C2 frameworks (cobalt_strike, sliver, havoc, mythic) whose beacon interval and jitter match a mean inter-arrival and cv (DECNET decnet/profiler/tools.py).';
 
-COMMENT ON FUNCTION @extschema@.jitter_pct(double precision) IS 'beacon_jitter_pct (spec D.6): cv × 100, rounded to 2 places as Python rounds.';
+COMMENT ON FUNCTION @extschema@.jitter_pct(double precision) IS 'beacon_jitter_pct (DECNET decnet/profiler/behavioral.py): cv × 100, rounded to 2 places as Python rounds.';
 COMMENT ON FUNCTION @extschema@.rollup(integer) IS
 'Drains up to max_attackers dirty attackers and recomputes their attacker_behavior from their own events; one rollup at a time (advisory lock). An attacker that fails alone is recorded in decnet.rollup_failures and the others go on. Returns attackers processed, events read, attackers still dirty, duration. Scheduled every minute by pg_cron (decnet-rollup).';
 COMMENT ON FUNCTION @extschema@.behavior_details_of(json, double precision, double precision, text) IS
-'Per-attacker behaviour details (spec D.9-D.11) from its lines [{e, s, t, f}] in id order, its timing mean/cv and the OS signatures (decnet.os_signature_set()): os_guess, hop_distance, tcp_fingerprint, retransmit_count, kex_order_raw, ssh_client_banners, phase_sequence, tool_guesses.';
+'Per-attacker behaviour details (DECNET decnet/profiler/tools.py, phases.py and decnet/sniffer/fingerprint.py) from its lines [{e, s, t, f}] in id order, its timing mean/cv and the OS signatures (decnet.os_signature_set()): os_guess, hop_distance, tcp_fingerprint, retransmit_count, kex_order_raw, ssh_client_banners, phase_sequence, tool_guesses.';
 COMMENT ON FUNCTION @extschema@.behavior_details(jsonb, double precision, double precision, jsonb) IS
 'behavior_details_of with jsonb arguments, as releases up to 0.5.0 call it: kept so their SQL works with a newer library until ALTER EXTENSION decnet UPDATE.';
 COMMENT ON FUNCTION @extschema@.keystroke_profile(text, text) IS
@@ -113,7 +115,7 @@ COMMENT ON FUNCTION @extschema@.os_options_pattern_ok(text) IS
 COMMENT ON FUNCTION @extschema@.os_signature_match(jsonb, text, integer, integer, integer, integer, text) IS
 'Label of the first signature of a jsonb array of decnet.os_signatures rows matching one packet (context syn|synack, ttl, window, mss, wscale, letter-only options); NULL when none does.';
 COMMENT ON FUNCTION @extschema@.builtin_os_signatures() IS
-'The built-in OS signatures in priority order: the sniffer''s SYN table (spec G.2), nmap''s option-less SYN, and SYN-ACK rows by TTL bucket. Migration V6 seeds decnet.os_signatures from it.';
+'The built-in OS signatures in priority order: the sniffer''s SYN table (DECNET decnet/sniffer/p0f.py), nmap''s option-less SYN, and SYN-ACK rows by TTL bucket. Migration V6 seeds decnet.os_signatures from it.';
 COMMENT ON FUNCTION @extschema@.os_signature_set() IS
 'decnet.os_signatures as a jsonb array in match order (priority, id).';
 COMMENT ON FUNCTION @extschema@.os_match(integer, integer, integer, integer, text, text) IS
@@ -123,7 +125,7 @@ COMMENT ON FUNCTION @extschema@.os_signatures_changed() IS
 COMMENT ON FUNCTION @extschema@.p0f_line_ok(text) IS
 'True when the text parses as a p0f v2 signature line (wwww:ttt:D:ss:OOO:QQ:OS:Details); the CHECK of decnet.os_signatures.p0f.';
 COMMENT ON FUNCTION @extschema@.p0f_signatures(text) IS
-'The valid signatures of a p0f v2 file in file order: line number, line, OS, flavor, specificity (spec G.2).';
+'The valid signatures of a p0f v2 file in file order: line number, line, OS, flavor, specificity (DECNET decnet/sniffer/p0f.py).';
 COMMENT ON FUNCTION @extschema@.import_p0f(text, text, integer) IS
 'Adds every valid signature of a p0f v2 file to decnet.os_signatures for a context (syn | synack), more specific ones first from base_priority; returns the count.';
 COMMENT ON FUNCTION @extschema@.rir_ranges(text) IS
@@ -169,13 +171,13 @@ COMMENT ON FUNCTION @extschema@.probe_event_types() IS 'Event types whose hash i
 COMMENT ON FUNCTION @extschema@.probe_observation(text, jsonb) IS 'The (probe_type, port, hash) a stored line observes: zero or one row (no row for an empty hash or a bad port).';
 COMMENT ON FUNCTION @extschema@.leaked_link_local(text, jsonb) IS 'The link-local (fe80::/10) source of an ipv6_link_local_leak line, else NULL.';
 COMMENT ON FUNCTION @extschema@.leak_attacker_v4(jsonb) IS 'The IPv4 address a leak line ties its link-local source to (attacker_v4), else NULL.';
-COMMENT ON FUNCTION @extschema@.ipv6_iid_kind(inet) IS 'eui64 when the IPv6 interface id embeds a MAC (ff:fe), stable_privacy for any other IPv6 address, unknown otherwise (spec G.6).';
+COMMENT ON FUNCTION @extschema@.ipv6_iid_kind(inet) IS 'eui64 when the IPv6 interface id embeds a MAC (ff:fe), stable_privacy for any other IPv6 address, unknown otherwise (DECNET decnet/sniffer/fingerprint.py).';
 COMMENT ON FUNCTION @extschema@.ipv6_mac_oui(inet) IS 'The OUI (universal/local bit restored) of an EUI-64 interface id, else NULL.';
 COMMENT ON FUNCTION @extschema@.ipv6_eui64_mac(inet) IS 'The MAC address an EUI-64 interface id embeds, else NULL.';
-COMMENT ON FUNCTION @extschema@.fingerprint_summary(jsonb) IS 'Sorted distinct JA3, JA4, HASSH, TLS certificate SHA-256, JA4H and JA4-QUIC values of a list of bounty rows or payloads (spec D.12); a family without values is null.';
-COMMENT ON FUNCTION @extschema@.identity_similarity(jsonb, jsonb) IS 'Identity edge weight of two attacker observations: 1.0 shared strong fingerprint (with the veto), 0.6 command Jaccard per phase, 0.2 credential Jaccard, 0.05 same AS, 0.6 keystroke rhythm (spec G.4, H.5).';
+COMMENT ON FUNCTION @extschema@.fingerprint_summary(jsonb) IS 'Sorted distinct JA3, JA4, HASSH, TLS certificate SHA-256, JA4H and JA4-QUIC values of a list of bounty rows or payloads (DECNET decnet/profiler/identity_rollup.py); a family without values is null.';
+COMMENT ON FUNCTION @extschema@.identity_similarity(jsonb, jsonb) IS 'Identity edge weight of two attacker observations: 1.0 shared strong fingerprint (with the veto), 0.6 command Jaccard per phase, 0.2 credential Jaccard, 0.05 same AS, 0.6 keystroke rhythm (DECNET decnet/clustering/impl/, H.5).';
 COMMENT ON FUNCTION @extschema@.identity_edge(jsonb, jsonb) IS 'Whether identity_similarity reaches the edge threshold (1.0).';
-COMMENT ON FUNCTION @extschema@.campaign_similarity(jsonb, jsonb) IS 'Campaign edge weight of two identities: 1.0 decky handoff, 1.0 shared infrastructure, 0.4 temporal overlap, 0.1 cohort, 0.6 keystroke rhythm (spec G.5).';
+COMMENT ON FUNCTION @extschema@.campaign_similarity(jsonb, jsonb) IS 'Campaign edge weight of two identities: 1.0 decky handoff, 1.0 shared infrastructure, 0.4 temporal overlap, 0.1 cohort, 0.6 keystroke rhythm (DECNET decnet/clustering/campaign/impl/).';
 COMMENT ON FUNCTION @extschema@.campaign_edge(jsonb, jsonb) IS 'Whether campaign_similarity reaches the edge threshold (1.0).';
 COMMENT ON FUNCTION @extschema@.command_phase(text) IS 'Kill-chain phase a command points to (discovery, persistence, command_and_control, lateral_movement), or NULL.';
 COMMENT ON FUNCTION @extschema@.connected_components(text[], text[]) IS 'Connected components of the graph with edges a[i]-b[i]: each node with the smallest node of its component.';
@@ -192,7 +194,7 @@ COMMENT ON FUNCTION @extschema@.resolve_identities(inet[]) IS 'Incremental ident
 COMMENT ON FUNCTION @extschema@.recluster_identities() IS 'Full identity pass over every attacker, keeping identity ids stable; splits identities whose evidence is gone. Scheduled hourly by pg_cron (decnet-identities).';
 COMMENT ON FUNCTION @extschema@.resolve_identity(uuid) IS 'The live identity an identity uuid stands for now, following merged_into.';
 COMMENT ON FUNCTION @extschema@.identity_of(inet) IS 'The identity of an attacker address, or NULL before a rollup resolved it.';
-COMMENT ON FUNCTION @extschema@.cluster_campaigns() IS 'Groups live identities into campaigns (spec G.5) from scratch, keeping campaign ids stable. Scheduled every 10 minutes by pg_cron (decnet-campaigns).';
+COMMENT ON FUNCTION @extschema@.cluster_campaigns() IS 'Groups live identities into campaigns (DECNET decnet/clustering/campaign/impl/) from scratch, keeping campaign ids stable. Scheduled every 10 minutes by pg_cron (decnet-campaigns).';
 -- operations (issue 9)
 COMMENT ON FUNCTION @extschema@.stats() IS 'One row for operators: lines ingested and flagged, attackers, live identities, dirty and PTR backlogs, how long the oldest dirty attacker has waited, lines waiting in the merge queue (decnet.merge_behind_ms), last rollup time and duration, time of the last line and idle time since, stale enrichment data, attackers whose rollup failed, pg_cron jobs missing for this database, alert deliveries not yet acknowledged and how long the oldest has waited (decnet notify).';
 COMMENT ON FUNCTION @extschema@.require_migrated() IS 'Raises object_not_in_prerequisite_state, with a hint to run decnet migrate, when the tables of the migrations are missing.';

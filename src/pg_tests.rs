@@ -24,11 +24,18 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("V18", include_str!("../migrations/V18__identity_links.sql")),
     ("V19", include_str!("../migrations/V19__column_comments.sql")),
     ("V20", include_str!("../migrations/V20__alerts.sql")),
+    ("V21", include_str!("../migrations/V21__live_definitions.sql")),
 ];
 
-/// Applies every migration, as `decnet migrate` does.
+/// The live definitions (views), applied after the migrations.
+const LIVE_DEFINITIONS: &[(&str, &str)] = include!("../migrations/live/files.rs");
+
+/// Applies every migration and then the live definitions, as `decnet migrate` does.
 fn migrate() {
     migrate_up_to(MIGRATIONS.len());
+    for (file, sql) in LIVE_DEFINITIONS {
+        Spi::run(sql).unwrap_or_else(|e| panic!("live definition {file} applies: {e}"));
+    }
 }
 
 /// Applies the first `n` migrations.
@@ -854,6 +861,37 @@ fn every_column_of_schema_decnet_has_a_comment() {
          WHERE c.relnamespace = 'decnet'::regnamespace AND c.relkind IN ('r', 'p', 'v') AND NOT c.relispartition",
     );
     assert!(columns.unwrap() > 400, "the query sees the schema: {columns:?}");
+}
+
+/// Issue 19: every view of schema decnet has one live definition, in a file of
+/// migrations/live/, and no unreleased numbered migration defines a view.
+#[pg_test]
+fn every_view_is_defined_once_in_the_live_files() {
+    migrate();
+    let views = one::<Vec<String>>(
+        "SELECT array_agg(relname::text ORDER BY relname) FROM pg_class
+         WHERE relnamespace = 'decnet'::regnamespace AND relkind = 'v'",
+    )
+    .unwrap();
+    assert!(views.len() >= 18, "{views:?}");
+    for view in &views {
+        let head = format!("CREATE OR REPLACE VIEW decnet.{view} AS");
+        let places: Vec<&str> = LIVE_DEFINITIONS
+            .iter()
+            .filter(|(_, sql)| sql.contains(&head))
+            .map(|(file, _)| *file)
+            .collect();
+        assert_eq!(places.len(), 1, "{view} is defined in {places:?}");
+    }
+    let released = include_str!("../migrations/released.sha256");
+    for (name, sql) in MIGRATIONS {
+        let frozen = released.lines().any(|l| l.contains(&format!("  {name}__")));
+        let defines_a_view = sql
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .any(|l| l.to_uppercase().contains(" VIEW "));
+        assert!(frozen || !defines_a_view, "{name} defines a view");
+    }
 }
 
 #[pg_test]

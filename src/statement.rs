@@ -525,6 +525,12 @@ fn normalize_smtp_domain(address: &str) -> Option<String> {
     decnet_core::smtp::normalize_smtp_domain(address)
 }
 
+/// The event types recipient_domain reads (the recomputation's pre-filter).
+#[pg_extern(immutable, parallel_safe)]
+fn recipient_event_types() -> Vec<&'static str> {
+    decnet_core::smtp::RECIPIENT_EVENT_TYPES.to_vec()
+}
+
 /// The recipient domain one stored line adds to decnet.smtp_targets (for the recomputation).
 #[pg_extern(immutable, parallel_safe)]
 fn recipient_domain(

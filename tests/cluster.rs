@@ -95,10 +95,28 @@ fn migrate_is_idempotent_and_recorded() {
     assert!(!first.is_empty());
     let second = decnet_cli::db::migrate(&mut c).unwrap();
     assert!(second.is_empty(), "{second:?}");
+    let live = decnet_cli::db::LIVE_DEFINITIONS.len();
     assert_eq!(
         count(&mut c, "SELECT count(*) FROM decnet.schema_migrations"),
-        first.len() as i64
+        (first.len() - live) as i64
     );
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM decnet.live_definitions"),
+        live as i64
+    );
+    // a live file that changed is applied again, with the files after it
+    c.batch_execute(
+        "COMMENT ON VIEW decnet.ingest_sources IS NULL;
+         UPDATE decnet.live_definitions SET md5 = 'an older text' WHERE file = 'operations.sql'",
+    )
+    .unwrap();
+    let third = decnet_cli::db::migrate(&mut c).unwrap();
+    assert_eq!(third.len(), live, "{third:?}");
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM pg_description WHERE objoid = 'decnet.ingest_sources'::regclass AND objsubid = 0"),
+        1
+    );
+    assert!(decnet_cli::db::migrate(&mut c).unwrap().is_empty());
     assert_eq!(
         count(
             &mut c,

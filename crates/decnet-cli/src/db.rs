@@ -1,5 +1,7 @@
 //! Connecting and migrating: `CREATE EXTENSION decnet` (the code), then the
-//! refinery migrations (the data schema), recorded in decnet.schema_migrations.
+//! refinery migrations (the data schema), recorded in decnet.schema_migrations,
+//! then the live definitions (the views, migrations/live/), recorded with
+//! their checksums in decnet.live_definitions.
 
 use crate::CliError;
 use postgres::{Client, NoTls};
@@ -7,6 +9,10 @@ use postgres::{Client, NoTls};
 refinery::embed_migrations!("../../migrations");
 
 pub const MIGRATION_TABLE: &str = "decnet.schema_migrations";
+
+/// The live definition files, in the order they are applied: one list for
+/// this crate and the #[pg_test]s.
+pub const LIVE_DEFINITIONS: &[(&str, &str)] = include!("../../../migrations/live/files.rs");
 
 /// Connects with `dsn` completed as libpq would (crate::conninfo).
 pub fn connect(dsn: &str) -> Result<Client, CliError> {
@@ -47,8 +53,9 @@ pub fn connect_patiently(dsn: &str) -> Result<Client, CliError> {
     }
 }
 
-/// Idempotent: creates or updates the extension, then applies pending migrations.
-/// Returns the names of the migrations applied by this call. Refuses a
+/// Idempotent: creates or updates the extension, then applies pending
+/// migrations, then the live definitions if any changed. Returns the names of
+/// the migrations (and, as `live/FILE`, the live files) applied by this call. Refuses a
 /// database whose migrations ran but whose extension objects are gone (DROP
 /// EXTENSION decnet CASCADE drops the triggers and views the migrations made:
 /// lines would be stored unparsed and never counted).
@@ -102,11 +109,66 @@ pub fn migrate(client: &mut Client) -> Result<Vec<String>, CliError> {
                 "fix the failing migration; applied ones are recorded in decnet.schema_migrations",
             )
         })?;
-    Ok(report
+    let mut applied: Vec<String> = report
         .applied_migrations()
         .iter()
         .map(|m| m.to_string())
-        .collect())
+        .collect();
+    applied.extend(apply_live_definitions(client, !applied.is_empty())?);
+    Ok(applied)
+}
+
+/// Applies every live definition file, in order, in one transaction, when
+/// one of them changed since it was last applied or when `after_migrations`
+/// (a numbered migration may have dropped a view to change its columns). A
+/// file only replaces views (`CREATE OR REPLACE VIEW`), so applying all of
+/// them again is harmless; skipping unchanged ones spares the exclusive lock
+/// each replaced view takes. Returns the files applied, as `live/FILE`.
+fn apply_live_definitions(
+    client: &mut Client,
+    after_migrations: bool,
+) -> Result<Vec<String>, CliError> {
+    let fail = |what: &str, e: postgres::Error| CliError::from_db(what, e);
+    let mut tx = client
+        .transaction()
+        .map_err(|e| fail("applying the live definitions failed", e))?;
+    // two migrations at once: the second waits, then finds nothing changed
+    tx.batch_execute("LOCK TABLE decnet.live_definitions IN EXCLUSIVE MODE")
+        .map_err(|e| fail("locking decnet.live_definitions failed", e))?;
+    let mut changed = after_migrations;
+    for (file, sql) in LIVE_DEFINITIONS {
+        let same: bool = tx
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM decnet.live_definitions WHERE file = $1 AND md5 = md5($2))",
+                &[file, sql],
+            )
+            .map_err(|e| fail("reading decnet.live_definitions failed", e))?
+            .get(0);
+        changed |= !same;
+    }
+    if !changed {
+        return Ok(Vec::new());
+    }
+    let mut applied = Vec::new();
+    for (file, sql) in LIVE_DEFINITIONS {
+        tx.batch_execute(sql).map_err(|e| {
+            let mut err = fail(&format!("live definition {file} failed"), e);
+            err.hint = "a view whose columns change is dropped by a numbered migration first \
+                        (docs/contributing.md, \"Live definitions\")"
+                .into();
+            err
+        })?;
+        tx.execute(
+            "INSERT INTO decnet.live_definitions (file, md5) VALUES ($1, md5($2))
+             ON CONFLICT (file) DO UPDATE SET md5 = excluded.md5, applied_at = now()",
+            &[file, sql],
+        )
+        .map_err(|e| fail("recording a live definition failed", e))?;
+        applied.push(format!("live/{file}"));
+    }
+    tx.commit()
+        .map_err(|e| fail("committing the live definitions failed", e))?;
+    Ok(applied)
 }
 
 /// Whether decnet.logs has its parse trigger (made by the migrations from the extension's function).
@@ -152,9 +214,12 @@ fn chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-/// Names of every embedded migration, in order (what a fresh install applies).
+/// Names of every embedded migration, in order, then the live definition
+/// files (what a fresh install applies).
 pub fn known_migrations() -> Vec<String> {
     let mut all = migrations::runner().get_migrations().clone();
     all.sort_by_key(|m| m.version());
-    all.iter().map(|m| m.to_string()).collect()
+    let mut names: Vec<String> = all.iter().map(|m| m.to_string()).collect();
+    names.extend(LIVE_DEFINITIONS.iter().map(|(f, _)| format!("live/{f}")));
+    names
 }

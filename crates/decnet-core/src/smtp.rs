@@ -56,13 +56,16 @@ pub fn normalize_smtp_domain(raw: &str) -> Option<String> {
     Some(domain.to_owned())
 }
 
+/// The event types that name one recipient in their `value`.
+pub const RECIPIENT_EVENT_TYPES: [&str; 2] = ["rcpt_to", "rcpt_denied"];
+
 /// The recipient domains one SMTP event adds to the counts: one per `rcpt_to`
 /// or `rcpt_denied` (its `value`). `message_accepted` adds none: DECNET's
 /// emitters log every recipient of a message as its own `rcpt_to` first, so
 /// the message's comma-separated list only repeats them (counting it too
 /// would count each delivered recipient twice, §K.3).
 pub fn recipient_domain(service: &str, event_type: &str, value: Option<&str>) -> Option<String> {
-    if !is_smtp_service(service) || !matches!(event_type, "rcpt_to" | "rcpt_denied") {
+    if !is_smtp_service(service) || !RECIPIENT_EVENT_TYPES.contains(&event_type) {
         return None;
     }
     normalize_smtp_domain(value?)
