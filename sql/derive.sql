@@ -590,7 +590,7 @@ END
 $fn$;
 
 -- The OS of one observed packet by decnet.os_signatures (first match by
--- priority), like guess_os(ttl, window, mss, wscale, options) of spec G.2.
+-- priority), like guess_os(ttl, window, mss, wscale, options) of DECNET decnet/sniffer/p0f.py.
 CREATE FUNCTION @extschema@.os_match(ttl integer, "window" integer, mss integer, wscale integer, options_sig text,
                                      context text DEFAULT 'syn')
 RETURNS text

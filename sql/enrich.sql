@@ -2,7 +2,7 @@
 -- delegated statistics, AS from iptoasn. Tables live in migrations/V7__enrichment.sql.
 
 -- Country of an address from decnet.country_ranges: the range with the
--- greatest start at or below it, if it reaches the address (spec F.1);
+-- greatest start at or below it, if it reaches the address (DECNET decnet/geoip/);
 -- NULL for addresses that are not public.
 CREATE FUNCTION @extschema@.country_of(ip inet) RETURNS text
 LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
@@ -23,7 +23,7 @@ END
 $fn$;
 
 -- AS of an address from decnet.asn_ranges, with the BGP prefix that holds it
--- (spec F.3); no row for addresses that are not public or not announced.
+-- (DECNET decnet/asn/); no row for addresses that are not public or not announced.
 CREATE FUNCTION @extschema@.asn_of(ip inet)
 RETURNS TABLE (asn bigint, as_name text, bgp_prefix cidr, country text)
 LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp

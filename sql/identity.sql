@@ -283,7 +283,7 @@ END
 $fn$;
 
 -- Recomputes the rolled-up columns of identities from their members: time
--- span, fingerprints (spec D.12, every bounty of every member), leaked
+-- span, fingerprints (DECNET decnet/profiler/identity_rollup.py, every bounty of every member), leaked
 -- link-local interface ids (deduplicated by address) and keystroke centroid.
 CREATE FUNCTION @extschema@.refresh_identities(ids uuid[]) RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
@@ -623,7 +623,7 @@ $fn$;
 
 -- ---- campaigns -----------------------------------------------------------------
 
--- Groups live identities into campaigns (spec G.5) from scratch: candidate
+-- Groups live identities into campaigns (DECNET decnet/clustering/campaign/impl/) from scratch: candidate
 -- pairs are identities handing a decky over (one leaves it with C2 or
 -- persistence, the other starts there with discovery or lateral movement
 -- within 24 h) and identities whose keystroke centroids share a 16-bit chunk;
