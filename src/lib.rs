@@ -41,79 +41,19 @@ fn check_for_interrupts() {
     pgrx::check_for_interrupts!();
 }
 
-// Hand-written SQL: helpers and the derivation trigger, then COMMENT ON for everything.
-extension_sql_file!(
-    "../sql/enrich.sql",
-    name = "enrich",
-    requires = [
-        rir_ranges,
-        iptoasn_ranges,
-        range_prefix,
-        is_public_address,
-        resolve_ptrs
-    ]
-);
-extension_sql_file!(
-    "../sql/derive.sql",
-    name = "derive",
-    requires = [
-        "enrich",
-        "identity",
-        log_bounties,
-        classify_event_kind,
-        service_families,
-        bounty_keys,
-        bounty_event_types,
-        command_text,
-        is_sensor_service,
-        timing_stats,
-        behavior_class,
-        cadence_tools,
-        jitter_pct,
-        behavior_details,
-        behavior_details_of,
-        os_signature_match,
-        p0f_signatures
-    ]
-);
-extension_sql_file!(
-    "../sql/identity.sql",
-    name = "identity",
-    requires = [
-        identity_link_reasons,
-        identity_edge_pairs,
-        statement_probes,
-        statement_ipv6_leaks,
-        ipv6_iid_kind,
-        ipv6_mac_oui,
-        ipv6_eui64_mac,
-        fingerprint_summary,
-        identity_edge,
-        campaign_edge,
-        command_phase,
-        c2_endpoints,
-        connected_components,
-        keep_previous_groups,
-        "kd_centroid"
-    ]
-);
-extension_sql_file!(
-    "../sql/sessions.sql",
-    name = "sessions",
-    requires = [keystroke_profile, kd_chunk_neighbors, kd_hamming]
-);
-extension_sql_file!(
-    "../sql/sharing.sql",
-    name = "sharing",
-    requires = [
-        "derive",
-        "identity",
-        stix_bundle,
-        misp_event,
-        navigator_layer,
-        csv_line
-    ]
-);
+// Hand-written SQL, one file per topic, then COMMENT ON for everything. No
+// `requires` lists: PostgreSQL runs an extension script with
+// check_function_bodies off, so a function body may name a function defined
+// later in the script (or a table the migrations make afterwards); only
+// comments.sql, which names every function, must come last.
+extension_sql_file!("../sql/enrich.sql", name = "enrich");
+extension_sql_file!("../sql/ingest_merge.sql", name = "ingest_merge");
+extension_sql_file!("../sql/verify_rebuild.sql", name = "verify_rebuild");
+extension_sql_file!("../sql/smtp.sql", name = "smtp");
+extension_sql_file!("../sql/rollup.sql", name = "rollup");
+extension_sql_file!("../sql/identity.sql", name = "identity");
+extension_sql_file!("../sql/sessions.sql", name = "sessions");
+extension_sql_file!("../sql/sharing.sql", name = "sharing");
 extension_sql_file!("../sql/operations.sql", name = "operations");
 extension_sql_file!("../sql/comments.sql", name = "comments", finalize);
 

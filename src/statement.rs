@@ -1,7 +1,7 @@
 //! Per-statement accumulation of profile deltas, between the row trigger (which
 //! parses each line and adds it here) and the AFTER STATEMENT trigger (which
 //! takes the delta and merges it into the derived tables with one grouped
-//! upsert per table; sql/derive.sql).
+//! upsert per table; sql/ingest_merge.sql).
 //!
 //! State is backend-local. A frame belongs to one statement: the BEFORE
 //! STATEMENT trigger pushes it, the AFTER STATEMENT trigger pops it, so nested

@@ -1,6 +1,6 @@
 //! What one INSERT/COPY statement adds to the attacker profiles, accumulated row
 //! by row while the lines are parsed, and merged into the derived tables once
-//! per statement (sql/derive.sql). Grouping happens here, in memory, so the
+//! per statement (sql/ingest_merge.sql). Grouping happens here, in memory, so the
 //! database sees one row per key instead of one per line.
 
 use crate::bounty::{self, Config};
