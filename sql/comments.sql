@@ -34,6 +34,14 @@ COMMENT ON FUNCTION @extschema@.logs_merge_pending() IS 'Deferred constraint tri
 COMMENT ON FUNCTION @extschema@.defer_taken() IS 'Internal: keeps a small statement''s taken delta for the commit-time merge (true), or leaves it taken to merge now (false).';
 COMMENT ON FUNCTION @extschema@.merge_event_needed() IS 'Internal (WHEN of logs_merge_at_commit): true for the first line of a transaction, so one commit-time event is queued per transaction.';
 COMMENT ON FUNCTION @extschema@.merge_behind_ms() IS 'The setting decnet.merge_behind_ms: small transactions committing within that many milliseconds of the last merge queue their lines (0: never).';
+COMMENT ON TYPE @extschema@.attacker_delta IS 'Internal: what a taken delta holds per attacker (events, commands, time span), handed from merge step 1 to step 8.';
+COMMENT ON FUNCTION @extschema@.merge_attackers() IS 'Internal, merge step 1: creates the delta''s new attackers, row-locks all of them in address order and marks them dirty; returns them, the new ones and their uuids.';
+COMMENT ON FUNCTION @extschema@.merge_attacker_services() IS 'Internal, merge step 2: upserts the delta''s (attacker, program) counts; returns the attackers with a new program.';
+COMMENT ON FUNCTION @extschema@.merge_attacker_deckies(bigint, timestamptz) IS 'Internal, merge step 3: upserts the delta''s (attacker, decky) first contacts and counts; returns the attackers whose decky order may have changed.';
+COMMENT ON FUNCTION @extschema@.merge_attacker_commands() IS 'Internal, merge step 4: adds the delta''s commands and keeps the first and last commands_kept_per_end() per attacker; returns the attackers with new commands.';
+COMMENT ON FUNCTION @extschema@.merge_bounties_and_credentials(bigint, inet[], uuid[]) IS 'Internal, merge step 5: upserts the delta''s bounties and credentials in dedup-key order; returns per attacker how many are new, and whose kept fingerprints may have changed.';
+COMMENT ON FUNCTION @extschema@.merge_smtp_targets() IS 'Internal, merge step 6: upserts the delta''s recipients per (attacker, victim domain).';
+COMMENT ON FUNCTION @extschema@.merge_attacker_rows(@extschema@.attacker_delta[], inet[], inet[], inet[], inet[], bigint[], bigint[], inet[]) IS 'Internal, merge step 8: one update per affected attacker: counts, time span, and the list columns rebuilt where earlier steps changed them.';
 COMMENT ON FUNCTION @extschema@.discard_taken() IS 'Internal: forgets the taken delta once merge_taken() has merged it, so queued lines are never added to lines already merged.';
 COMMENT ON FUNCTION @extschema@.take_log_ids() IS 'Internal: takes the taken delta off the merge and returns its lines'' decnet.logs ids, for decnet.merge_queue.';
 COMMENT ON FUNCTION @extschema@.absorb_lines(bigint[], text[]) IS 'Internal: parses queued lines (ids with their raw_line) into the taken delta, as the row trigger did at insert; returns how many.';
