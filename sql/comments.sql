@@ -106,8 +106,8 @@ COMMENT ON FUNCTION @extschema@.cadence_tools(double precision, double precision
 COMMENT ON FUNCTION @extschema@.jitter_pct(double precision) IS 'beacon_jitter_pct (DECNET decnet/profiler/behavioral.py): cv × 100, rounded to 2 places as Python rounds.';
 COMMENT ON FUNCTION @extschema@.rollup(integer) IS
 'Drains up to max_attackers dirty attackers and recomputes their attacker_behavior from their own events; one rollup at a time (advisory lock). An attacker that fails alone is recorded in decnet.rollup_failures and the others go on. Returns attackers processed, events read, attackers still dirty, duration. Scheduled every minute by pg_cron (decnet-rollup).';
-COMMENT ON FUNCTION @extschema@.behavior_details_of(json, double precision, double precision, text) IS
-'Per-attacker behaviour details (DECNET decnet/profiler/tools.py, phases.py and decnet/sniffer/fingerprint.py) from its lines [{e, s, t, f}] in id order, its timing mean/cv and the OS signatures (decnet.os_signature_set()): os_guess, hop_distance, tcp_fingerprint, retransmit_count, kex_order_raw, ssh_client_banners, phase_sequence, tool_guesses.';
+COMMENT ON FUNCTION @extschema@.behavior_details_of(bigint[], text[], text[], bigint[], json[], double precision, double precision, text) IS
+'Per-attacker behaviour details (DECNET decnet/profiler/tools.py, phases.py and decnet/sniffer/fingerprint.py) from its lines given column by column (log ids, event types, services, times in microseconds, fields; taken in log id order), its timing mean/cv and the OS signatures (decnet.os_signature_set()): os_guess, hop_distance, tcp_fingerprint, retransmit_count, kex_order_raw, ssh_client_banners, phase_sequence, tool_guesses.';
 COMMENT ON FUNCTION @extschema@.behavior_details(jsonb, double precision, double precision, jsonb) IS
 'behavior_details_of with jsonb arguments, as releases up to 0.5.0 call it: kept so their SQL works with a newer library until ALTER EXTENSION decnet UPDATE.';
 COMMENT ON FUNCTION @extschema@.keystroke_profile(text, text) IS

@@ -81,19 +81,20 @@ BEGIN
     -- action told by several programs, the PAM hook's auth_attempt and sshd's
     -- own line for one password: correction #57), details over all of them.
     WITH sampled AS MATERIALIZED (
-        SELECT t.ip, r.all_lines, r.own_lines, r.stats, r.events
+        SELECT t.ip, r.all_lines, r.own_lines, r.stats, r.ids, r.event_types, r.services, r.times_us, r.fields
         FROM unnest(batch) AS t(ip)
         CROSS JOIN LATERAL (
             SELECT count(*) AS all_lines, count(*) FILTER (WHERE x.own) AS own_lines,
                    decnet.timing_stats(coalesce(array_agg(DISTINCT x.ts) FILTER (WHERE x.own), '{}')) AS stats,
-                   json_agg(json_build_object('e', x.event_type, 's', x.service,
-                                              't', (extract(epoch FROM x.ts) * 1000000)::bigint, 'f', x.fields) ORDER BY x.id) AS events
+                   -- the lines column by column, from the same rows (behavior_details_of orders them by id)
+                   array_agg(x.id) AS ids, array_agg(x.event_type) AS event_types, array_agg(x.service) AS services,
+                   array_agg((extract(epoch FROM x.ts) * 1000000)::bigint) AS times_us, array_agg(x.fields::json) AS fields
             FROM (SELECT l.id, l.event_type, l.service, l.ts, l.fields,
                          (l.service IS NULL OR NOT decnet.is_sensor_service(l.service)) AS own
                   FROM decnet.logs l WHERE l.attacker_ip = t.ip ORDER BY l.id DESC LIMIT max_lines) x
         ) r
     ), computed AS MATERIALIZED (
-        SELECT w.ip, w.events, w.stats,
+        SELECT w.ip, w.ids, w.event_types, w.services, w.times_us, w.fields, w.stats,
                -- its own lines are all counted; only an attacker the sample did not hold whole is read again
                CASE WHEN w.all_lines < max_lines THEN w.own_lines
                     ELSE (SELECT count(*) FROM decnet.logs l
@@ -106,7 +107,8 @@ BEGIN
         LEFT JOIN decnet.attackers a ON a.ip = w.ip
     ), detailed AS MATERIALIZED (
         SELECT c.ip, c.n, c.stats, c.class,
-               decnet.behavior_details_of(c.events, (c.stats->>'mean_iat_s')::float8, (c.stats->>'cv')::float8, signature_text) AS d
+               decnet.behavior_details_of(c.ids, c.event_types, c.services, c.times_us, c.fields,
+                                          (c.stats->>'mean_iat_s')::float8, (c.stats->>'cv')::float8, signature_text) AS d
         FROM computed c
     ), up AS (
         INSERT INTO decnet.attacker_behavior AS b

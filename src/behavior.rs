@@ -71,25 +71,64 @@ fn jitter_pct(cv: f64) -> f64 {
     behavior::py_round(cv * 100.0, 2)
 }
 
-/// The per-attacker details of the behaviour record (spec §D.9–§D.11) from its
-/// lines in id order, given as a json array of `{"e": event_type, "s": service,
-/// "t": microseconds since the epoch, "f": fields}`, its timing summary, and the
-/// text of decnet.os_signature_set(). json, not jsonb: the rollup builds one per
-/// attacker, and json is built as text and read once, where jsonb is built in
-/// its binary form and printed again to be read.
+/// The per-attacker details of the behaviour record (DECNET
+/// `decnet/profiler/tools.py`, `phases.py`, `decnet/sniffer/fingerprint.py`)
+/// from its lines, given column by column (the rollup's array_agg of log id,
+/// event type, service, time in microseconds since the epoch and fields,
+/// aggregated from the same rows in any order: they are put in log id order
+/// here), its timing summary, and the text of decnet.os_signature_set().
 #[pg_extern(immutable, parallel_safe)]
+#[allow(clippy::too_many_arguments)]
 fn behavior_details_of(
-    events: Option<pgrx::datum::Json>,
+    log_ids: Option<Vec<Option<i64>>>,
+    event_types: Option<Vec<Option<String>>>,
+    services: Option<Vec<Option<String>>>,
+    times_us: Option<Vec<Option<i64>>>,
+    fields: Option<Vec<Option<pgrx::datum::Json>>>,
     mean_iat_s: Option<f64>,
     cv: Option<f64>,
     signatures: default!(Option<&str>, "NULL"),
 ) -> JsonB {
-    details_of(events.map(|e| e.0), mean_iat_s, cv, signatures)
+    let (ids, types, services, times, fields) = (
+        log_ids.unwrap_or_default(),
+        event_types.unwrap_or_default(),
+        services.unwrap_or_default(),
+        times_us.unwrap_or_default(),
+        fields.unwrap_or_default(),
+    );
+    crate::functions::require_parallel(
+        "decnet.behavior_details_of",
+        [
+            ("log_ids", ids.len()),
+            ("event_types", types.len()),
+            ("services", services.len()),
+            ("times_us", times.len()),
+            ("fields", fields.len()),
+        ],
+        ["id", "event_type", "service", "ts", "fields"],
+    );
+    let mut order: Vec<usize> = (0..ids.len()).collect();
+    order.sort_by_key(|&i| ids[i]);
+    let no_fields = serde_json::Map::new();
+    let rows: Vec<behavior::EventRow<'_>> = order
+        .iter()
+        .map(|&i| behavior::EventRow {
+            ts_us: times[i],
+            event_type: types[i].as_deref().unwrap_or(""),
+            service: services[i].as_deref().unwrap_or(""),
+            fields: fields[i]
+                .as_ref()
+                .and_then(|f| f.0.as_object())
+                .unwrap_or(&no_fields),
+        })
+        .collect();
+    details_of(&rows, mean_iat_s, cv, signatures)
 }
 
-/// The same with jsonb arguments: the signature releases up to 0.5.0 call
-/// from their rollup, kept so that their SQL works with this library until
-/// `ALTER EXTENSION decnet UPDATE` replaces it. The rollup calls
+/// The same from one jsonb array of `{"e": event_type, "s": service, "t":
+/// microseconds, "f": fields}` in id order: the signature releases up to
+/// 0.5.0 call from their rollup, kept so that their SQL works with this
+/// library until `ALTER EXTENSION decnet UPDATE` replaces it. The rollup calls
 /// behavior_details_of.
 #[pg_extern(immutable, parallel_safe)]
 fn behavior_details(
@@ -99,17 +138,11 @@ fn behavior_details(
     signatures: default!(Option<JsonB>, "NULL"),
 ) -> JsonB {
     let signatures = signatures.map(|JsonB(v)| v.to_string());
-    details_of(events.map(|e| e.0), mean_iat_s, cv, signatures.as_deref())
-}
-
-fn details_of(
-    events: Option<serde_json::Value>,
-    mean_iat_s: Option<f64>,
-    cv: Option<f64>,
-    signatures: Option<&str>,
-) -> JsonB {
     let empty = Vec::new();
-    let list = events.as_ref().and_then(|v| v.as_array()).unwrap_or(&empty);
+    let list = events
+        .as_ref()
+        .and_then(|JsonB(v)| v.as_array())
+        .unwrap_or(&empty);
     let no_fields = serde_json::Map::new();
     let rows: Vec<behavior::EventRow<'_>> = list
         .iter()
@@ -120,8 +153,17 @@ fn details_of(
             fields: e.get("f").and_then(|f| f.as_object()).unwrap_or(&no_fields),
         })
         .collect();
+    details_of(&rows, mean_iat_s, cv, signatures.as_deref())
+}
+
+fn details_of(
+    rows: &[behavior::EventRow<'_>],
+    mean_iat_s: Option<f64>,
+    cv: Option<f64>,
+    signatures: Option<&str>,
+) -> JsonB {
     let d = with_signatures(signatures, |sigs| {
-        behavior::details(&rows, &behavior::cadence_tools(mean_iat_s, cv), sigs)
+        behavior::details(rows, &behavior::cadence_tools(mean_iat_s, cv), sigs)
     });
     let nonempty = |v: Vec<String>| {
         if v.is_empty() {

@@ -65,21 +65,22 @@ fn classify_event_kind(event_type: &str) -> &'static str {
 
 /// Refuses parallel array arguments of different lengths (22023); `columns`
 /// are what the caller aggregates into them, for the hint.
-pub(crate) fn require_parallel(
+pub(crate) fn require_parallel<const N: usize>(
     function: &'static str,
-    arguments: [(&str, usize); 2],
-    columns: [&str; 2],
+    arguments: [(&str, usize); N],
+    columns: [&str; N],
 ) {
-    let [(a, a_len), (b, b_len)] = arguments;
-    if a_len != b_len {
+    let (first, first_len) = arguments[0];
+    if let Some((other, other_len)) = arguments[1..].iter().find(|(_, len)| *len != first_len) {
+        let aggregates: Vec<String> = columns.iter().map(|c| format!("array_agg({c})")).collect();
         pgrx::pg_sys::panic::ErrorReport::new(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            format!("{a} has {a_len} elements but {b} has {b_len}"),
+            format!("{first} has {first_len} elements but {other} has {other_len}"),
             function,
         )
         .set_hint(format!(
-            "Pass array_agg({}) and array_agg({}) from the same rows.",
-            columns[0], columns[1]
+            "Pass {} from the same rows.",
+            aggregates.join(" and ")
         ))
         .report(PgLogLevel::ERROR);
     }
