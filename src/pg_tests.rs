@@ -863,6 +863,32 @@ fn every_column_of_schema_decnet_has_a_comment() {
     assert!(columns.unwrap() > 400, "the query sees the schema: {columns:?}");
 }
 
+/// Issue 19: the rollup hands behavior_details_of its lines as typed arrays in
+/// any order; the details follow log id order (first-seen KEX lists), and
+/// arrays of different lengths are refused.
+#[pg_test]
+fn behavior_details_of_reads_typed_arrays_in_log_id_order() {
+    let kex = one::<pgrx::JsonB>(
+        r#"SELECT decnet.behavior_details_of(ARRAY[9, 3, 5]::bigint[],
+                  ARRAY['hassh_fingerprint', 'hassh_fingerprint', 'tcp_flow_timing'],
+                  ARRAY['prober', 'prober', 'sniffer'], ARRAY[3, 1, 2]::bigint[],
+                  ARRAY['{"kex_algorithms": "later"}', '{"kex_algorithms": "first"}', '{"retransmits": "4"}']::json[],
+                  NULL, NULL)"#,
+    )
+    .unwrap()
+    .0;
+    assert_eq!(kex["kex_order_raw"], serde_json::json!(["first", "later"]));
+    assert_eq!(kex["retransmit_count"], serde_json::json!(4));
+}
+
+#[pg_test(error = "log_ids has 2 elements but services has 1")]
+fn behavior_details_of_refuses_arrays_of_different_lengths() {
+    one::<pgrx::JsonB>(
+        "SELECT decnet.behavior_details_of(ARRAY[1, 2]::bigint[], ARRAY['a', 'b'], ARRAY['s'],
+                ARRAY[1, 2]::bigint[], ARRAY['{}', '{}']::json[], NULL, NULL)",
+    );
+}
+
 /// Issue 19: every view of schema decnet has one live definition, in a file of
 /// migrations/live/, and no unreleased numbered migration defines a view.
 #[pg_test]
