@@ -230,9 +230,37 @@ BEGIN
 END
 $fn$;
 
--- What identity_similarity() compares, per attacker (decnet_core Observation).
+-- What the identity rules compare, per attacker (decnet_core Observation):
+-- typed, so SQL and Rust share the field names and types, not a jsonb layout.
+CREATE TYPE @extschema@.identity_observation AS (
+    fingerprints text[],          -- strong fingerprints as kind:value (ja3, ja4, hassh, tls_cert, mac)
+    payload_hashes text[],        -- SHA-256 of files and mails left
+    c2_endpoints text[],          -- host:port the kept commands reach out to
+    command_phases text[],        -- kill-chain phase of each of commands ('other' when none)
+    commands text[],
+    credential_principals text[], -- principal of each credential
+    credential_secrets text[],    -- SHA-256 of each credential's secret
+    asn bigint,
+    kd_simhash bytea              -- keystroke centroid (8 bytes)
+);
+
+-- What campaign_edge_pairs() compares, per identity (decnet_core CampaignView).
+CREATE TYPE @extschema@.campaign_features AS (
+    phase_deckies text[],         -- the deckies the members ran phased commands on
+    first_phases text[],          -- per decky: first phase and its time (epoch seconds)
+    first_times double precision[],
+    last_phases text[],           -- per decky: last phase and its time
+    last_times double precision[],
+    window_starts double precision[],  -- each member's first and last seen (epoch seconds)
+    window_ends double precision[],
+    cohort text[],                -- asn:N, decky:D, tool:T of the members
+    infrastructure text[],        -- payload:H and c2:host:port of the members
+    kd_simhash bytea              -- keystroke centroid (8 bytes)
+);
+
 -- Set-based joins, not per-attacker subqueries: the full pass asks for every attacker.
-CREATE FUNCTION @extschema@.identity_observations(ips inet[]) RETURNS TABLE (attacker_ip inet, observation jsonb)
+CREATE FUNCTION @extschema@.identity_observations(ips inet[])
+RETURNS TABLE (attacker_ip inet, observation @extschema@.identity_observation)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $fn$
 #variable_conflict use_column
@@ -241,37 +269,37 @@ BEGIN
     WITH wanted AS MATERIALIZED (
         SELECT DISTINCT t.ip FROM unnest(ips) AS t(ip)
     ), fps AS (
-        SELECT s.attacker_ip, jsonb_agg(s.kind || ':' || s.value) AS v
+        SELECT s.attacker_ip, array_agg(s.kind || ':' || s.value) AS v
         FROM wanted w JOIN decnet.identity_signals s ON s.attacker_ip = w.ip
         WHERE s.kind IN ('ja3', 'ja4', 'hassh', 'tls_cert', 'mac')
         GROUP BY s.attacker_ip
     ), infra AS (
         SELECT s.attacker_ip,
-               coalesce(jsonb_agg(s.value) FILTER (WHERE s.kind = 'payload'), '[]') AS payload,
-               coalesce(jsonb_agg(s.value) FILTER (WHERE s.kind = 'c2'), '[]') AS c2
+               coalesce(array_agg(s.value) FILTER (WHERE s.kind = 'payload'), '{}') AS payload,
+               coalesce(array_agg(s.value) FILTER (WHERE s.kind = 'c2'), '{}') AS c2
         FROM wanted w JOIN decnet.identity_signals s ON s.attacker_ip = w.ip
         WHERE s.kind IN ('payload', 'c2')
         GROUP BY s.attacker_ip
     ), cmds AS (
-        SELECT x.attacker_ip, jsonb_object_agg(x.phase, x.commands) AS v
-        FROM (SELECT c.attacker_ip, coalesce(decnet.command_phase(c.command), 'other') AS phase,
-                     jsonb_agg(DISTINCT c.command) AS commands
-              FROM wanted w JOIN decnet.attacker_commands c ON c.attacker_ip = w.ip
-              GROUP BY 1, 2) x
+        SELECT x.attacker_ip, array_agg(x.phase) AS phases, array_agg(x.command) AS commands
+        FROM (SELECT DISTINCT c.attacker_ip, coalesce(decnet.command_phase(c.command), 'other') AS phase, c.command
+              FROM wanted w JOIN decnet.attacker_commands c ON c.attacker_ip = w.ip) x
         GROUP BY x.attacker_ip
     ), creds AS (
-        SELECT c.attacker_ip, jsonb_agg(DISTINCT jsonb_build_array(c.principal_key, c.secret_sha256)) AS v
-        FROM wanted w JOIN decnet.credentials c ON c.attacker_ip = w.ip
-        GROUP BY c.attacker_ip
+        SELECT x.attacker_ip, array_agg(x.principal_key) AS principals, array_agg(x.secret_sha256) AS secrets
+        FROM (SELECT DISTINCT c.attacker_ip, c.principal_key, c.secret_sha256
+              FROM wanted w JOIN decnet.credentials c ON c.attacker_ip = w.ip) x
+        GROUP BY x.attacker_ip
     ), kd AS (
-        SELECT p.attacker_ip, encode(decnet.kd_centroid(p.kd_simhash), 'hex') AS v
+        SELECT p.attacker_ip, decnet.kd_centroid(p.kd_simhash) AS v
         FROM wanted w JOIN decnet.session_profiles p ON p.attacker_ip = w.ip
         WHERE p.kd_simhash IS NOT NULL
         GROUP BY p.attacker_ip
     )
-    SELECT a.ip, jsonb_build_object('fingerprints', coalesce(fps.v, '[]'), 'commands', coalesce(cmds.v, '{}'),
-                                    'credentials', coalesce(creds.v, '[]'), 'asn', a.asn, 'kd', kd.v,
-                                    'payload_hashes', coalesce(infra.payload, '[]'), 'c2_endpoints', coalesce(infra.c2, '[]'))
+    SELECT a.ip, ROW(coalesce(fps.v, '{}'), coalesce(infra.payload, '{}'), coalesce(infra.c2, '{}'),
+                     coalesce(cmds.phases, '{}'), coalesce(cmds.commands, '{}'),
+                     coalesce(creds.principals, '{}'), coalesce(creds.secrets, '{}'),
+                     a.asn, kd.v)::decnet.identity_observation
     FROM wanted w
     JOIN decnet.attackers a ON a.ip = w.ip
     LEFT JOIN fps ON fps.attacker_ip = a.ip
@@ -627,7 +655,7 @@ $fn$;
 -- pairs are identities handing a decky over (one leaves it with C2 or
 -- persistence, the other starts there with discovery or lateral movement
 -- within 24 h) and identities whose keystroke centroids share a 16-bit chunk;
--- campaign_edge() decides. Components of two or more identities are
+-- campaign_edge_pairs() decides. Components of two or more identities are
 -- campaigns; ids stay stable as in recluster_identities(). Waits for a running rollup.
 CREATE FUNCTION @extschema@.cluster_campaigns()
 RETURNS TABLE (identities integer, edges integer, campaigns integer, duration_ms double precision)
@@ -661,26 +689,28 @@ BEGIN
         FROM phased x
         WHERE x.phase IS NOT NULL
         GROUP BY x.identity_id, x.decky;
-    -- what campaign_similarity() compares, per live identity (grouped joins, one pass each)
+    -- what campaign_edge_pairs() compares, per live identity (grouped joins, one pass each)
     CREATE TEMP TABLE decnet_views ON COMMIT DROP AS
         WITH live AS MATERIALIZED (
             SELECT i.uuid, i.kd_digraph_simhash FROM decnet.attacker_identities i
             WHERE i.merged_into IS NULL AND i.member_count > 0
         ), phases AS (
-            SELECT p.identity_id, jsonb_object_agg(p.decky, jsonb_build_array(p.first_phase, p.first_ts)) AS first,
-                   jsonb_object_agg(p.decky, jsonb_build_array(p.last_phase, p.last_ts)) AS last
+            SELECT p.identity_id, array_agg(p.decky) AS deckies,
+                   array_agg(p.first_phase) AS first_phases, array_agg(p.first_ts) AS first_times,
+                   array_agg(p.last_phase) AS last_phases, array_agg(p.last_ts) AS last_times
             FROM decnet_phases p GROUP BY p.identity_id
         ), windows AS (
-            SELECT m.identity_id, jsonb_agg(jsonb_build_array(extract(epoch FROM a.first_seen), extract(epoch FROM a.last_seen))) AS w
+            SELECT m.identity_id, array_agg(extract(epoch FROM a.first_seen)::float8) AS starts,
+                   array_agg(extract(epoch FROM a.last_seen)::float8) AS ends
             FROM live l JOIN decnet.identity_members m ON m.identity_id = l.uuid JOIN decnet.attackers a ON a.ip = m.attacker_ip
             WHERE a.first_seen IS NOT NULL GROUP BY m.identity_id
         ), infra AS (
-            SELECT m.identity_id, jsonb_agg(DISTINCT s.kind || ':' || s.value) AS i
+            SELECT m.identity_id, array_agg(DISTINCT s.kind || ':' || s.value) AS i
             FROM live l JOIN decnet.identity_members m ON m.identity_id = l.uuid
             JOIN decnet.identity_signals s ON s.attacker_ip = m.attacker_ip AND s.kind IN ('payload', 'c2')
             GROUP BY m.identity_id
         ), cohort AS (
-            SELECT m.identity_id, jsonb_agg(DISTINCT c.x) AS c
+            SELECT m.identity_id, array_agg(DISTINCT c.x) AS c
             FROM live l JOIN decnet.identity_members m ON m.identity_id = l.uuid
             JOIN decnet.attackers a ON a.ip = m.attacker_ip
             LEFT JOIN decnet.attacker_behavior b ON b.attacker_ip = m.attacker_ip
@@ -690,8 +720,10 @@ BEGIN
             GROUP BY m.identity_id
         )
         SELECT l.uuid, encode(l.kd_digraph_simhash, 'hex') AS kd,
-               jsonb_build_object('first', ph.first, 'last', ph.last, 'windows', w.w, 'cohort', co.c,
-                                  'infrastructure', inf.i, 'kd', encode(l.kd_digraph_simhash, 'hex')) AS features
+               ROW(coalesce(ph.deckies, '{}'), coalesce(ph.first_phases, '{}'), coalesce(ph.first_times, '{}'),
+                   coalesce(ph.last_phases, '{}'), coalesce(ph.last_times, '{}'),
+                   coalesce(w.starts, '{}'), coalesce(w.ends, '{}'), coalesce(co.c, '{}'), coalesce(inf.i, '{}'),
+                   l.kd_digraph_simhash)::decnet.campaign_features AS features
         FROM live l
         LEFT JOIN infra inf ON inf.identity_id = l.uuid
         LEFT JOIN phases ph ON ph.identity_id = l.uuid
@@ -725,12 +757,17 @@ BEGIN
         UNION
         SELECT DISTINCT least(x.identity_id, y.identity_id), greatest(x.identity_id, y.identity_id)
         FROM decnet_infra x JOIN decnet_infra y ON y.item = x.item AND y.identity_id <> x.identity_id
+    ), pairs AS MATERIALIZED (
+        SELECT c.a::text AS a, c.b::text AS b FROM candidates c
     ), edges AS (
-        SELECT c.a, c.b FROM candidates c
-        JOIN decnet_views va ON va.uuid = c.a JOIN decnet_views vb ON vb.uuid = c.b
-        WHERE decnet.campaign_edge(va.features, vb.features)
+        -- each identity's features read once, not once per candidate pair it is in
+        SELECT e.a, e.b
+        FROM decnet.campaign_edge_pairs(ARRAY(SELECT p.a FROM pairs p ORDER BY p.a, p.b),
+                                        ARRAY(SELECT p.b FROM pairs p ORDER BY p.a, p.b),
+                                        ARRAY(SELECT v.uuid::text FROM decnet_views v ORDER BY v.uuid),
+                                        ARRAY(SELECT v.features FROM decnet_views v ORDER BY v.uuid)) e
     )
-    SELECT array_agg(a::text), array_agg(b::text), count(*) INTO g_a, g_b, n_edges FROM edges;
+    SELECT array_agg(a), array_agg(b), count(*) INTO g_a, g_b, n_edges FROM edges;
 
     CREATE TEMP TABLE decnet_components ON COMMIT DROP AS
         SELECT c.node::uuid AS identity_id, c.component FROM decnet.connected_components(g_a, g_b) c;

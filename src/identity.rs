@@ -3,9 +3,170 @@
 
 use crate::functions::field_str;
 use decnet_core::identity::{self, CampaignView, Observation};
-use pgrx::datum::{Inet, JsonB};
+use pgrx::datum::{Array, FromDatum, Inet, IntoDatum, JsonB, UnboxDatum};
 use pgrx::prelude::*;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+
+/// `decnet.identity_observation` and `decnet.campaign_features`, created in sql/identity.sql.
+type Composite<'a> = PgHeapTuple<'a, AllocatedByRust>;
+
+/// One attribute of a composite this extension defines; a type that no
+/// longer matches the Rust side (an edited CREATE TYPE) is an error, not an empty value.
+fn attribute<'t, T>(row: &'t Composite<'_>, type_name: &str, attribute: &str) -> Option<T>
+where
+    T: FromDatum + IntoDatum + UnboxDatum<As<'t> = T> + 't,
+{
+    row.get_by_name(attribute).unwrap_or_else(|e| {
+        pgrx::pg_sys::panic::ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+            format!("decnet.{type_name}.{attribute} does not match the extension: {e}"),
+            "decnet.identity",
+        )
+        .set_hint("the type was changed by hand; reinstall the extension to restore it")
+        .report(PgLogLevel::ERROR);
+        unreachable!("an ERROR report does not return")
+    })
+}
+
+/// A text[] attribute, NULL elements left out.
+fn texts(row: &Composite<'_>, type_name: &str, name: &str) -> Vec<String> {
+    attribute::<Array<String>>(row, type_name, name)
+        .map(|a| a.iter().flatten().collect())
+        .unwrap_or_default()
+}
+
+/// A float8[] attribute, NULL elements left out.
+fn floats(row: &Composite<'_>, type_name: &str, name: &str) -> Vec<f64> {
+    attribute::<Array<f64>>(row, type_name, name)
+        .map(|a| a.iter().flatten().collect())
+        .unwrap_or_default()
+}
+
+/// Parallel attributes of one composite must have one element each; SQL
+/// builds them with array_agg over the same rows.
+fn require_same_length(type_name: &str, lengths: &[(&str, usize)]) {
+    let (first, first_len) = lengths[0];
+    if let Some((other, other_len)) = lengths[1..].iter().find(|(_, len)| *len != first_len) {
+        pgrx::pg_sys::panic::ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!(
+                "decnet.{type_name}: {first} has {first_len} elements but {other} has {other_len}"
+            ),
+            "decnet.identity",
+        )
+        .set_hint("build parallel attributes with array_agg over the same rows")
+        .report(PgLogLevel::ERROR);
+    }
+}
+
+fn kd_simhash(row: &Composite<'_>, type_name: &str) -> Option<u64> {
+    attribute::<&[u8]>(row, type_name, "kd_simhash").and_then(identity::simhash_from_bytes)
+}
+
+/// A `decnet.identity_observation` as decnet_core compares it.
+fn observation(row: &Composite<'_>) -> Observation {
+    const TYPE: &str = "identity_observation";
+    let set = |name| texts(row, TYPE, name).into_iter().collect::<BTreeSet<_>>();
+    let (phases, commands) = (
+        texts(row, TYPE, "command_phases"),
+        texts(row, TYPE, "commands"),
+    );
+    let principals = texts(row, TYPE, "credential_principals");
+    let secrets = texts(row, TYPE, "credential_secrets");
+    require_same_length(
+        TYPE,
+        &[
+            ("command_phases", phases.len()),
+            ("commands", commands.len()),
+        ],
+    );
+    require_same_length(
+        TYPE,
+        &[
+            ("credential_principals", principals.len()),
+            ("credential_secrets", secrets.len()),
+        ],
+    );
+    Observation {
+        fingerprints: set("fingerprints"),
+        payload_hashes: set("payload_hashes"),
+        c2_endpoints: set("c2_endpoints"),
+        commands_by_phase: identity::commands_by_phase(
+            phases
+                .iter()
+                .map(String::as_str)
+                .zip(commands.iter().map(String::as_str)),
+        ),
+        credentials: principals.into_iter().zip(secrets).collect(),
+        asn: attribute::<i64>(row, TYPE, "asn"),
+        kd_simhash: kd_simhash(row, TYPE),
+    }
+}
+
+/// A `decnet.campaign_features` as decnet_core compares it.
+fn campaign_view(row: &Composite<'_>) -> CampaignView {
+    const TYPE: &str = "campaign_features";
+    let deckies = texts(row, TYPE, "phase_deckies");
+    let (first_phases, first_times) = (
+        texts(row, TYPE, "first_phases"),
+        floats(row, TYPE, "first_times"),
+    );
+    let (last_phases, last_times) = (
+        texts(row, TYPE, "last_phases"),
+        floats(row, TYPE, "last_times"),
+    );
+    let (starts, ends) = (
+        floats(row, TYPE, "window_starts"),
+        floats(row, TYPE, "window_ends"),
+    );
+    require_same_length(
+        TYPE,
+        &[
+            ("phase_deckies", deckies.len()),
+            ("first_phases", first_phases.len()),
+            ("first_times", first_times.len()),
+            ("last_phases", last_phases.len()),
+            ("last_times", last_times.len()),
+        ],
+    );
+    require_same_length(
+        TYPE,
+        &[("window_starts", starts.len()), ("window_ends", ends.len())],
+    );
+    let by_decky = |phases: Vec<String>, times: Vec<f64>| {
+        deckies
+            .iter()
+            .cloned()
+            .zip(phases.into_iter().zip(times))
+            .collect()
+    };
+    CampaignView {
+        first_phase: by_decky(first_phases, first_times),
+        last_phase: by_decky(last_phases, last_times),
+        infrastructure: texts(row, TYPE, "infrastructure").into_iter().collect(),
+        windows: starts.into_iter().zip(ends).collect(),
+        cohort: texts(row, TYPE, "cohort").into_iter().collect(),
+        kd_simhash: kd_simhash(row, TYPE),
+    }
+}
+
+/// The pairs (a[i], b[i]) whose items, given once each as keys[k] with
+/// values[k], pass `edge`: each item is converted once, not once per pair.
+fn edge_pairs<T>(
+    a: Vec<Option<String>>,
+    b: Vec<Option<String>>,
+    items: impl Iterator<Item = (Option<String>, Option<T>)>,
+    edge: impl Fn(&T, &T) -> bool,
+) -> Vec<(String, String)> {
+    let seen: HashMap<String, T> = items.filter_map(|(k, v)| Some((k?, v?))).collect();
+    a.into_iter()
+        .zip(b)
+        .filter_map(|(x, y)| {
+            let (x, y) = (x?, y?);
+            edge(seen.get(&x)?, seen.get(&y)?).then_some((x, y))
+        })
+        .collect()
+}
 
 /// Event types that carry a rotation-tracked hash.
 #[pg_extern(immutable, parallel_safe)]
@@ -82,12 +243,12 @@ fn identity_similarity(a: JsonB, b: JsonB) -> f64 {
 /// The candidate pairs (a[i], b[i]) that are one actor, given each attacker's
 /// observation once (ips[k] has observations[k]): each observation is read
 /// once, not once per pair it is in. Addresses as text (pgrx has no inet[]).
-#[pg_extern(immutable, parallel_safe)]
+#[pg_extern(immutable, strict, parallel_safe, requires = ["identity"])]
 fn identity_edge_pairs(
     a: Vec<Option<String>>,
     b: Vec<Option<String>>,
     ips: Vec<Option<String>>,
-    observations: Vec<Option<JsonB>>,
+    observations: Array<pgrx::composite_type!("identity_observation")>,
 ) -> TableIterator<'static, (name!(a, String), name!(b, String))> {
     crate::functions::require_parallel(
         "decnet.identity_edge_pairs",
@@ -99,29 +260,47 @@ fn identity_edge_pairs(
         [("ips", ips.len()), ("observations", observations.len())],
         ["attacker_ip", "observation"],
     );
-    let seen: HashMap<String, Observation> = ips
+    let items = ips
         .into_iter()
-        .zip(observations)
-        .filter_map(|(ip, o)| Some((ip?, Observation::from_json(&o?.0))))
-        .collect();
-    let edges: Vec<(String, String)> = a
+        .zip(observations.iter().map(|o| o.as_ref().map(observation)));
+    TableIterator::new(edge_pairs(a, b, items, |x, y| {
+        identity::identity_similarity(x, y) >= identity::EDGE_THRESHOLD
+    }))
+}
+
+/// The candidate pairs (a[i], b[i]) of identities that are one campaign, given
+/// each identity's features once (ids[k] has features[k]).
+#[pg_extern(immutable, strict, parallel_safe, requires = ["identity"])]
+fn campaign_edge_pairs(
+    a: Vec<Option<String>>,
+    b: Vec<Option<String>>,
+    ids: Vec<Option<String>>,
+    features: Array<pgrx::composite_type!("campaign_features")>,
+) -> TableIterator<'static, (name!(a, String), name!(b, String))> {
+    crate::functions::require_parallel(
+        "decnet.campaign_edge_pairs",
+        [("a", a.len()), ("b", b.len())],
+        ["a", "b"],
+    );
+    crate::functions::require_parallel(
+        "decnet.campaign_edge_pairs",
+        [("ids", ids.len()), ("features", features.len())],
+        ["identity uuid", "features"],
+    );
+    let items = ids
         .into_iter()
-        .zip(b)
-        .filter_map(|(x, y)| {
-            let (x, y) = (x?, y?);
-            let similarity = identity::identity_similarity(seen.get(&x)?, seen.get(&y)?);
-            (similarity >= identity::EDGE_THRESHOLD).then_some((x, y))
-        })
-        .collect();
-    TableIterator::new(edges)
+        .zip(features.iter().map(|f| f.as_ref().map(campaign_view)));
+    TableIterator::new(edge_pairs(a, b, items, |x, y| {
+        identity::campaign_similarity(x, y) >= identity::CAMPAIGN_EDGE_THRESHOLD
+    }))
 }
 
 /// Why two observations are (or are not) one actor: each shared signal behind a
 /// contributing tier, with the tier's weight (decnet_core::identity::link_reasons).
-#[pg_extern(immutable, strict, parallel_safe)]
+#[pg_extern(immutable, strict, parallel_safe, requires = ["identity"])]
 fn identity_link_reasons(
-    a: JsonB,
-    b: JsonB,
+    a: pgrx::composite_type!("identity_observation"),
+    b: pgrx::composite_type!("identity_observation"),
 ) -> TableIterator<
     'static,
     (
@@ -131,8 +310,7 @@ fn identity_link_reasons(
         name!(weight, f64),
     ),
 > {
-    let reasons =
-        identity::link_reasons(&Observation::from_json(&a.0), &Observation::from_json(&b.0));
+    let reasons = identity::link_reasons(&observation(&a), &observation(&b));
     TableIterator::new(
         reasons
             .into_iter()

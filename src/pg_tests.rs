@@ -928,3 +928,66 @@ fn csv_line_sql() {
         Some("a,,'=1+1,\"x,y\"".into())
     );
 }
+
+/// Issue 19: the identity rules read typed observations. A shared HASSH links;
+/// shared commands in one phase plus one rhythm link; the AS alone does not;
+/// and the reasons name the signal.
+#[pg_test]
+fn identity_rules_read_typed_observations() {
+    let edges = |a: &str, b: &str| {
+        one::<i64>(&format!(
+            "SELECT count(*) FROM decnet.identity_edge_pairs(ARRAY['x'], ARRAY['y'], ARRAY['x', 'y'],
+                    ARRAY[{a}, {b}]::decnet.identity_observation[])"
+        ))
+    };
+    let obs = |fps: &str, phases: &str, cmds: &str, asn: &str, kd: &str| {
+        format!("ROW({fps}, '{{}}', '{{}}', {phases}, {cmds}, '{{}}', '{{}}', {asn}, {kd})::decnet.identity_observation")
+    };
+    let hassh = obs("ARRAY['hassh:h1']", "'{}'", "'{}'", "NULL", "NULL");
+    let other = obs("ARRAY['hassh:h2']", "'{}'", "'{}'", "NULL", "NULL");
+    let typist = obs("'{}'", "ARRAY['discovery', 'discovery']", "ARRAY['uname -a', 'id']", "NULL", r"'\x00ff00ff00ff00ff'::bytea");
+    let as_only = obs("'{}'", "'{}'", "'{}'", "64500", "NULL");
+    assert_eq!(edges(&hassh, &hassh), Some(1), "a shared HASSH is one actor");
+    assert_eq!(edges(&hassh, &other), Some(0), "different HASSHes veto");
+    assert_eq!(edges(&typist, &typist), Some(1), "commands of one phase and one rhythm");
+    assert_eq!(edges(&as_only, &as_only), Some(0), "the AS alone links nobody");
+    assert_eq!(
+        one::<String>(&format!(
+            "SELECT string_agg(tier || ':' || kind || '=' || value, ' ' ORDER BY tier, kind, value)
+             FROM decnet.identity_link_reasons({hassh}, {hassh})"
+        )),
+        Some("high:hassh=h1".into())
+    );
+}
+
+/// Issue 19: parallel attributes of a typed observation must line up.
+#[pg_test(error = "decnet.identity_observation: command_phases has 2 elements but commands has 1")]
+fn identity_observation_refuses_unaligned_commands() {
+    one::<i64>(
+        "SELECT count(*) FROM decnet.identity_link_reasons(
+            ROW('{}', '{}', '{}', ARRAY['discovery', 'other'], ARRAY['id'], '{}', '{}', NULL, NULL)::decnet.identity_observation,
+            ROW('{}', '{}', '{}', '{}', '{}', '{}', '{}', NULL, NULL)::decnet.identity_observation)",
+    );
+}
+
+/// Issue 19: campaign features are typed too. A hand-off (C2 on a decky, then
+/// discovery there by another identity within a day) is a campaign edge; the
+/// same phases two days apart are not.
+#[pg_test]
+fn campaign_rules_read_typed_features() {
+    let features = |first: &str, first_t: f64, last: &str, last_t: f64| {
+        format!(
+            "ROW(ARRAY['d1'], ARRAY['{first}'], ARRAY[{first_t}]::float8[], ARRAY['{last}'], ARRAY[{last_t}]::float8[],
+                 '{{}}', '{{}}', '{{}}', '{{}}', NULL)::decnet.campaign_features"
+        )
+    };
+    let edges = |b: &str| {
+        one::<i64>(&format!(
+            "SELECT count(*) FROM decnet.campaign_edge_pairs(ARRAY['i1'], ARRAY['i2'], ARRAY['i1', 'i2'],
+                    ARRAY[{}, {b}]::decnet.campaign_features[])",
+            features("discovery", 1000.0, "command_and_control", 2000.0)
+        ))
+    };
+    assert_eq!(edges(&features("discovery", 3000.0, "discovery", 3500.0)), Some(1));
+    assert_eq!(edges(&features("discovery", 2000.0 + 2.0 * 86_400.0, "discovery", 3.0e5)), Some(0));
+}

@@ -168,6 +168,25 @@ fn strings(v: Option<&Value>) -> BTreeSet<String> {
         .collect()
 }
 
+/// A keystroke SimHash as its 8 stored bytes (big-endian, as kd_centroid writes it).
+pub fn simhash_from_bytes(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.try_into().ok()?))
+}
+
+/// Commands grouped by the kill-chain phase given with each.
+pub fn commands_by_phase<'a>(
+    phased: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> BTreeMap<String, BTreeSet<String>> {
+    let mut by_phase: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (phase, command) in phased {
+        by_phase
+            .entry(phase.to_owned())
+            .or_default()
+            .insert(command.to_owned());
+    }
+    by_phase
+}
+
 /// A keystroke SimHash given as 16 hex digits (what to_hex of the bytea gives).
 pub fn simhash_from_hex(v: Option<&Value>) -> Option<u64> {
     v?.as_str()
@@ -1342,6 +1361,26 @@ mod tests {
             ..Default::default()
         };
         assert!(campaign_similarity(&cohort, &cohort) < CAMPAIGN_EDGE_THRESHOLD);
+    }
+
+    #[test]
+    fn typed_parts() {
+        assert_eq!(
+            simhash_from_bytes(&[0xAB, 0xCD, 0x12, 0x34, 0xAB, 0xCD, 0x12, 0x34]),
+            Some(0xABCD_1234_ABCD_1234)
+        );
+        assert_eq!(simhash_from_bytes(&[1, 2, 3]), None);
+        let grouped = commands_by_phase([
+            ("discovery", "ls"),
+            ("other", "x"),
+            ("discovery", "id"),
+            ("discovery", "ls"),
+        ]);
+        assert_eq!(grouped.len(), 2);
+        assert_eq!(
+            grouped["discovery"].iter().collect::<Vec<_>>(),
+            ["id", "ls"]
+        );
     }
 
     #[test]
