@@ -59,7 +59,8 @@ fn require_same_length(type_name: &str, lengths: &[(&str, usize)]) {
     }
 }
 
-fn kd_simhash(row: &Composite<'_>, type_name: &str) -> Option<u64> {
+/// The kd_simhash attribute (a keystroke centroid) as a number.
+fn keystroke_centroid(row: &Composite<'_>, type_name: &str) -> Option<u64> {
     attribute::<&[u8]>(row, type_name, "kd_simhash").and_then(identity::simhash_from_bytes)
 }
 
@@ -99,7 +100,7 @@ fn observation(row: &Composite<'_>) -> Observation {
         ),
         credentials: principals.into_iter().zip(secrets).collect(),
         asn: attribute::<i64>(row, TYPE, "asn"),
-        kd_simhash: kd_simhash(row, TYPE),
+        kd_simhash: keystroke_centroid(row, TYPE),
     }
 }
 
@@ -146,7 +147,7 @@ fn campaign_view(row: &Composite<'_>) -> CampaignView {
         infrastructure: texts(row, TYPE, "infrastructure").into_iter().collect(),
         windows: starts.into_iter().zip(ends).collect(),
         cohort: texts(row, TYPE, "cohort").into_iter().collect(),
-        kd_simhash: kd_simhash(row, TYPE),
+        kd_simhash: keystroke_centroid(row, TYPE),
     }
 }
 
