@@ -151,24 +151,6 @@ fn campaign_view(row: &Composite<'_>) -> CampaignView {
     }
 }
 
-/// The pairs (a[i], b[i]) whose items, given once each as keys[k] with
-/// values[k], pass `edge`: each item is converted once, not once per pair.
-fn edge_pairs<T>(
-    a: Vec<Option<String>>,
-    b: Vec<Option<String>>,
-    items: impl Iterator<Item = (Option<String>, Option<T>)>,
-    edge: impl Fn(&T, &T) -> bool,
-) -> Vec<(String, String)> {
-    let seen: HashMap<String, T> = items.filter_map(|(k, v)| Some((k?, v?))).collect();
-    a.into_iter()
-        .zip(b)
-        .filter_map(|(x, y)| {
-            let (x, y) = (x?, y?);
-            edge(seen.get(&x)?, seen.get(&y)?).then_some((x, y))
-        })
-        .collect()
-}
-
 /// Event types that carry a rotation-tracked hash.
 #[pg_extern(immutable, parallel_safe)]
 fn probe_event_types() -> Vec<&'static str> {
@@ -241,32 +223,53 @@ fn identity_similarity(a: JsonB, b: JsonB) -> f64 {
     identity::identity_similarity(&Observation::from_json(&a.0), &Observation::from_json(&b.0))
 }
 
-/// The candidate pairs (a[i], b[i]) that are one actor, given each attacker's
-/// observation once (ips[k] has observations[k]): each observation is read
-/// once, not once per pair it is in. Addresses as text (pgrx has no inet[]).
+/// The identity edges among attackers grouped by a shared signal value:
+/// attackers[i] is a member of group groups[i] (in_scope[i]: one of the
+/// addresses the pass is for). Every pair in a group with a member in scope is
+/// a candidate, weighed once with the observations (ips[k] has
+/// observations[k]); the pairs at the edge threshold are returned. Addresses as
+/// text (pgrx has no inet[]).
 #[pg_extern(immutable, strict, parallel_safe, requires = ["identity"])]
-fn identity_edge_pairs(
-    a: Vec<Option<String>>,
-    b: Vec<Option<String>>,
+fn identity_group_edges(
+    groups: Vec<Option<i64>>,
+    attackers: Vec<Option<String>>,
+    in_scope: Vec<Option<bool>>,
     ips: Vec<Option<String>>,
     observations: Array<pgrx::composite_type!("identity_observation")>,
 ) -> TableIterator<'static, (name!(a, String), name!(b, String))> {
     crate::functions::require_parallel(
-        "decnet.identity_edge_pairs",
-        [("a", a.len()), ("b", b.len())],
-        ["a", "b"],
+        "decnet.identity_group_edges",
+        [
+            ("groups", groups.len()),
+            ("attackers", attackers.len()),
+            ("in_scope", in_scope.len()),
+        ],
+        ["group", "attacker_ip", "in scope"],
     );
     crate::functions::require_parallel(
-        "decnet.identity_edge_pairs",
+        "decnet.identity_group_edges",
         [("ips", ips.len()), ("observations", observations.len())],
         ["attacker_ip", "observation"],
     );
-    let items = ips
-        .into_iter()
-        .zip(observations.iter().map(|o| o.as_ref().map(observation)));
-    TableIterator::new(edge_pairs(a, b, items, |x, y| {
-        identity::identity_similarity(x, y) >= identity::EDGE_THRESHOLD
-    }))
+    let seen: HashMap<&str, Observation> = ips
+        .iter()
+        .zip(observations.iter())
+        .filter_map(|(ip, o)| Some((ip.as_deref()?, observation(&o?))))
+        .collect();
+    let members = groups
+        .iter()
+        .zip(&attackers)
+        .zip(&in_scope)
+        .filter_map(|((g, a), s)| Some(((*g)?, a.as_deref()?, s.unwrap_or(false))));
+    let mut edges = Vec::new();
+    identity::for_each_candidate_pair(members, |x, y| {
+        if let (Some(ox), Some(oy)) = (seen.get(x), seen.get(y)) {
+            if identity::identity_similarity(ox, oy) >= identity::EDGE_THRESHOLD {
+                edges.push((x.to_owned(), y.to_owned()));
+            }
+        }
+    });
+    TableIterator::new(edges)
 }
 
 /// The candidate pairs (a[i], b[i]) of identities that are one campaign, given
@@ -288,12 +291,21 @@ fn campaign_edge_pairs(
         [("ids", ids.len()), ("features", features.len())],
         ["identity uuid", "features"],
     );
-    let items = ids
+    let seen: HashMap<String, CampaignView> = ids
         .into_iter()
-        .zip(features.iter().map(|f| f.as_ref().map(campaign_view)));
-    TableIterator::new(edge_pairs(a, b, items, |x, y| {
-        identity::campaign_similarity(x, y) >= identity::CAMPAIGN_EDGE_THRESHOLD
-    }))
+        .zip(features.iter())
+        .filter_map(|(id, f)| Some((id?, campaign_view(&f?))))
+        .collect();
+    let edges: Vec<(String, String)> = a
+        .into_iter()
+        .zip(b)
+        .filter_map(|(x, y)| {
+            let (x, y) = (x?, y?);
+            let similarity = identity::campaign_similarity(seen.get(&x)?, seen.get(&y)?);
+            (similarity >= identity::CAMPAIGN_EDGE_THRESHOLD).then_some((x, y))
+        })
+        .collect();
+    TableIterator::new(edges)
 }
 
 /// Why two observations are (or are not) one actor: each shared signal behind a

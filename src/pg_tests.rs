@@ -936,8 +936,8 @@ fn csv_line_sql() {
 fn identity_rules_read_typed_observations() {
     let edges = |a: &str, b: &str| {
         one::<i64>(&format!(
-            "SELECT count(*) FROM decnet.identity_edge_pairs(ARRAY['x'], ARRAY['y'], ARRAY['x', 'y'],
-                    ARRAY[{a}, {b}]::decnet.identity_observation[])"
+            "SELECT count(*) FROM decnet.identity_group_edges(ARRAY[1, 1]::bigint[], ARRAY['x', 'y'],
+                    ARRAY[true, false], ARRAY['x', 'y'], ARRAY[{a}, {b}]::decnet.identity_observation[])"
         ))
     };
     let obs = |fps: &str, phases: &str, cmds: &str, asn: &str, kd: &str| {

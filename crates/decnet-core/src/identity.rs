@@ -703,6 +703,43 @@ pub fn c2_endpoints(command: &str) -> Vec<String> {
     out.into_iter().collect()
 }
 
+// ---- candidate pairs -------------------------------------------------------------
+
+/// Visits the candidate pairs among attackers grouped by a shared signal
+/// value: each pair of different members of one group with at least one member
+/// in scope, once however many values they share (smaller name first, in
+/// order). `members` is (group, attacker, in scope) per membership, in any
+/// order. Pairs are made per attacker from its neighbours, so memory follows
+/// the memberships, not the pairs (a full pass can have millions).
+pub fn for_each_candidate_pair<'a>(
+    members: impl IntoIterator<Item = (i64, &'a str, bool)>,
+    mut visit: impl FnMut(&'a str, &'a str),
+) {
+    let mut groups: HashMap<i64, Vec<(&str, bool)>> = HashMap::new();
+    let mut attackers: BTreeMap<&str, (bool, Vec<i64>)> = BTreeMap::new();
+    for (group, attacker, in_scope) in members {
+        groups.entry(group).or_default().push((attacker, in_scope));
+        let entry = attackers.entry(attacker).or_default();
+        entry.0 |= in_scope;
+        entry.1.push(group);
+    }
+    let mut neighbours: BTreeSet<&str> = BTreeSet::new();
+    for (&x, (x_in, x_groups)) in &attackers {
+        neighbours.clear();
+        for group in x_groups {
+            neighbours.extend(
+                groups[group]
+                    .iter()
+                    .filter(|&&(y, y_in)| y > x && (*x_in || y_in))
+                    .map(|&(y, _)| y),
+            );
+        }
+        for &y in &neighbours {
+            visit(x, y);
+        }
+    }
+}
+
 // ---- connected components ----------------------------------------------------------
 
 /// Connected components of an undirected graph given as edges between labels.
@@ -1361,6 +1398,27 @@ mod tests {
             ..Default::default()
         };
         assert!(campaign_similarity(&cohort, &cohort) < CAMPAIGN_EDGE_THRESHOLD);
+    }
+
+    #[test]
+    fn candidate_pairs_within_groups_touching_the_scope() {
+        let pairs = |members: &[(i64, &'static str, bool)]| {
+            let mut out = Vec::new();
+            for_each_candidate_pair(members.iter().copied(), |x, y| out.push((x, y)));
+            out
+        };
+        let found = pairs(&[
+            (1, "a", true),
+            (1, "b", false),
+            (1, "c", false),
+            (2, "b", false),
+            (2, "a", true), // a-b again through another value: one pair
+            (3, "c", false),
+            (3, "d", false), // no member in scope: no pair
+            (4, "e", true),  // alone: no pair
+        ]);
+        assert_eq!(found, [("a", "b"), ("a", "c")]);
+        assert_eq!(pairs(&[(1, "x", true), (1, "x", true)]), []);
     }
 
     #[test]
